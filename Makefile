@@ -1,0 +1,54 @@
+# Thin wrapper around CMake, in the spirit of neovim's: configure once, then forward.
+# A newcomer on a fresh Debian 12 machine types `make demo` or `make test`; both install
+# the missing packages first (scripts/install-deps.sh).
+
+BUILD_TYPE ?= Debug
+BUILD_DIR ?= build
+CMAKE_EXTRA_FLAGS ?=
+CTEST_FLAGS ?= --output-on-failure
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+
+ifneq ($(shell command -v ninja 2>/dev/null),)
+  CMAKE_GENERATOR ?= Ninja
+else
+  CMAKE_GENERATOR ?= Unix Makefiles
+endif
+
+.PHONY: all deps build demo run test bench clean distclean format
+
+all: build
+
+deps:
+	@./scripts/install-deps.sh
+
+$(BUILD_DIR)/.configured:
+	cmake -S . -B $(BUILD_DIR) -G "$(CMAKE_GENERATOR)" \
+	    -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_EXTRA_FLAGS)
+	@touch $@
+
+build: $(BUILD_DIR)/.configured
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+demo: deps
+	@$(MAKE) --no-print-directory build
+	./scripts/demo.sh $(BUILD_DIR)
+
+run: build
+	./scripts/run.sh $(BUILD_DIR)
+
+test: deps
+	@$(MAKE) --no-print-directory build
+	cd $(BUILD_DIR) && ctest $(CTEST_FLAGS) -j $(JOBS)
+
+bench: deps
+	@$(MAKE) --no-print-directory BUILD_DIR=build-release BUILD_TYPE=Release build
+	./bench/run.sh build-release $(BENCH_ARGS)
+
+format:
+	git ls-files '*.c' '*.h' | xargs clang-format -i
+
+clean:
+	-cmake --build $(BUILD_DIR) --target clean
+
+distclean:
+	rm -rf $(BUILD_DIR) build-release build-asan

@@ -1,0 +1,79 @@
+/*
+ * zt_config.h: the zonetallyd configuration file (INI, parsed with libinih): its keys, their
+ * defaults and their validation. Shared by the daemon and by the `zonetally` CLI, which finds
+ * the store the way the daemon does. Never logs: errors come back as text for the caller.
+ */
+#ifndef ZT_CONFIG_H
+#define ZT_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define ZT_CONFIG_MAX_ENDPOINTS 8
+#define ZT_CONFIG_ERR_LEN	256
+
+enum zt_log_level {
+	ZT_LOG_ERROR = 0,
+	ZT_LOG_WARNING = 1,
+	ZT_LOG_INFO = 2,
+	ZT_LOG_DEBUG = 3,
+};
+
+/* Every field is owned by the struct; zt_config_done() frees them. */
+struct zt_config {
+	/* [daemon] */
+	char *state_dir;  /* the store lives in <state_dir>/store */
+	char *zones_file; /* registry CSV loaded at start; "" keeps the stored registry */
+	int log_level;	  /* enum zt_log_level */
+
+	/* [ingest] */
+	char *sub_bind[ZT_CONFIG_MAX_ENDPOINTS]; /* SUB binds here (publishers connect) */
+	size_t n_sub_bind;
+	char *sub_connect[ZT_CONFIG_MAX_ENDPOINTS]; /* SUB connects to these PUB endpoints */
+	size_t n_sub_connect;
+	char *subscribe;	    /* topic prefix, "ev." by default; "ev.33" for a shard */
+	uint32_t max_message_bytes; /* larger payloads are rejected as oversize */
+	uint32_t rcvhwm;	    /* SUB receive high-water mark, messages */
+
+	/* [batch] */
+	uint32_t batch_max_events; /* a batch closes at this many messages... */
+	uint32_t batch_max_ms;	   /* ...or this many ms after its first one */
+
+	/* [validation] */
+	uint32_t dedup_window_days;
+	uint32_t future_tolerance_s;
+	int64_t max_value_fen; /* per declaration */
+
+	/* [store] */
+	uint64_t map_size_mb; /* initial LMDB map size; grows when full */
+	uint32_t rejects_max; /* rejected messages kept for inspection */
+};
+
+/* Default path of the configuration file. */
+#define ZT_CONFIG_DEFAULT_PATH "/etc/zonetally/zonetallyd.conf"
+
+/* Sets every key to its default. Returns 0 or -ENOMEM. */
+int zt_config_init(struct zt_config *c);
+
+/*
+ * Parses an INI file over the values already in c (defaults, normally). Unknown sections or
+ * keys and malformed values are errors.
+ * @param[out] err on failure, "FILE:LINE: key 'k': reason" (NUL-terminated, truncated)
+ * @return 0; -ENOENT or another negative errno if the file cannot be read; -EINVAL on a
+ *     syntax or value error; -ENOMEM.
+ */
+int zt_config_load(struct zt_config *c, const char *path, char *err, size_t errlen);
+
+/* Checks relations between keys (e.g. at least one SUB endpoint). @return 0 or -EINVAL. */
+int zt_config_validate(const struct zt_config *c, char *err, size_t errlen);
+
+/* Frees the contents of c (not c itself) and zeroes it. Safe on a zeroed or half-built c. */
+void zt_config_done(struct zt_config *c);
+
+/*
+ * Replaces the string *field by a copy of value (used for command-line overrides).
+ * @return 0 or -ENOMEM (then *field is unchanged).
+ */
+int zt_config_set_string(char **field, const char *value);
+
+#endif /* ZT_CONFIG_H */

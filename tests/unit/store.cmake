@@ -1,0 +1,1 @@
+# unit tests of store/ (zt_unit_test(name source libs...))
