@@ -37,6 +37,9 @@ const char *zt_strerror(int err);
 
 #define ZT_STORE_RDONLY 0x1u /* open an existing store for reading only */
 
+/* Opaque handle of an open store. */
+struct zt_store;
+
 /*
  * Opens (read-write: creates) the store in directory `dir` (the LMDB environment files
  * data.mdb and lock.mdb live there; the directory must exist).
@@ -66,12 +69,12 @@ enum zt_name_check {
 };
 
 struct zt_zone {
-	uint32_t code;		/* 6-digit division code */
-	uint32_t province;	/* code of its province-level division */
+	uint32_t code;          /* 6-digit division code */
+	uint32_t province;      /* code of its province-level division */
 	uint16_t approved_year; /* first year (CST) events are valid */
-	uint16_t revoked_year;	/* 0, or the year from which events are invalid */
-	uint8_t batch;		/* State Council approval batch, 1..8 */
-	uint8_t name_check;	/* enum zt_name_check */
+	uint16_t revoked_year;  /* 0, or the year from which events are invalid */
+	uint8_t batch;          /* State Council approval batch, 1..8 */
+	uint8_t name_check;     /* enum zt_name_check */
 	char city_en[48];
 	char city_zh[48]; /* UTF-8 */
 	char province_en[48];
@@ -136,12 +139,12 @@ enum zt_gran {
  * are adjacent, and one code's days are one cursor walk.
  */
 struct zt_tkey {
-	uint8_t level;	   /* enum zt_level */
-	uint32_t code;	   /* 0 for the nation */
-	uint8_t gran;	   /* enum zt_gran */
+	uint8_t level;     /* enum zt_level */
+	uint32_t code;     /* 0 for the nation */
+	uint8_t gran;      /* enum zt_gran */
 	uint32_t bucket;   /* 0, YYYY, YYYYMM or YYYYMMDD */
 	uint8_t direction; /* enum zt_direction, ALL included */
-	uint8_t mode;	   /* enum zt_mode, ALL included */
+	uint8_t mode;      /* enum zt_mode, ALL included */
 };
 
 #define ZT_TKEY_LEN 12
@@ -156,9 +159,9 @@ uint32_t zt_bucket_of(int gran, int64_t unix_ms);
 
 /* Exact integer totals; value in RMB fen. A total nobody touched reads as all zeros. */
 struct zt_totals {
-	int64_t events;	   /* declarations net of reversals */
+	int64_t events;    /* declarations net of reversals */
 	int64_t value_fen; /* net of reversals */
-	int64_t items;	   /* net of reversals */
+	int64_t items;     /* net of reversals */
 	int64_t reversals; /* cancellations and returns applied */
 };
 
@@ -180,7 +183,7 @@ enum zt_outcome {
 struct zt_entry {
 	struct zt_event ev; /* in: meaningful when reason_in == ZT_REJECT_NONE */
 	uint16_t reason_in; /* in: the validator's verdict, ZT_REJECT_NONE or a reason */
-	bool has_seq;	    /* in: ev.publisher and ev.sequence are valid, even if rejected */
+	bool has_seq;       /* in: ev.publisher and ev.sequence are valid, even if rejected */
 	uint32_t raw_len;   /* in: length of raw */
 	const void *raw;    /* in: the payload, borrowed for the call, for the rejects DB */
 	uint8_t outcome;    /* out: enum zt_outcome */
@@ -188,11 +191,11 @@ struct zt_entry {
 };
 
 struct zt_apply_opts {
-	int64_t now_ms;		     /* wall clock, for the future bound */
+	int64_t now_ms;              /* wall clock, for the future bound */
 	int64_t future_tolerance_ms; /* events later than now + this are rejected */
 	uint32_t dedup_window_days;  /* events older than watermark - this are rejected */
-	uint32_t rejects_max;	     /* the rejects DB keeps at most this many, newest */
-	uint32_t prune_max;	     /* dedup records pruned per transaction, at most */
+	uint32_t rejects_max;        /* the rejects DB keeps at most this many, newest */
+	uint32_t prune_max;          /* dedup records pruned per transaction, at most */
 };
 
 struct zt_apply_result {
@@ -200,9 +203,9 @@ struct zt_apply_result {
 	uint32_t duplicates;
 	uint32_t rejected;
 	uint32_t totals_written; /* distinct totals keys written (after coalescing) */
-	uint32_t pruned;	 /* expired dedup records deleted */
-	uint64_t feed_seq;	 /* sequence number of this commit, stored with it */
-	int64_t watermark_ms;	 /* newest accepted event time after the commit */
+	uint32_t pruned;         /* expired dedup records deleted */
+	uint64_t feed_seq;       /* sequence number of this commit, stored with it */
+	int64_t watermark_ms;    /* newest accepted event time after the commit */
 };
 
 /*
@@ -286,9 +289,9 @@ struct zt_publisher {
 	uint64_t accepted;
 	uint64_t duplicates;
 	uint64_t rejected;
-	uint64_t gaps;	      /* times a sequence jumped forward */
+	uint64_t gaps;        /* times a sequence jumped forward */
 	uint64_t gap_events;  /* sequences skipped by those jumps */
-	uint64_t late;	      /* sequences at or below the highest seen (resends, reorders) */
+	uint64_t late;        /* sequences at or below the highest seen (resends, reorders) */
 	uint64_t regressions; /* restarts from sequence 1 */
 	int64_t last_seen_ms; /* wall clock of the last commit that saw it */
 };
@@ -300,12 +303,12 @@ int zt_store_publishers(struct zt_store *s, zt_publisher_cb cb, void *arg);
 
 /* One rejected message, as kept in the bounded rejects DB. */
 struct zt_reject_rec {
-	uint64_t seq;	    /* order of arrival, from 1 */
-	int64_t at_ms;	    /* wall clock of the commit */
-	uint16_t reason;    /* enum zt_reject */
-	uint32_t raw_len;   /* length of the original payload */
-	uint32_t kept_len;  /* bytes kept (payloads are truncated to ZT_REJECT_KEEP) */
-	const void *raw;    /* borrowed: valid during the callback only */
+	uint64_t seq;      /* order of arrival, from 1 */
+	int64_t at_ms;     /* wall clock of the commit */
+	uint16_t reason;   /* enum zt_reject */
+	uint32_t raw_len;  /* length of the original payload */
+	uint32_t kept_len; /* bytes kept (payloads are truncated to ZT_REJECT_KEEP) */
+	const void *raw;   /* borrowed: valid during the callback only */
 };
 
 #define ZT_REJECT_KEEP 1024

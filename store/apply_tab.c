@@ -1,0 +1,289 @@
+/*
+ * apply_tab.c: the in-memory tables of one zt_store_apply() transaction: coalesced totals
+ * (open addressing on the 12-byte key, absolute values read once from LMDB and written
+ * once, in key order), the publishers the batch touched, and the dedup record codec.
+ * The tables live in struct zt_store and are reused: a generation number invalidates them
+ * in O(1) at the start of every attempt, so no allocation happens per event.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "store_int.h"
+
+#define TAB_MIN  4096u
+#define PTAB_MIN 64u
+
+static uint32_t
+key_hash(const uint8_t k[ZT_TKEY_LEN])
+{
+	uint64_t a = be64_get(k), b = be32_get(k + 8);
+	uint64_t h = (a ^ (b << 29) ^ (b >> 3)) * 0x9E3779B97F4A7C15ull;
+	h ^= h >> 31;
+	h *= 0xBF58476D1CE4E5B9ull;
+	return (uint32_t)(h ^ (h >> 32));
+}
+
+void
+zt_tab_begin(struct zt_store *s)
+{
+	if (++s->gen == 0) {
+		/* wrapped after 2^32 batches: clear so that no stale slot looks current */
+		for (uint32_t i = 0; i < s->tab_cap; i++)
+			s->tab[i].gen = 0;
+		s->gen = 1;
+	}
+	if (++s->pgen == 0) {
+		for (uint32_t i = 0; i < s->ptab_cap; i++)
+			s->ptab[i].gen = 0;
+		s->pgen = 1;
+	}
+	s->tab_used = 0;
+	s->ptab_used = 0;
+}
+
+/* Moves the current generation's slots into a table of new_cap slots. */
+static int
+tab_rehash(struct zt_store *s, uint32_t new_cap)
+{
+	struct tslot *nt = calloc(new_cap, sizeof(*nt));
+	if (nt == NULL)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < s->tab_cap; i++) {
+		if (s->tab[i].gen != s->gen)
+			continue;
+		uint32_t j = key_hash(s->tab[i].key) & (new_cap - 1);
+		while (nt[j].gen == s->gen)
+			j = (j + 1) & (new_cap - 1);
+		nt[j] = s->tab[i];
+	}
+	free(s->tab);
+	s->tab = nt;
+	s->tab_cap = new_cap;
+	return 0;
+}
+
+/* Makes room for `more` new keys at load <= 1/2, so slot numbers stay valid meanwhile. */
+int
+zt_tab_reserve(struct zt_store *s, uint32_t more)
+{
+	uint64_t need = ((uint64_t)s->tab_used + more) * 2;
+	if (need <= s->tab_cap)
+		return 0;
+	uint64_t cap = s->tab_cap ? s->tab_cap : TAB_MIN;
+	while (cap < need)
+		cap *= 2;
+	if (cap > (1u << 30))
+		return -ENOMEM;
+	return tab_rehash(s, (uint32_t)cap);
+}
+
+/* Finds the slot of key, reading its stored value on first touch (zt_tab_reserve first). */
+int
+zt_tab_get(struct zt_store *s, MDB_txn *txn, const uint8_t key[ZT_TKEY_LEN], uint32_t *ret_slot)
+{
+	uint32_t mask = s->tab_cap - 1, j = key_hash(key) & mask;
+	for (; s->tab[j].gen == s->gen; j = (j + 1) & mask) {
+		if (memcmp(s->tab[j].key, key, ZT_TKEY_LEN) == 0) {
+			*ret_slot = j;
+			return 0;
+		}
+	}
+	struct tslot *t = &s->tab[j];
+	MDB_val k = zt_mval(ZT_TKEY_LEN, key), v;
+	int rc = mdb_get(txn, s->totals, &k, &v);
+	if (rc == MDB_NOTFOUND) {
+		memset(t->v, 0, sizeof(t->v));
+	} else if (rc != 0) {
+		return zt_wr_err(rc);
+	} else if (v.mv_size != 32) {
+		return ZT_E_CORRUPT;
+	} else {
+		struct zt_totals x;
+		zt_totals_decode(v.mv_data, &x);
+		t->v[0] = x.events;
+		t->v[1] = x.value_fen;
+		t->v[2] = x.items;
+		t->v[3] = x.reversals;
+	}
+	memcpy(t->key, key, ZT_TKEY_LEN);
+	t->gen = s->gen;
+	t->changed = 0;
+	s->tab_used++;
+	*ret_slot = j;
+	return 0;
+}
+
+static int
+dirty_cmp(const void *a, const void *b)
+{
+	return memcmp(
+	    ((const struct tdirty *)a)->key, ((const struct tdirty *)b)->key, ZT_TKEY_LEN);
+}
+
+/* Writes every changed total once, in key order, so that the B-tree pages are visited
+ * left to right. */
+int
+zt_tab_flush(struct zt_store *s, MDB_txn *txn, uint32_t *ret_written)
+{
+	if (s->dirty_cap < s->tab_used) {
+		struct tdirty *d = realloc(s->dirty, s->tab_used * sizeof(*d));
+		if (d == NULL)
+			return -ENOMEM;
+		s->dirty = d;
+		s->dirty_cap = s->tab_used;
+	}
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < s->tab_cap; i++)
+		if (s->tab[i].gen == s->gen && s->tab[i].changed) {
+			memcpy(s->dirty[n].key, s->tab[i].key, ZT_TKEY_LEN);
+			s->dirty[n++].slot = i;
+		}
+	if (n > 1)
+		qsort(s->dirty, n, sizeof(*s->dirty), dirty_cmp);
+	for (uint32_t i = 0; i < n; i++) {
+		uint8_t val[32];
+		zt_totals_encode(s->tab[s->dirty[i].slot].v, val);
+		MDB_val k = {ZT_TKEY_LEN, s->dirty[i].key}, v = {sizeof(val), val};
+		int rc = mdb_put(txn, s->totals, &k, &v, 0);
+		if (rc != 0)
+			return zt_wr_err(rc);
+	}
+	*ret_written = n;
+	return 0;
+}
+
+static uint32_t
+id_hash(const char *id)
+{
+	uint32_t h = 2166136261u;
+	for (; *id; id++)
+		h = (h ^ (uint8_t)*id) * 16777619u;
+	return h;
+}
+
+static int
+ptab_rehash(struct zt_store *s, uint32_t new_cap)
+{
+	struct pslot *nt = calloc(new_cap, sizeof(*nt));
+	if (nt == NULL)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < s->ptab_cap; i++) {
+		if (s->ptab[i].gen != s->pgen)
+			continue;
+		uint32_t j = s->ptab[i].hash & (new_cap - 1);
+		while (nt[j].gen == s->pgen)
+			j = (j + 1) & (new_cap - 1);
+		nt[j] = s->ptab[i];
+	}
+	free(s->ptab);
+	s->ptab = nt;
+	s->ptab_cap = new_cap;
+	return 0;
+}
+
+/* Loads a publisher's stored record, or a fresh one. */
+static int
+pub_load(struct zt_store *s, MDB_txn *txn, const char *id, size_t len, struct zt_publisher *p)
+{
+	MDB_val k = zt_mval(len, id), v;
+	int rc = mdb_get(txn, s->pubs, &k, &v);
+	if (rc == MDB_NOTFOUND) {
+		*p = (struct zt_publisher){0};
+		memcpy(p->id, id, len);
+		return 0;
+	}
+	if (rc != 0)
+		return zt_wr_err(rc);
+	if (v.mv_size != ZT_PUB_REC_LEN)
+		return ZT_E_CORRUPT;
+	zt_publisher_decode(&k, &v, p);
+	return 0;
+}
+
+/*
+ * Returns the batch's record of publisher `id` (1..ZT_PUBLISHER_MAX bytes, NUL-terminated),
+ * loading it on first touch. The pointer is valid until the next zt_pub_get().
+ */
+int
+zt_pub_get(struct zt_store *s, MDB_txn *txn, const char *id, struct zt_publisher **ret)
+{
+	size_t len = strlen(id);
+	if ((uint64_t)(s->ptab_used + 1) * 2 > s->ptab_cap) {
+		int rc = ptab_rehash(s, s->ptab_cap ? s->ptab_cap * 2 : PTAB_MIN);
+		if (rc < 0)
+			return rc;
+	}
+	uint32_t h = id_hash(id), mask = s->ptab_cap - 1, j = h & mask;
+	for (; s->ptab[j].gen == s->pgen; j = (j + 1) & mask)
+		if (s->ptab[j].hash == h && strcmp(s->ptab[j].p.id, id) == 0) {
+			*ret = &s->ptab[j].p;
+			return 0;
+		}
+	struct pslot *slot = &s->ptab[j];
+	int rc = pub_load(s, txn, id, len, &slot->p);
+	if (rc < 0)
+		return rc;
+	slot->gen = s->pgen;
+	slot->hash = h;
+	s->ptab_used++;
+	*ret = &slot->p;
+	return 0;
+}
+
+/* Writes back every publisher the batch touched, stamped with the commit's wall clock. */
+int
+zt_pub_flush(struct zt_store *s, MDB_txn *txn, int64_t now_ms)
+{
+	for (uint32_t i = 0; i < s->ptab_cap; i++) {
+		struct pslot *slot = &s->ptab[i];
+		if (slot->gen != s->pgen)
+			continue;
+		uint8_t rec[ZT_PUB_REC_LEN];
+		slot->p.last_seen_ms = now_ms;
+		zt_publisher_encode(&slot->p, rec);
+		MDB_val k = {strlen(slot->p.id), slot->p.id}, v = {sizeof(rec), rec};
+		int rc = mdb_put(txn, s->pubs, &k, &v, 0);
+		if (rc != 0)
+			return zt_wr_err(rc);
+	}
+	return 0;
+}
+
+void
+zt_dd_encode(const struct dd_rec *r, uint8_t out[ZT_DEDUP_ORIG_LEN], size_t *ret_len)
+{
+	out[0] = (uint8_t)(r->state | r->direction << 2 | r->mode << 4);
+	be32_put(out + 1, r->day);
+	if (r->state == DD_REVERSAL) {
+		*ret_len = ZT_DEDUP_HDR_LEN;
+		return;
+	}
+	be32_put(out + 5, r->zone);
+	be32_put(out + 9, r->items);
+	be64_put(out + 13, (uint64_t)r->value_fen);
+	be64_put(out + 21, (uint64_t)r->declared_at_ms);
+	*ret_len = ZT_DEDUP_ORIG_LEN;
+}
+
+int
+zt_dd_decode(const MDB_val *v, struct dd_rec *ret)
+{
+	const uint8_t *p = v->mv_data;
+	if (v->mv_size != ZT_DEDUP_HDR_LEN && v->mv_size != ZT_DEDUP_ORIG_LEN)
+		return ZT_E_CORRUPT;
+	*ret = (struct dd_rec){
+	    .state = p[0] & 3,
+	    .direction = (p[0] >> 2) & 3,
+	    .mode = (p[0] >> 4) & 7,
+	    .day = be32_get(p + 1),
+	};
+	if ((ret->state == DD_REVERSAL) != (v->mv_size == ZT_DEDUP_HDR_LEN) || ret->state > 2)
+		return ZT_E_CORRUPT;
+	if (ret->state == DD_REVERSAL)
+		return 0;
+	ret->zone = be32_get(p + 5);
+	ret->items = be32_get(p + 9);
+	ret->value_fen = (int64_t)be64_get(p + 13);
+	ret->declared_at_ms = (int64_t)be64_get(p + 21);
+	return 0;
+}

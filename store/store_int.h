@@ -1,0 +1,186 @@
+/*
+ * store_int.h: private to store/: the definition of struct zt_store, the on-disk record
+ * codecs shared by store.c, apply.c and read.c, and the per-batch scratch tables that
+ * zt_store_apply() reuses across calls. Not installed, not included outside store/.
+ */
+#ifndef ZT_STORE_INT_H
+#define ZT_STORE_INT_H
+
+#include <lmdb.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "store.h"
+
+#define ZT_DAY_MS         86400000LL
+#define ZT_PRUNE_DEFAULT  1024u /* prune_max 0 means this */
+#define ZT_DEDUP_HDR_LEN  5     /* flags(1) day(4) */
+#define ZT_DEDUP_ORIG_LEN 29    /* + zone(4) items(4) value(8) declared_at(8) */
+#define ZT_ZONE_REC_LEN   158   /* see zone_encode() in store.c */
+#define ZT_PUB_REC_LEN    (10 * 8)
+#define ZT_REJ_HDR_LEN    14          /* at_ms(8) reason(2) raw_len(4) */
+#define ZT_COUNTERS_FIXED (8 + 9 * 8) /* nreasons(4) pad(4) then 9 x u64 */
+#define ZT_COUNTERS_LEN   (ZT_COUNTERS_FIXED + 8 * ZT_REJECT__COUNT)
+#define ZT_EVENT_TOTALS   48               /* 3 levels x 4 granularities x 2 directions x 2 modes */
+#define ZT_E_MAPFULL      (ZT_E_BASE - 99) /* internal: abort, grow the map, retry */
+
+/* dedup record state, the low two bits of the flags byte */
+enum dd_state {
+	DD_COUNTED = 0,  /* an original that is counted */
+	DD_REVERSED = 1, /* an original that a reversal subtracted */
+	DD_REVERSAL = 2, /* a cancellation or return (its own id, for resend detection) */
+};
+
+struct dd_rec {
+	uint8_t state; /* enum dd_state */
+	uint8_t direction;
+	uint8_t mode;
+	uint32_t day;
+	uint32_t zone;
+	uint32_t items;
+	int64_t value_fen;
+	int64_t declared_at_ms;
+};
+
+/* Counters as stored, plus the arrival sequence of the last reject. */
+struct ctr_rec {
+	struct zt_counters c;
+	uint64_t reject_seq;
+};
+
+/* One coalesced total: absolute values, valid in the current batch when gen matches. */
+struct tslot {
+	uint8_t key[ZT_TKEY_LEN];
+	uint32_t gen;
+	uint32_t changed;
+	uint32_t pad;
+	int64_t v[4];
+};
+
+/* A dirty key queued for the sorted write-out. */
+struct tdirty {
+	uint8_t key[ZT_TKEY_LEN];
+	uint32_t slot;
+};
+
+/* One publisher touched by the batch. */
+struct pslot {
+	struct zt_publisher p;
+	uint32_t gen;
+	uint32_t hash;
+};
+
+struct zt_store {
+	MDB_env *env;
+	MDB_dbi meta, zones_db, totals, dedup, dedup_age, pubs, rejects;
+	bool rdonly;
+	/* the cached read transaction (MDB_NOTLS: reset/renew, never tied to a thread) */
+	MDB_txn *rtxn;
+	int rdepth;       /* nested users of rtxn, 0 = reset */
+	bool in_snapshot; /* zt_store_read_begin() holds rtxn */
+	/* the registry, immutable between zt_store_put_zones() calls */
+	struct zt_zone *zones;
+	size_t nzones;
+	/* zt_store_apply() scratch, grown and reused across calls */
+	struct tslot *tab;
+	uint32_t tab_cap; /* power of two */
+	uint32_t tab_used;
+	uint32_t gen;
+	struct tdirty *dirty;
+	uint32_t dirty_cap;
+	uint32_t ndirty;
+	struct pslot *ptab;
+	uint32_t ptab_cap; /* power of two */
+	uint32_t ptab_used;
+	uint32_t pgen;
+	uint8_t *out;
+	uint16_t *reason;
+	size_t out_cap;
+};
+
+/* An MDB_val over read-only bytes: LMDB's mv_data is not const, but never written
+ * through for keys and for the data of mdb_put without MDB_RESERVE. */
+static inline MDB_val
+zt_mval(size_t len, const void *p)
+{
+	return (MDB_val){len, (void *)(uintptr_t)p};
+}
+
+static inline void
+be16_put(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static inline void
+be32_put(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+static inline void
+be64_put(uint8_t *p, uint64_t v)
+{
+	be32_put(p, (uint32_t)(v >> 32));
+	be32_put(p + 4, (uint32_t)v);
+}
+
+static inline uint16_t
+be16_get(const uint8_t *p)
+{
+	return (uint16_t)((unsigned)p[0] << 8 | p[1]);
+}
+
+static inline uint32_t
+be32_get(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static inline uint64_t
+be64_get(const uint8_t *p)
+{
+	return (uint64_t)be32_get(p) << 32 | be32_get(p + 4);
+}
+
+/* store.c */
+int zt_mdb_err(int rc);
+void zt_counters_encode(const struct ctr_rec *c, uint8_t out[ZT_COUNTERS_LEN]);
+int zt_counters_decode(const MDB_val *v, struct ctr_rec *ret);
+int zt_counters_load(struct zt_store *s, MDB_txn *txn, struct ctr_rec *ret);
+int zt_map_grow(struct zt_store *s);
+void zt_rtxn_drop(struct zt_store *s);
+
+/* As zt_mdb_err(), but MDB_MAP_FULL becomes the internal ZT_E_MAPFULL (grow and retry). */
+static inline int
+zt_wr_err(int rc)
+{
+	return rc == MDB_MAP_FULL ? ZT_E_MAPFULL : zt_mdb_err(rc);
+}
+
+/* read.c */
+void zt_totals_decode(const uint8_t *p, struct zt_totals *ret);
+void zt_totals_encode(const int64_t v[4], uint8_t out[32]);
+void zt_publisher_decode(const MDB_val *k, const MDB_val *v, struct zt_publisher *ret);
+void zt_publisher_encode(const struct zt_publisher *p, uint8_t out[ZT_PUB_REC_LEN]);
+int zt_rd_acquire(struct zt_store *s, MDB_txn **ret);
+void zt_rd_release(struct zt_store *s);
+
+/* apply_tab.c */
+int zt_tab_reserve(struct zt_store *s, uint32_t more);
+int zt_tab_get(
+    struct zt_store *s, MDB_txn *txn, const uint8_t key[ZT_TKEY_LEN], uint32_t *ret_slot);
+int zt_tab_flush(struct zt_store *s, MDB_txn *txn, uint32_t *ret_written);
+int zt_pub_get(struct zt_store *s, MDB_txn *txn, const char *id, struct zt_publisher **ret);
+int zt_pub_flush(struct zt_store *s, MDB_txn *txn, int64_t now_ms);
+void zt_tab_begin(struct zt_store *s);
+void zt_dd_encode(const struct dd_rec *r, uint8_t out[ZT_DEDUP_ORIG_LEN], size_t *ret_len);
+int zt_dd_decode(const MDB_val *v, struct dd_rec *ret);
+
+#endif /* ZT_STORE_INT_H */

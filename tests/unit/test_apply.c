@@ -1,0 +1,482 @@
+/*
+ * test_apply.c: zt_store_apply(): one event at all 48 keys, coalesced sums equal the
+ * events' sums at every level, dedup (in a batch, across batches, across reopen), every
+ * store-time reason, reversals, publisher sequence tracking, rejects, pruning, and
+ * MDB_MAP_FULL growth from a 64 KiB map.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "store.h"
+
+#define T0  1668096000000LL /* 2022-11-11 00:00 CST */
+#define DAY 86400000LL
+
+static char dir[64];
+static struct zt_store *s;
+static struct zt_apply_opts opts = {.now_ms = T0 + 10 * DAY,
+    .future_tolerance_ms = 300000,
+    .dedup_window_days = 35,
+    .rejects_max = 3,
+    .prune_max = 1000};
+
+static int
+setup(void **state)
+{
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/zt-apply-XXXXXX");
+	if (mkdtemp(dir) == NULL)
+		return -1;
+	return zt_store_open(dir, 0, 0, &s);
+}
+
+static int
+teardown(void **state)
+{
+	char p[128];
+	(void)state;
+	s = zt_store_free(s);
+	snprintf(p, sizeof(p), "%s/data.mdb", dir);
+	(void)unlink(p);
+	snprintf(p, sizeof(p), "%s/lock.mdb", dir);
+	(void)unlink(p);
+	return rmdir(dir);
+}
+
+static struct zt_entry
+ev(uint32_t id, uint32_t zone, int dir_, int mode, int64_t value, uint32_t items, int64_t at)
+{
+	struct zt_entry e = {.ev = {.direction = (uint8_t)dir_,
+	                         .mode = (uint8_t)mode,
+	                         .zone = zone,
+	                         .items = items,
+	                         .value_fen = value,
+	                         .declared_at_ms = at}};
+	memcpy(e.ev.id + 12, &id, 4);
+	e.ev.id[0] = 0x01;
+	return e;
+}
+
+static struct zt_entry
+reversal(uint32_t id, const struct zt_entry *orig)
+{
+	struct zt_entry e = *orig;
+	memcpy(e.ev.ref_id, orig->ev.id, ZT_EVENT_ID_LEN);
+	memset(e.ev.id, 0, ZT_EVENT_ID_LEN);
+	memcpy(e.ev.id + 12, &id, 4);
+	e.ev.id[0] = 0x02;
+	e.ev.kind = ZT_KIND_CANCELLATION;
+	return e;
+}
+
+static struct zt_totals
+get(int level, uint32_t code, int gran, uint32_t bucket, int d, int m)
+{
+	struct zt_tkey k = {(uint8_t)level, code, (uint8_t)gran, bucket, (uint8_t)d, (uint8_t)m};
+	struct zt_totals t;
+	assert_true(zt_store_get(s, &k, &t) >= 0);
+	return t;
+}
+
+static void
+apply(struct zt_entry *e, size_t n, struct zt_apply_result *r)
+{
+	assert_int_equal(zt_store_apply(s, e, n, &opts, r), 0);
+}
+
+static void
+test_one_event_48_keys(void **state)
+{
+	(void)state;
+	struct zt_entry e = ev(1, 460000, ZT_DIR_IMPORT, ZT_MODE_1239, 12345, 3, T0 - 1);
+	struct zt_apply_result r;
+	apply(&e, 1, &r);
+	assert_int_equal(e.outcome, ZT_OUT_ACCEPTED);
+	assert_int_equal(r.accepted, 1);
+	assert_int_equal(r.totals_written, 48);
+	assert_int_equal(r.feed_seq, 1);
+	assert_int_equal(r.watermark_ms, T0 - 1);
+	const uint32_t codes[3] = {0, 460000, 460000};
+	const uint32_t buckets[4] = {0, 2022, 202211, 20221110};
+	for (int l = 0; l < 3; l++)
+		for (int g = 0; g < 4; g++)
+			for (int d = 0; d < 3; d++)
+				for (int m = 0; m < 6; m++) {
+					struct zt_totals t = get(l, codes[l], g, buckets[g], d, m);
+					bool hit = (d == 0 || d == ZT_DIR_IMPORT) &&
+					    (m == 0 || m == ZT_MODE_1239);
+					assert_int_equal(t.events, hit);
+					assert_int_equal(t.value_fen, hit ? 12345 : 0);
+					assert_int_equal(t.items, hit ? 3 : 0);
+					assert_int_equal(t.reversals, 0);
+				}
+	/* the day after, and the 2022-11-11 bucket, are untouched */
+	assert_int_equal(get(2, 460000, ZT_GRAN_DAY, 20221111, 0, 0).events, 0);
+	struct zt_totals_block b;
+	struct zt_tkey k = {ZT_LEVEL_PROVINCE, 460000, ZT_GRAN_MONTH, 202211, 0, 0};
+	assert_int_equal(zt_store_get_block(s, &k, &b), 4);
+	assert_int_equal(b.t[ZT_DIR_IMPORT][ZT_MODE_1239].value_fen, 12345);
+	assert_int_equal(b.t[ZT_DIR_ALL][ZT_MODE_ALL].items, 3);
+	assert_int_equal(b.t[ZT_DIR_EXPORT][ZT_MODE_ALL].events, 0);
+}
+
+struct sum {
+	int64_t events, value, items;
+};
+
+static int
+scan_cb(const struct zt_tkey *k, const struct zt_totals *t, void *arg)
+{
+	struct sum *sm = arg;
+	if (k->gran == ZT_GRAN_ALL && k->direction == 0 && k->mode == 0) {
+		sm->events += t->events;
+		sm->value += t->value_fen;
+		sm->items += t->items;
+	}
+	return 0;
+}
+
+static void
+test_coalescing_sums(void **state)
+{
+	(void)state;
+	const uint32_t zones[] = {330100, 330200, 330782, 440300, 460000};
+	enum {
+		N = 3000
+	};
+	static struct zt_entry e[N];
+	int64_t zsum[5][3] = {{0}}, total = 0;
+	srand(7);
+	for (uint32_t i = 0; i < N; i++) {
+		int z = rand() % 5, d = 1 + rand() % 2, day = rand() % 3;
+		int64_t v = rand() % 100000;
+		e[i] = ev(
+		    i + 1, zones[z], d, ZT_MODE_9610, v, (uint32_t)(1 + i % 4), T0 + day * DAY + i);
+		zsum[z][day] += v;
+		total += v;
+	}
+	struct zt_apply_result r;
+	apply(e, N / 2, &r);
+	apply(e + N / 2, N - N / 2, &r);
+	assert_int_equal(r.accepted, N - N / 2);
+	for (int z = 0; z < 5; z++)
+		for (int day = 0; day < 3; day++) {
+			struct zt_totals t =
+			    get(2, zones[z], ZT_GRAN_DAY, 20221111 + (uint32_t)day, 0, 0);
+			assert_int_equal(t.value_fen, zsum[z][day]);
+		}
+	assert_int_equal(get(1, 330000, ZT_GRAN_MONTH, 202211, 0, 0).value_fen,
+	    zsum[0][0] + zsum[0][1] + zsum[0][2] + zsum[1][0] + zsum[1][1] + zsum[1][2] +
+	        zsum[2][0] + zsum[2][1] + zsum[2][2]);
+	struct zt_totals nat = get(0, 0, ZT_GRAN_YEAR, 2022, 0, 0);
+	assert_int_equal(nat.value_fen, total);
+	assert_int_equal(nat.events, N);
+	assert_int_equal(get(0, 0, ZT_GRAN_ALL, 0, ZT_DIR_IMPORT, 0).events +
+	        get(0, 0, ZT_GRAN_ALL, 0, ZT_DIR_EXPORT, 0).events,
+	    N);
+	/* nation = sum of provinces = sum of zones, read back with scans */
+	struct sum zs = {0}, ps = {0};
+	struct zt_tkey lo = {ZT_LEVEL_ZONE, 0, 0, 0, 0, 0},
+	               hi = {ZT_LEVEL_ZONE, 999999, 3, UINT32_MAX, 2, 5};
+	assert_int_equal(zt_store_scan(s, &lo, &hi, scan_cb, &zs), 0);
+	lo.level = hi.level = ZT_LEVEL_PROVINCE;
+	assert_int_equal(zt_store_scan(s, &lo, &hi, scan_cb, &ps), 0);
+	assert_int_equal(zs.value, total);
+	assert_int_equal(ps.value, total);
+	assert_int_equal(zs.events, N);
+	assert_int_equal(ps.items, zs.items);
+	struct zt_counters c;
+	assert_int_equal(zt_store_counters(s, &c), 0);
+	assert_int_equal(c.accepted, N);
+	assert_int_equal(c.commits, 2);
+	assert_int_equal(c.dedup_records, N);
+}
+
+static void
+test_dedup(void **state)
+{
+	(void)state;
+	struct zt_entry e[3] = {ev(1, 330100, 2, 1, 10, 1, T0), ev(2, 330100, 2, 1, 20, 1, T0),
+	    ev(1, 330100, 2, 1, 99, 1, T0)};
+	struct zt_apply_result r;
+	apply(e, 3, &r);
+	assert_int_equal(e[2].outcome, ZT_OUT_DUPLICATE);
+	assert_int_equal(r.duplicates, 1);
+	apply(e, 2, &r);
+	assert_int_equal(e[0].outcome, ZT_OUT_DUPLICATE);
+	assert_int_equal(e[1].outcome, ZT_OUT_DUPLICATE);
+	s = zt_store_free(s);
+	assert_int_equal(zt_store_open(dir, 0, 0, &s), 0);
+	apply(e + 2, 1, &r);
+	assert_int_equal(e[2].outcome, ZT_OUT_DUPLICATE);
+	assert_int_equal(get(2, 330100, 0, 0, 0, 0).value_fen, 30);
+	struct zt_counters c;
+	assert_int_equal(zt_store_counters(s, &c), 0);
+	assert_int_equal(c.received, 6);
+	assert_int_equal(c.duplicates, 4);
+	assert_int_equal(c.feed_seq, 3);
+}
+
+static void
+test_time_window(void **state)
+{
+	(void)state;
+	struct zt_entry e[4] = {ev(1, 330100, 2, 1, 10, 1, opts.now_ms + 300000),
+	    ev(2, 330100, 2, 1, 10, 1, opts.now_ms + 300001), ev(3, 330100, 2, 1, 10, 1, T0),
+	    /* 35-day window from the watermark T0 (2022-11-11): 2022-10-07 is the first
+	       day still inside, 2022-10-06 is too old */
+	    ev(4, 330100, 2, 1, 10, 1, T0 - 35 * DAY - 1)};
+	apply(e, 4, NULL);
+	assert_int_equal(e[0].outcome, ZT_OUT_ACCEPTED);
+	assert_int_equal(e[1].reason, ZT_REJECT_FUTURE_TIME);
+	assert_int_equal(e[2].outcome, ZT_OUT_ACCEPTED);
+	assert_int_equal(e[3].outcome, ZT_OUT_REJECTED);
+	assert_int_equal(e[3].reason, ZT_REJECT_TOO_OLD);
+	struct zt_entry ok = ev(5, 330100, 2, 1, 10, 1, T0 - 35 * DAY + 1000);
+	/* the watermark is now + 5 min (10 days later), so this one is too old as well */
+	apply(&ok, 1, NULL);
+	assert_int_equal(ok.reason, ZT_REJECT_TOO_OLD);
+	ok = ev(6, 330100, 2, 1, 10, 1, opts.now_ms - 35 * DAY);
+	apply(&ok, 1, NULL);
+	assert_int_equal(ok.outcome, ZT_OUT_ACCEPTED);
+	struct zt_counters c;
+	assert_int_equal(zt_store_counters(s, &c), 0);
+	assert_int_equal(c.by_reason[ZT_REJECT_TOO_OLD], 2);
+	assert_int_equal(c.by_reason[ZT_REJECT_FUTURE_TIME], 1);
+	assert_int_equal(c.watermark_ms, opts.now_ms + 300000);
+}
+
+static void
+test_reversals(void **state)
+{
+	(void)state;
+	struct zt_entry o = ev(1, 330100, ZT_DIR_EXPORT, ZT_MODE_9710, 5000, 4, T0);
+	struct zt_entry e[6];
+	e[0] = o;
+	e[1] = reversal(100, &o);
+	e[2] = reversal(101, &o); /* a second reversal of the same original */
+	e[3] = reversal(100, &o); /* the first reversal resent */
+	e[4] = reversal(102, &o);
+	memset(e[4].ev.ref_id, 0x77, ZT_EVENT_ID_LEN); /* never counted */
+	e[5] = reversal(103, &o);
+	e[5].ev.ref_id[0] = 0x02; /* points at reversal 100: not an original */
+	memcpy(e[5].ev.ref_id, e[1].ev.id, ZT_EVENT_ID_LEN);
+	apply(e, 6, NULL);
+	assert_int_equal(e[0].outcome, ZT_OUT_ACCEPTED);
+	assert_int_equal(e[1].outcome, ZT_OUT_ACCEPTED);
+	assert_int_equal(e[2].reason, ZT_REJECT_REVERSAL_TWICE);
+	assert_int_equal(e[3].outcome, ZT_OUT_DUPLICATE);
+	assert_int_equal(e[4].reason, ZT_REJECT_REVERSAL_UNKNOWN);
+	assert_int_equal(e[5].reason, ZT_REJECT_REVERSAL_UNKNOWN);
+	struct zt_totals t = get(2, 330100, ZT_GRAN_DAY, 20221111, ZT_DIR_EXPORT, ZT_MODE_9710);
+	assert_int_equal(t.events, 0);
+	assert_int_equal(t.value_fen, 0);
+	assert_int_equal(t.items, 0);
+	assert_int_equal(t.reversals, 1);
+	/* a mismatching reversal of another original changes nothing, and its id stays free */
+	struct zt_entry o2 = ev(2, 330100, ZT_DIR_EXPORT, ZT_MODE_9710, 7000, 1, T0);
+	struct zt_entry bad = reversal(200, &o2);
+	bad.ev.value_fen = 6999;
+	struct zt_entry b2[2] = {o2, bad};
+	apply(b2, 2, NULL);
+	assert_int_equal(b2[1].reason, ZT_REJECT_REVERSAL_MISMATCH);
+	bad = reversal(200, &o2);
+	apply(&bad, 1, NULL);
+	assert_int_equal(bad.outcome, ZT_OUT_ACCEPTED);
+	t = get(0, 0, ZT_GRAN_ALL, 0, 0, 0);
+	assert_int_equal(t.events, 0);
+	assert_int_equal(t.reversals, 2);
+}
+
+static void
+test_overflow(void **state)
+{
+	(void)state;
+	struct zt_entry e[2] = {
+	    ev(1, 330100, 2, 1, INT64_MAX, 1, T0), ev(2, 440300, 2, 1, 1, 1, T0)};
+	apply(e, 2, NULL);
+	assert_int_equal(e[0].outcome, ZT_OUT_ACCEPTED);
+	assert_int_equal(e[1].outcome, ZT_OUT_REJECTED);
+	assert_int_equal(e[1].reason, ZT_REJECT_OVERFLOW);
+	/* nothing of the rejected event was written, even the totals it did not overflow */
+	assert_int_equal(get(2, 440300, 0, 0, 0, 0).events, 0);
+	assert_int_equal(get(0, 0, 0, 0, 0, 0).value_fen, INT64_MAX);
+	struct zt_entry rv = reversal(3, &e[0]);
+	apply(&rv, 1, NULL);
+	assert_int_equal(rv.outcome, ZT_OUT_ACCEPTED);
+	apply(&e[1], 1, NULL); /* its dedup insert was undone: now it counts */
+	assert_int_equal(e[1].outcome, ZT_OUT_ACCEPTED);
+	assert_int_equal(get(0, 0, 0, 0, 0, 0).value_fen, 1);
+}
+
+static int
+pub_cb(const struct zt_publisher *p, void *arg)
+{
+	*(struct zt_publisher *)arg = *p;
+	return 0;
+}
+
+static int
+rej_cb(const struct zt_reject_rec *r, void *arg)
+{
+	uint64_t *seqs = arg;
+	seqs[seqs[0]++ + 1] = r->seq;
+	assert_true(r->kept_len == r->raw_len && r->kept_len == 3);
+	assert_memory_equal(r->raw, "bad", 3);
+	return 0;
+}
+
+static void
+test_publishers_and_rejects(void **state)
+{
+	(void)state;
+	const uint64_t seqs[] = {1, 2, 3, 6, 4, 1, 2};
+	struct zt_entry e[7];
+	for (int i = 0; i < 7; i++) {
+		e[i] = ev((uint32_t)i + 1, 330100, 2, 1, 1, 1, T0);
+		snprintf(e[i].ev.publisher, sizeof(e[i].ev.publisher), "cust-hz");
+		e[i].ev.sequence = seqs[i];
+		e[i].has_seq = true;
+	}
+	for (int i = 3; i < 7; i++) {
+		e[i].reason_in = ZT_REJECT_UNKNOWN_ZONE;
+		e[i].raw = "bad";
+		e[i].raw_len = 3;
+	}
+	apply(e, 4, NULL);
+	apply(e + 4, 3, NULL);
+	struct zt_publisher p;
+	assert_int_equal(zt_store_publishers(s, pub_cb, &p), 0);
+	assert_string_equal(p.id, "cust-hz");
+	assert_int_equal(p.last_sequence, 2);
+	assert_int_equal(p.received, 7);
+	assert_int_equal(p.accepted, 3);
+	assert_int_equal(p.rejected, 4);
+	assert_int_equal(p.gaps, 1);
+	assert_int_equal(p.gap_events, 2);
+	assert_int_equal(p.late, 1);
+	assert_int_equal(p.regressions, 1);
+	assert_int_equal(p.last_seen_ms, opts.now_ms);
+	uint64_t got[8] = {0};
+	assert_int_equal(zt_store_rejects(s, 10, rej_cb, got), 0);
+	assert_int_equal(got[0], 3); /* rejects_max */
+	assert_int_equal(got[1], 4);
+	assert_int_equal(got[3], 2);
+	struct zt_counters c;
+	assert_int_equal(zt_store_counters(s, &c), 0);
+	assert_int_equal(c.by_reason[ZT_REJECT_UNKNOWN_ZONE], 4);
+	e[0].reason_in = ZT_REJECT__COUNT;
+	assert_int_equal(zt_store_apply(s, e, 1, &opts, NULL), -EINVAL);
+}
+
+/* A resent event numbered 1 is a resend (late), not a publisher restart. */
+static void
+test_resend_is_not_regression(void **state)
+{
+	(void)state;
+	struct zt_entry e[3];
+	for (int i = 0; i < 3; i++) {
+		e[i] = ev((uint32_t)i + 1, 330100, 2, 1, 1, 1, T0);
+		snprintf(e[i].ev.publisher, sizeof(e[i].ev.publisher), "cust-nb");
+		e[i].ev.sequence = (uint64_t)i + 1;
+		e[i].has_seq = true;
+	}
+	apply(e, 3, NULL);
+	apply(e, 1, NULL); /* the same event 1 again */
+	struct zt_publisher p;
+	assert_int_equal(zt_store_publishers(s, pub_cb, &p), 0);
+	assert_int_equal(p.duplicates, 1);
+	assert_int_equal(p.late, 1);
+	assert_int_equal(p.regressions, 0);
+	assert_int_equal(p.last_sequence, 3);
+}
+
+static void
+test_pruning(void **state)
+{
+	(void)state;
+	struct zt_entry e[10];
+	for (uint32_t i = 0; i < 10; i++)
+		e[i] = ev(i + 1, 330100, 2, 1, 1, 1, T0 - (int64_t)(i % 2) * DAY);
+	opts.dedup_window_days = 2;
+	opts.prune_max = 3;
+	struct zt_apply_result r;
+	apply(e, 10, &r);
+	assert_int_equal(r.pruned, 0);
+	struct zt_entry late = ev(100, 330100, 2, 1, 1, 1, T0 + 3 * DAY);
+	apply(&late, 1, &r);
+	/* cutoff is 2022-11-12: the five 11-10 and five 11-11 records expire, 3 per commit */
+	assert_int_equal(r.pruned, 3);
+	apply(&late, 1, &r);
+	assert_int_equal(r.pruned, 3);
+	apply(&late, 1, &r);
+	apply(&late, 1, &r);
+	assert_int_equal(r.pruned, 1);
+	apply(&late, 1, &r);
+	assert_int_equal(r.pruned, 0);
+	struct zt_counters c;
+	assert_int_equal(zt_store_counters(s, &c), 0);
+	assert_int_equal(c.dedup_records, 1);
+	apply(e, 1, &r);
+	assert_int_equal(e[0].reason, ZT_REJECT_TOO_OLD);
+	opts.dedup_window_days = 35;
+	opts.prune_max = 1000;
+}
+
+static void
+test_map_full_growth(void **state)
+{
+	(void)state;
+	s = zt_store_free(s);
+	assert_int_equal(zt_store_open(dir, 0, 64 << 10, &s), 0);
+	enum {
+		B = 500,
+		R = 20
+	};
+	static struct zt_entry e[B];
+	uint32_t x = 12345;
+	for (int round = 0; round < R; round++) {
+		for (int i = 0; i < B; i++) {
+			x = x * 1103515245u + 12345u; /* random ids: worst case for the B-tree */
+			e[i] = ev(
+			    x, 330100 + (uint32_t)(i % 3) * 100, 2, 1, 2, 1, T0 - (i % 20) * DAY);
+			e[i].ev.id[1] = (uint8_t)round;
+		}
+		apply(e, B, NULL);
+		for (int i = 0; i < B; i++)
+			assert_int_equal(e[i].outcome, ZT_OUT_ACCEPTED);
+	}
+	uint64_t map, used;
+	assert_int_equal(zt_store_size(s, &map, &used), 0);
+	assert_true(map > (64 << 10));
+	struct zt_totals t = get(0, 0, 0, 0, 0, 0);
+	assert_int_equal(t.events, B * R);
+	assert_int_equal(t.value_fen, 2 * B * R);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_one_event_48_keys, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_coalescing_sums, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_dedup, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_time_window, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reversals, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_overflow, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_publishers_and_rejects, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_resend_is_not_regression, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pruning, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_map_full_growth, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
