@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #define ZT_CONFIG_MAX_ENDPOINTS 8
-#define ZT_CONFIG_ERR_LEN	256
+#define ZT_CONFIG_ERR_LEN       256
 
 enum zt_log_level {
 	ZT_LOG_ERROR = 0,
@@ -24,20 +24,20 @@ struct zt_config {
 	/* [daemon] */
 	char *state_dir;  /* the store lives in <state_dir>/store */
 	char *zones_file; /* registry CSV loaded at start; "" keeps the stored registry */
-	int log_level;	  /* enum zt_log_level */
+	int log_level;    /* enum zt_log_level */
 
 	/* [ingest] */
 	char *sub_bind[ZT_CONFIG_MAX_ENDPOINTS]; /* SUB binds here (publishers connect) */
 	size_t n_sub_bind;
 	char *sub_connect[ZT_CONFIG_MAX_ENDPOINTS]; /* SUB connects to these PUB endpoints */
 	size_t n_sub_connect;
-	char *subscribe;	    /* topic prefix, "ev." by default; "ev.33" for a shard */
+	char *subscribe;            /* topic prefix, "ev." by default; "ev.33" for a shard */
 	uint32_t max_message_bytes; /* larger payloads are rejected as oversize */
-	uint32_t rcvhwm;	    /* SUB receive high-water mark, messages */
+	uint32_t rcvhwm;            /* SUB receive high-water mark, messages */
 
 	/* [batch] */
 	uint32_t batch_max_events; /* a batch closes at this many messages... */
-	uint32_t batch_max_ms;	   /* ...or this many ms after its first one */
+	uint32_t batch_max_ms;     /* ...or this many ms after its first one */
 
 	/* [validation] */
 	uint32_t dedup_window_days;

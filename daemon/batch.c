@@ -1,0 +1,138 @@
+/*
+ * batch.c: the batch buffers of group commit and the rule that decides when a batch goes to
+ * the writer. Each entry keeps a copy of its payload (truncated to ZT_REJECT_KEEP) in a
+ * per-batch arena, because ZeroMQ messages are closed as soon as they are decoded and the
+ * store may still reject an event (time window, reversal) and record its bytes.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "daemon.h"
+
+#define ARENA_INITIAL (64u * 1024)
+
+static int64_t
+clock_ms(clockid_t id)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(id, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Milliseconds of a clock that never jumps, for batch ages. */
+int64_t
+now_monotonic_ms(void)
+{
+	return clock_ms(CLOCK_MONOTONIC);
+}
+
+/* Unix milliseconds, for the store's future-time bound. */
+int64_t
+now_wall_ms(void)
+{
+	return clock_ms(CLOCK_REALTIME);
+}
+
+/* Allocates a batch of cap entries. Returns 0 or -ENOMEM (b is then safe to batch_done()). */
+int
+batch_init(struct batch *b, size_t cap)
+{
+	memset(b, 0, sizeof(*b));
+	b->e = calloc(cap, sizeof(*b->e));
+	b->raw_off = calloc(cap, sizeof(*b->raw_off));
+	b->arena = malloc(ARENA_INITIAL);
+	if (b->e == NULL || b->raw_off == NULL || b->arena == NULL)
+		return -ENOMEM;
+	b->cap = cap;
+	b->arena_cap = ARENA_INITIAL;
+	return 0;
+}
+
+/* Frees the contents of b and zeroes it. Idempotent. */
+void
+batch_done(struct batch *b)
+{
+	free(b->e);
+	free(b->raw_off);
+	free(b->arena);
+	memset(b, 0, sizeof(*b));
+}
+
+/* Empties b for refilling; keeps its memory. */
+void
+batch_clear(struct batch *b)
+{
+	b->n = 0;
+	b->arena_used = 0;
+	b->backlog = false;
+	b->first_ms = 0;
+	b->rc = 0;
+	memset(&b->res, 0, sizeof(b->res));
+}
+
+/*
+ * Appends an entry for a message whose payload is payload/len (copied, truncated).
+ * @return the entry to fill, or NULL if the batch is full or the arena cannot grow (the
+ *     caller then stops reading until the writer has taken a batch).
+ */
+struct zt_entry *
+batch_next(struct batch *b, const void *payload, size_t len)
+{
+	size_t keep = len < ZT_REJECT_KEEP ? len : ZT_REJECT_KEEP;
+
+	if (b->n == b->cap)
+		return NULL;
+	if (b->arena_used + keep > b->arena_cap) {
+		size_t ncap = b->arena_cap * 2;
+		uint8_t *na = realloc(b->arena, ncap);
+		if (na == NULL)
+			return NULL;
+		b->arena = na;
+		b->arena_cap = ncap;
+	}
+	if (keep > 0)
+		memcpy(b->arena + b->arena_used, payload, keep);
+	struct zt_entry *e = &b->e[b->n];
+	memset(e, 0, sizeof(*e));
+	e->raw_len = (uint32_t)keep;
+	b->raw_off[b->n] = (uint32_t)b->arena_used;
+	b->arena_used += keep;
+	if (b->n == 0)
+		b->first_ms = now_monotonic_ms();
+	b->n++;
+	return e;
+}
+
+/* Points every entry at its payload copy: the arena no longer moves once sealed. */
+void
+batch_seal(struct batch *b)
+{
+	for (size_t i = 0; i < b->n; i++)
+		b->e[i].raw = b->e[i].raw_len > 0 ? b->arena + b->raw_off[i] : NULL;
+}
+
+/*
+ * Decides, for an idle writer, whether the batch goes now: it is big enough, its first
+ * message has waited max_ms, or it filled up while the previous commit ran (an fsync costs
+ * the same for one event as for ten thousand, so a backlog is taken whole).
+ */
+bool
+batch_due(const struct batch *b, int64_t now_ms, uint32_t max_events, uint32_t max_ms)
+{
+	if (b->n == 0)
+		return false;
+	return b->backlog || b->n >= max_events || now_ms - b->first_ms >= (int64_t)max_ms;
+}
+
+/* Returns the poll timeout until the batch is due by age, or -1 if it is empty. */
+int
+batch_wait_ms(const struct batch *b, int64_t now_ms, uint32_t max_ms)
+{
+	if (b->n == 0)
+		return -1;
+	int64_t left = b->first_ms + (int64_t)max_ms - now_ms;
+	return left < 0 ? 0 : (int)left;
+}

@@ -1,0 +1,359 @@
+/*
+ * config.c: the zonetallyd configuration file, in three steps (defaults, parse, validate)
+ * driven by one table of keys. Implements zt_config.h; never logs.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ini.h>
+
+#include "zt_config.h"
+
+enum key_type {
+	T_STRING,
+	T_LIST, /* space-separated, ZT_CONFIG_MAX_ENDPOINTS at most */
+	T_U32,
+	T_U64,
+	T_I64,
+	T_LEVEL, /* error|warning|info|debug */
+};
+
+struct key {
+	const char *section;
+	const char *name;
+	enum key_type type;
+	size_t off;   /* of the field in struct zt_config */
+	size_t n_off; /* T_LIST: of its count */
+	int64_t min;
+	int64_t max;
+	const char *def;
+};
+
+#define F(f) offsetof(struct zt_config, f)
+
+static const struct key keys[] = {
+    {"daemon", "state_dir", T_STRING, F(state_dir), 0, 0, 0, "/var/lib/zonetally"},
+    {"daemon", "zones_file", T_STRING, F(zones_file), 0, 0, 0, "/usr/share/zonetally/zones.csv"},
+    {"daemon", "log_level", T_LEVEL, F(log_level), 0, 0, 0, "info"},
+    {"ingest", "sub_bind", T_LIST, F(sub_bind), F(n_sub_bind), 0, 0, "tcp://127.0.0.1:7601"},
+    {"ingest", "sub_connect", T_LIST, F(sub_connect), F(n_sub_connect), 0, 0, ""},
+    {"ingest", "subscribe", T_STRING, F(subscribe), 0, 0, 0, "ev."},
+    {"ingest", "max_message_bytes", T_U32, F(max_message_bytes), 0, 16, 16 << 20, "4096"},
+    {"ingest", "rcvhwm", T_U32, F(rcvhwm), 0, 0, INT32_MAX, "100000"},
+    {"batch", "max_events", T_U32, F(batch_max_events), 0, 1, 1000000, "10000"},
+    {"batch", "max_ms", T_U32, F(batch_max_ms), 0, 0, 60000, "5"},
+    {"validation", "dedup_window_days", T_U32, F(dedup_window_days), 0, 1, 36600, "35"},
+    {"validation", "future_tolerance_s", T_U32, F(future_tolerance_s), 0, 0, 31622400, "300"},
+    {"validation", "max_value_fen", T_I64, F(max_value_fen), 0, 1, INT64_MAX, "100000000000"},
+    {"store", "map_size_mb", T_U64, F(map_size_mb), 0, 1, 1 << 24, "1024"},
+    {"store", "rejects_max", T_U32, F(rejects_max), 0, 0, 100000000, "10000"},
+};
+
+static const char *const level_names[] = {"error", "warning", "info", "debug"};
+
+/* Parses a whole decimal integer: optional '-' only if signed, digits, nothing else. */
+static int
+parse_int(const char *s, bool is_signed, int64_t *ret)
+{
+	const char *p = s;
+	char *end;
+
+	if (*p == '-' && is_signed)
+		p++;
+	if (!isdigit((unsigned char)*p))
+		return -EINVAL;
+	errno = 0;
+	if (is_signed) {
+		long long v = strtoll(s, &end, 10);
+		if (errno == ERANGE)
+			return -ERANGE;
+		if (*end != '\0')
+			return -EINVAL;
+		*ret = v;
+		return 0;
+	}
+	unsigned long long u = strtoull(s, &end, 10);
+	if (errno == ERANGE || u > INT64_MAX)
+		return -ERANGE;
+	if (*end != '\0')
+		return -EINVAL;
+	*ret = (int64_t)u;
+	return 0;
+}
+
+static void
+free_list(char **list, size_t *n)
+{
+	for (size_t i = 0; i < *n; i++) {
+		free(list[i]);
+		list[i] = NULL;
+	}
+	*n = 0;
+}
+
+/* Replaces a list with the space-separated words of value. */
+static int
+set_list(char **list, size_t *n, const char *value, const char **why)
+{
+	char *copy = strdup(value), *save = NULL;
+	if (copy == NULL)
+		return -ENOMEM;
+	free_list(list, n);
+	int r = 0;
+	for (char *w = strtok_r(copy, " \t", &save); w != NULL; w = strtok_r(NULL, " \t", &save)) {
+		if (*n == ZT_CONFIG_MAX_ENDPOINTS) {
+			*why = "too many endpoints (at most 8)";
+			r = -EINVAL;
+			break;
+		}
+		list[*n] = strdup(w);
+		if (list[*n] == NULL) {
+			r = -ENOMEM;
+			break;
+		}
+		(*n)++;
+	}
+	free(copy);
+	return r;
+}
+
+static int
+set_level(int *field, const char *value, const char **why)
+{
+	for (size_t i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++) {
+		if (strcmp(value, level_names[i]) == 0) {
+			*field = (int)i;
+			return 0;
+		}
+	}
+	*why = "expected error, warning, info or debug";
+	return -EINVAL;
+}
+
+static int
+set_number(struct zt_config *c, const struct key *k, const char *value, const char **why)
+{
+	int64_t v;
+	int r = parse_int(value, k->type == T_I64, &v);
+
+	if (r == -ERANGE || (r == 0 && (v < k->min || v > k->max))) {
+		*why = "out of range";
+		return -EINVAL;
+	}
+	if (r < 0) {
+		*why = "not a whole decimal number";
+		return -EINVAL;
+	}
+	char *p = (char *)c + k->off;
+	if (k->type == T_U32) {
+		uint32_t u = (uint32_t)v;
+		memcpy(p, &u, sizeof(u));
+	} else if (k->type == T_U64) {
+		uint64_t u = (uint64_t)v;
+		memcpy(p, &u, sizeof(u));
+	} else {
+		memcpy(p, &v, sizeof(v));
+	}
+	return 0;
+}
+
+/* Sets one key from its text; *why explains an -EINVAL. */
+static int
+set_key(struct zt_config *c, const struct key *k, const char *value, const char **why)
+{
+	char *p = (char *)c + k->off;
+
+	switch (k->type) {
+	case T_STRING:
+		return zt_config_set_string((char **)(void *)p, value);
+	case T_LIST:
+		return set_list(
+		    (char **)(void *)p, (size_t *)(void *)((char *)c + k->n_off), value, why);
+	case T_LEVEL:
+		return set_level((int *)(void *)p, value, why);
+	case T_U32:
+	case T_U64:
+	case T_I64:
+		return set_number(c, k, value, why);
+	}
+	return -EINVAL;
+}
+
+int
+zt_config_set_string(char **field, const char *value)
+{
+	char *copy = strdup(value);
+	if (copy == NULL)
+		return -ENOMEM;
+	free(*field);
+	*field = copy;
+	return 0;
+}
+
+int
+zt_config_init(struct zt_config *c)
+{
+	const char *why = NULL;
+
+	memset(c, 0, sizeof(*c));
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		int r = set_key(c, &keys[i], keys[i].def, &why);
+		if (r < 0) {
+			zt_config_done(c);
+			return r;
+		}
+	}
+	return 0;
+}
+
+void
+zt_config_done(struct zt_config *c)
+{
+	free(c->state_dir);
+	free(c->zones_file);
+	free(c->subscribe);
+	free_list(c->sub_bind, &c->n_sub_bind);
+	free_list(c->sub_connect, &c->n_sub_connect);
+	memset(c, 0, sizeof(*c));
+}
+
+/* State of one parse: inih reports only the first error's line, so we keep its text. */
+struct parse {
+	struct zt_config *c;
+	FILE *f;
+	const char *path;
+	size_t line;     /* lines read so far, as inih counts them */
+	size_t err_line; /* 0: no error recorded */
+	int err_code;    /* -EINVAL or -ENOMEM */
+	char *err;
+	size_t errlen;
+};
+
+static void parse_error(struct parse *ps, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+parse_error(struct parse *ps, int code, const char *fmt, ...)
+{
+	if (ps->err_line != 0)
+		return;
+	ps->err_line = ps->line;
+	ps->err_code = code;
+	if (ps->err == NULL || ps->errlen == 0)
+		return;
+	int n = snprintf(ps->err, ps->errlen, "%s:%zu: ", ps->path, ps->line);
+	if (n < 0 || (size_t)n >= ps->errlen)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	(void)vsnprintf(ps->err + n, ps->errlen - (size_t)n, fmt, ap);
+	va_end(ap);
+}
+
+/* fgets for inih that counts lines and refuses the ones it would silently cut. */
+static char *
+reader(char *buf, int size, void *arg)
+{
+	struct parse *ps = arg;
+
+	if (fgets(buf, size, ps->f) == NULL)
+		return NULL;
+	ps->line++;
+	if (strchr(buf, '\n') == NULL && !feof(ps->f)) {
+		int ch;
+		while ((ch = fgetc(ps->f)) != EOF && ch != '\n')
+			;
+		parse_error(ps, -EINVAL, "line longer than %d bytes", size - 1);
+	}
+	return buf;
+}
+
+static int
+handler(void *arg, const char *section, const char *name, const char *value)
+{
+	struct parse *ps = arg;
+	bool known_section = false;
+	const char *why = "invalid value";
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		if (strcmp(section, keys[i].section) != 0)
+			continue;
+		known_section = true;
+		if (strcmp(name, keys[i].name) != 0)
+			continue;
+		int r = set_key(ps->c, &keys[i], value, &why);
+		if (r == -ENOMEM)
+			parse_error(ps, r, "key '%s': out of memory", name);
+		else if (r < 0)
+			parse_error(ps, r, "key '%s': %s: '%s'", name, why, value);
+		return r < 0 ? 0 : 1;
+	}
+	if (!known_section)
+		parse_error(ps, -EINVAL, "section '[%s]': unknown section", section);
+	else
+		parse_error(ps, -EINVAL, "key '%s': unknown key in section [%s]", name, section);
+	return 0;
+}
+
+int
+zt_config_load(struct zt_config *c, const char *path, char *err, size_t errlen)
+{
+	struct parse ps = {.c = c, .path = path, .err = err, .errlen = errlen};
+
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	ps.f = fopen(path, "re");
+	if (ps.f == NULL) {
+		int r = -errno;
+		if (err != NULL && errlen > 0)
+			(void)snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return r;
+	}
+	int r = ini_parse_stream(reader, &ps, handler, &ps);
+	(void)fclose(ps.f);
+	if (r == -2)
+		return -ENOMEM;
+	if (r > 0 && (ps.err_line == 0 || (size_t)r < ps.err_line)) {
+		ps.err_line = 0;
+		ps.line = (size_t)r;
+		parse_error(&ps, -EINVAL, "syntax error (expected [section] or key = value)");
+	}
+	if (ps.err_line != 0)
+		return ps.err_code;
+	return 0;
+}
+
+static bool
+endpoint_ok(const char *ep)
+{
+	const char *sep = strstr(ep, "://");
+	return sep != NULL && sep != ep && sep[3] != '\0';
+}
+
+int
+zt_config_validate(const struct zt_config *c, char *err, size_t errlen)
+{
+	const char *bad = NULL;
+
+	if (c->state_dir == NULL || c->state_dir[0] == '\0')
+		bad = "[daemon] state_dir: must not be empty";
+	else if (c->n_sub_bind + c->n_sub_connect == 0)
+		bad = "[ingest] sub_bind and sub_connect: at least one endpoint is needed";
+	for (size_t i = 0; bad == NULL && i < c->n_sub_bind; i++)
+		if (!endpoint_ok(c->sub_bind[i]))
+			bad = "[ingest] sub_bind: an endpoint is not transport://address";
+	for (size_t i = 0; bad == NULL && i < c->n_sub_connect; i++)
+		if (!endpoint_ok(c->sub_connect[i]))
+			bad = "[ingest] sub_connect: an endpoint is not transport://address";
+	if (bad == NULL)
+		return 0;
+	if (err != NULL && errlen > 0)
+		(void)snprintf(err, errlen, "%s", bad);
+	return -EINVAL;
+}

@@ -1,0 +1,126 @@
+/*
+ * daemon.h: zonetallyd's private header, the index of its files. Each group of prototypes
+ * below is one file with one role; main.c reads as the table of contents.
+ */
+#ifndef ZT_DAEMON_H
+#define ZT_DAEMON_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store.h"
+#include "zt_config.h"
+
+#define ZT_ENDPOINTS_FILE "zonetallyd.endpoints"
+#define ZT_ENDPOINT_MAX   256
+
+/* log.c */
+void log_init(const char *progname, int level);
+void log_setlevel(int level);
+int log_getlevel(void);
+void log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
+void log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
+void log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
+void log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
+void log_reject(int reason, const char *, ...) __attribute__((format(printf, 2, 3)));
+void fatal(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));
+void fatalx(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+/* decode.c */
+
+/* What validation needs besides the message: the registry (a private copy, sorted by code,
+ * so that the writer thread may use the store meanwhile) and the configured limits. */
+struct decode_opts {
+	const struct zt_zone *zones;
+	size_t n_zones;
+	uint32_t max_message_bytes;
+	int64_t max_value_fen;
+};
+
+int decode_message(const struct decode_opts *o, const void *topic, size_t topic_len,
+    const void *payload, size_t len, struct zt_entry *e, unsigned *ret_unknown);
+const struct zt_zone *decode_zone(const struct decode_opts *o, uint32_t code);
+
+/* batch.c */
+
+/* One batch of received messages, filled by the main thread, applied by the writer. */
+struct batch {
+	struct zt_entry *e;
+	uint32_t *raw_off; /* offset of each entry's payload copy in arena */
+	size_t n;
+	size_t cap;
+	uint8_t *arena; /* payload copies, truncated to ZT_REJECT_KEEP */
+	size_t arena_used;
+	size_t arena_cap;
+	int64_t first_ms; /* monotonic time of the first message */
+	bool backlog;     /* messages arrived while the writer was busy */
+	int rc;           /* writer's result: zt_store_apply()'s return */
+	struct zt_apply_result res;
+};
+
+int batch_init(struct batch *b, size_t cap);
+void batch_done(struct batch *b);
+void batch_clear(struct batch *b);
+struct zt_entry *batch_next(struct batch *b, const void *payload, size_t len);
+void batch_seal(struct batch *b);
+bool batch_due(const struct batch *b, int64_t now_ms, uint32_t max_events, uint32_t max_ms);
+int batch_wait_ms(const struct batch *b, int64_t now_ms, uint32_t max_ms);
+int64_t now_monotonic_ms(void);
+int64_t now_wall_ms(void);
+
+/* ingest.c */
+
+struct ingest {
+	void *zctx;
+	void *sub;
+	char bound[ZT_CONFIG_MAX_ENDPOINTS][ZT_ENDPOINT_MAX]; /* resolved bind endpoints */
+	size_t n_bound;
+	uint64_t unknown_fields; /* messages carrying unknown protobuf fields */
+};
+
+int ingest_open(struct ingest *in, void *zctx, const struct zt_config *c, char *err, size_t errlen);
+void ingest_close(struct ingest *in);
+int ingest_recv(struct ingest *in, const struct decode_opts *o, struct batch *b);
+int ingest_write_endpoints(const struct ingest *in, const char *state_dir);
+void ingest_remove_endpoints(const char *state_dir);
+
+/* writer.c */
+
+struct writer {
+	void *pair; /* main thread's end */
+	void *zctx;
+	struct zt_store *store;
+	struct zt_apply_opts opts;
+	bool started;
+	bool busy;
+};
+
+int writer_start(struct writer *w, void *zctx, struct zt_store *store, const struct zt_config *c);
+int writer_submit(struct writer *w, struct batch *b);
+struct batch *writer_collect(struct writer *w);
+void writer_stop(struct writer *w);
+
+/* loop.c */
+
+/* Everything the main loop needs, built by main.c. */
+struct daemon {
+	const struct zt_config *conf;
+	struct decode_opts dopts;
+	struct ingest in;
+	struct writer w;
+	struct batch bufs[2];
+	struct batch *fill; /* the buffer the main thread fills */
+	int sigpipe[2];     /* self-pipe: signal handler -> poll */
+	uint64_t received;  /* since start, for the periodic log line */
+	uint64_t accepted;
+	uint64_t duplicates;
+	uint64_t rejected;
+	uint64_t commits;
+};
+
+int loop_signals(struct daemon *d);
+int loop_run(struct daemon *d);
+
+#endif /* ZT_DAEMON_H */

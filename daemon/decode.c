@@ -1,0 +1,187 @@
+/*
+ * decode.c: one payload -> protobuf-c unpack -> a validated struct zt_entry, with exactly one
+ * rejection reason when something is wrong (the first failing check, in the order of
+ * enum zt_reject). The protobuf-c message never leaves this file and is freed on every path.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon.h"
+#include "zonetally.pb-c.h"
+
+typedef Zonetally__V1__TradeEvent TradeEvent;
+
+/* Oldest and newest times whose CST date the store's helpers handle: years 1..9999. */
+#define TIME_MIN_MS (-62135596800000LL)
+#define TIME_MAX_MS (253402300799999LL - ZT_CST_OFFSET_MS)
+
+static int
+zone_cmp(const void *key, const void *elem)
+{
+	uint32_t code = *(const uint32_t *)key;
+	const struct zt_zone *z = elem;
+	return code < z->code ? -1 : code > z->code;
+}
+
+/* Returns the registry zone with that code, or NULL. */
+const struct zt_zone *
+decode_zone(const struct decode_opts *o, uint32_t code)
+{
+	if (o->zones == NULL || o->n_zones == 0)
+		return NULL;
+	return bsearch(&code, o->zones, o->n_zones, sizeof(o->zones[0]), zone_cmp);
+}
+
+static bool
+publisher_ok(const char *p)
+{
+	size_t n = strlen(p);
+
+	if (n == 0 || n > ZT_PUBLISHER_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = p[i];
+		bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		    (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+		if (!ok)
+			return false;
+	}
+	return true;
+}
+
+static bool
+hs_code_ok(const char *h)
+{
+	size_t n = strlen(h);
+
+	if (n < ZT_HS_CODE_MIN || n > ZT_HS_CODE_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (h[i] < '0' || h[i] > '9')
+			return false;
+	return true;
+}
+
+static bool
+topic_ok(const TradeEvent *m, const void *topic, size_t topic_len)
+{
+	char want[32];
+	int n = snprintf(want, sizeof(want), "ev.%06u", m->zone_code);
+
+	return n > 0 && (size_t)n == topic_len && memcmp(want, topic, topic_len) == 0;
+}
+
+/* The checks that need nothing but the message itself, up to the sequence number. */
+static int
+check_shape(const TradeEvent *m, const void *topic, size_t topic_len)
+{
+	if (m->has_zone_code && !topic_ok(m, topic, topic_len))
+		return ZT_REJECT_TOPIC_MISMATCH;
+	if (!m->has_event_id || m->publisher_id == NULL || !m->has_sequence || !m->has_zone_code ||
+	    !m->has_direction || !m->has_mode || !m->has_value_fen || !m->has_item_count ||
+	    !m->has_declared_at_ms)
+		return ZT_REJECT_MISSING_FIELD;
+	if (m->event_id.len != ZT_EVENT_ID_LEN ||
+	    (m->has_ref_event_id && m->ref_event_id.len != ZT_EVENT_ID_LEN))
+		return ZT_REJECT_BAD_EVENT_ID;
+	if (!publisher_ok(m->publisher_id))
+		return ZT_REJECT_BAD_PUBLISHER;
+	if (m->sequence == 0)
+		return ZT_REJECT_BAD_SEQUENCE;
+	return ZT_REJECT_NONE;
+}
+
+/* The checks against the registry and the configured limits. */
+static int
+check_content(const struct decode_opts *o, const TradeEvent *m)
+{
+	const struct zt_zone *z = decode_zone(o, m->zone_code);
+	int dir = (int)m->direction, mode = (int)m->mode;
+	int kind = m->has_kind ? (int)m->kind : ZT_KIND_DECLARATION;
+
+	if (z == NULL)
+		return ZT_REJECT_UNKNOWN_ZONE;
+	if (m->declared_at_ms < TIME_MIN_MS || m->declared_at_ms > TIME_MAX_MS ||
+	    !zt_zone_valid_in(z, zt_cst_year(m->declared_at_ms)))
+		return ZT_REJECT_ZONE_NOT_VALID;
+	if (dir != ZT_DIR_IMPORT && dir != ZT_DIR_EXPORT)
+		return ZT_REJECT_BAD_DIRECTION;
+	if (mode < ZT_MODE_9610 || mode > ZT_MODE_1239)
+		return ZT_REJECT_BAD_MODE;
+	if (!zt_mode_allows(mode, dir))
+		return ZT_REJECT_MODE_DIRECTION;
+	if (m->hs_code != NULL && !hs_code_ok(m->hs_code))
+		return ZT_REJECT_BAD_HS_CODE;
+	if (m->value_fen < 0)
+		return ZT_REJECT_NEGATIVE_VALUE;
+	if (m->value_fen > o->max_value_fen)
+		return ZT_REJECT_VALUE_TOO_LARGE;
+	if (kind < 0 || kind >= ZT_KIND__COUNT ||
+	    (kind == ZT_KIND_DECLARATION) == (bool)m->has_ref_event_id)
+		return ZT_REJECT_BAD_KIND;
+	return ZT_REJECT_NONE;
+}
+
+/* Copies a message that passed every check into the fixed-size event. */
+static void
+copy_event(const TradeEvent *m, struct zt_event *ev)
+{
+	memcpy(ev->id, m->event_id.data, ZT_EVENT_ID_LEN);
+	if (m->has_ref_event_id)
+		memcpy(ev->ref_id, m->ref_event_id.data, ZT_EVENT_ID_LEN);
+	if (m->hs_code != NULL)
+		memcpy(ev->hs_code, m->hs_code, strlen(m->hs_code) + 1);
+	ev->direction = (uint8_t)m->direction;
+	ev->mode = (uint8_t)m->mode;
+	ev->kind = (uint8_t)(m->has_kind ? m->kind : ZT_KIND_DECLARATION);
+	ev->zone = m->zone_code;
+	ev->items = m->item_count;
+	ev->value_fen = m->value_fen;
+	ev->declared_at_ms = m->declared_at_ms;
+}
+
+/*
+ * Decodes and validates one message into e (ev, reason_in, has_seq; raw is the caller's).
+ * @param[in] topic, topic_len the first frame
+ * @param[in] payload, len the second frame, borrowed for the call
+ * @param[out] ret_unknown set to the number of unknown protobuf fields (may be NULL)
+ * @return the reason, ZT_REJECT_NONE when the event may be applied.
+ * @note publisher and sequence are copied (has_seq) whenever they are present and valid,
+ *     even if another check failed, so that the store's gap tracking sees every message.
+ */
+int
+decode_message(const struct decode_opts *o, const void *topic, size_t topic_len,
+    const void *payload, size_t len, struct zt_entry *e, unsigned *ret_unknown)
+{
+	memset(&e->ev, 0, sizeof(e->ev));
+	e->has_seq = false;
+	e->reason_in = ZT_REJECT_NONE;
+	if (ret_unknown != NULL)
+		*ret_unknown = 0;
+	if (len > o->max_message_bytes) {
+		e->reason_in = ZT_REJECT_OVERSIZE;
+		return e->reason_in;
+	}
+	TradeEvent *m = zonetally__v1__trade_event__unpack(NULL, len, payload);
+	if (m == NULL) {
+		e->reason_in = ZT_REJECT_UNDECODABLE;
+		return e->reason_in;
+	}
+	if (ret_unknown != NULL)
+		*ret_unknown = m->base.n_unknown_fields;
+	if (m->publisher_id != NULL && publisher_ok(m->publisher_id) && m->has_sequence &&
+	    m->sequence != 0) {
+		memcpy(e->ev.publisher, m->publisher_id, strlen(m->publisher_id) + 1);
+		e->ev.sequence = m->sequence;
+		e->has_seq = true;
+	}
+	int reason = check_shape(m, topic, topic_len);
+	if (reason == ZT_REJECT_NONE)
+		reason = check_content(o, m);
+	if (reason == ZT_REJECT_NONE)
+		copy_event(m, &e->ev);
+	zonetally__v1__trade_event__free_unpacked(m, NULL);
+	e->reason_in = (uint16_t)reason;
+	return reason;
+}

@@ -1,0 +1,239 @@
+/*
+ * loop.c: the main thread's event loop and group commit. It owns every socket: it polls the
+ * SUB socket, the writer's PAIR socket and a signal self-pipe; decodes messages into the
+ * batch being filled; hands a batch to the writer when it is due and the writer is idle;
+ * and on SIGTERM/SIGINT stops reading, commits what is buffered and returns.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <zmq.h>
+
+#include "daemon.h"
+
+#define STATS_EVERY_MS 10000
+#define RECV_BURST     256 /* messages taken per poll wake-up before looking at the writer */
+
+static volatile sig_atomic_t quit;
+static int wake_fd = -1;
+
+/* Sets a flag and wakes the poll; write() is async-signal-safe. */
+static void
+on_signal(int sig)
+{
+	int saved = errno;
+
+	quit = sig;
+	if (wake_fd >= 0)
+		(void)!write(wake_fd, "", 1);
+	errno = saved;
+}
+
+/* Installs the handlers: SIGTERM/SIGINT stop the daemon, SIGPIPE and SIGHUP are ignored. */
+int
+loop_signals(struct daemon *d)
+{
+	struct sigaction sa;
+
+	if (pipe(d->sigpipe) < 0)
+		return -errno;
+	for (int i = 0; i < 2; i++)
+		if (fcntl(d->sigpipe[i], F_SETFD, FD_CLOEXEC) < 0 ||
+		    fcntl(d->sigpipe[i], F_SETFL, O_NONBLOCK) < 0)
+			return -errno;
+	wake_fd = d->sigpipe[1];
+	memset(&sa, 0, sizeof(sa));
+	(void)sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	sa.sa_handler = on_signal;
+	if (sigaction(SIGTERM, &sa, NULL) < 0 || sigaction(SIGINT, &sa, NULL) < 0)
+		return -errno;
+	/* There is no reload yet: a stray SIGHUP (a closed terminal, `systemctl reload`) must
+	 * not kill the daemon with a batch in flight. */
+	sa.sa_handler = SIG_IGN;
+	if (sigaction(SIGPIPE, &sa, NULL) < 0 || sigaction(SIGHUP, &sa, NULL) < 0)
+		return -errno;
+	return 0;
+}
+
+/* Logs the rejections of a committed batch, rate-limited per reason. */
+static void
+log_rejections(const struct batch *b)
+{
+	if (b->res.rejected == 0 || log_getlevel() < ZT_LOG_WARNING)
+		return;
+	for (size_t i = 0; i < b->n; i++) {
+		const struct zt_entry *e = &b->e[i];
+		if (e->outcome != ZT_OUT_REJECTED)
+			continue;
+		if (e->has_seq)
+			log_reject(e->reason, "publisher '%s' sequence %llu: %s", e->ev.publisher,
+			    (unsigned long long)e->ev.sequence, zt_reject_text(e->reason));
+		else
+			log_reject(e->reason, "%s", zt_reject_text(e->reason));
+	}
+}
+
+/* Takes back the writer's batch, accounts for it, and makes it the spare buffer. */
+static int
+collect(struct daemon *d, struct batch **spare)
+{
+	struct batch *b = writer_collect(&d->w);
+
+	if (b == NULL)
+		return -EIO;
+	if (b->rc < 0) {
+		log_warnx(
+		    "store: commit of %zu messages failed for good: %s; exiting without acknowledging them",
+		    b->n, zt_strerror(b->rc));
+		return b->rc;
+	}
+	d->received += b->n;
+	d->accepted += b->res.accepted;
+	d->duplicates += b->res.duplicates;
+	d->rejected += b->res.rejected;
+	d->commits++;
+	log_debug(
+	    "commit: %zu messages, %u accepted, %u duplicates, %u rejected, %u totals, %u pruned, feed_seq %llu",
+	    b->n, b->res.accepted, b->res.duplicates, b->res.rejected, b->res.totals_written,
+	    b->res.pruned, (unsigned long long)b->res.feed_seq);
+	log_rejections(b);
+	batch_clear(b);
+	*spare = b;
+	return 0;
+}
+
+/* Hands the filling batch to an idle writer if it is due (or if force), and swaps. */
+static int
+maybe_submit(struct daemon *d, struct batch **spare, bool force)
+{
+	const struct zt_config *c = d->conf;
+
+	if (d->w.busy || d->fill->n == 0)
+		return 0;
+	if (!force && !batch_due(d->fill, now_monotonic_ms(), c->batch_max_events, c->batch_max_ms))
+		return 0;
+	int r = writer_submit(&d->w, d->fill);
+	if (r < 0)
+		return r;
+	d->fill = *spare;
+	*spare = NULL;
+	return 0;
+}
+
+/* Takes up to a burst of waiting messages into the filling batch. */
+static int
+take_messages(struct daemon *d)
+{
+	bool busy = d->w.busy;
+
+	for (int i = 0; i < RECV_BURST; i++) {
+		int r = ingest_recv(&d->in, &d->dopts, d->fill);
+		if (r <= 0)
+			return r;
+		if (busy)
+			d->fill->backlog = true;
+	}
+	return 0;
+}
+
+static void
+log_stats(struct daemon *d, int64_t *last_ms, uint64_t *last_received)
+{
+	int64_t now = now_monotonic_ms();
+
+	if (now - *last_ms < STATS_EVERY_MS)
+		return;
+	double secs = (double)(now - *last_ms) / 1000.0;
+	uint64_t n = d->received - *last_received;
+	*last_ms = now;
+	if (n == 0)
+		return; /* an idle daemon stays quiet */
+	log_info(
+	    "ingest: %llu messages in %.1f s (%.0f/s); since start %llu accepted, %llu duplicates, %llu rejected, %llu commits",
+	    (unsigned long long)n, secs, (double)n / secs, (unsigned long long)d->accepted,
+	    (unsigned long long)d->duplicates, (unsigned long long)d->rejected,
+	    (unsigned long long)d->commits);
+	if (d->in.unknown_fields > 0)
+		log_info(
+		    "ingest: %llu messages so far carried protobuf fields this daemon does not know",
+		    (unsigned long long)d->in.unknown_fields);
+	*last_received = d->received;
+}
+
+/* One poll round: wait for input, the writer or a signal, then act on what is ready. */
+static int
+loop_once(struct daemon *d, struct batch **spare)
+{
+	zmq_pollitem_t items[3] = {
+	    {.socket = d->w.pair, .events = ZMQ_POLLIN},
+	    {.fd = d->sigpipe[0], .events = ZMQ_POLLIN},
+	    {.socket = d->in.sub, .events = ZMQ_POLLIN},
+	};
+	/* At the cap, stop reading: ZeroMQ queues and TCP back-pressure hold the rest. */
+	int nitems = d->fill->n < d->fill->cap ? 3 : 2;
+	long timeout = d->w.busy
+	    ? STATS_EVERY_MS
+	    : batch_wait_ms(d->fill, now_monotonic_ms(), d->conf->batch_max_ms);
+
+	if (timeout < 0)
+		timeout = STATS_EVERY_MS;
+	if (zmq_poll(items, nitems, timeout) < 0)
+		return errno == EINTR ? 0 : -errno;
+	if (items[1].revents & ZMQ_POLLIN) {
+		char buf[16];
+		while (read(d->sigpipe[0], buf, sizeof(buf)) > 0)
+			;
+	}
+	int r = 0;
+	if (items[0].revents & ZMQ_POLLIN)
+		r = collect(d, spare);
+	if (r == 0 && nitems == 3 && (items[2].revents & ZMQ_POLLIN))
+		r = take_messages(d);
+	if (r == 0)
+		r = maybe_submit(d, spare, false);
+	return r;
+}
+
+/* Commits what is buffered: the batch in flight, then the one being filled. */
+static int
+drain(struct daemon *d, struct batch **spare)
+{
+	int r = 0;
+
+	if (d->w.busy)
+		r = collect(d, spare);
+	if (r == 0 && d->fill->n > 0) {
+		r = maybe_submit(d, spare, true);
+		if (r == 0)
+			r = collect(d, spare);
+	}
+	return r;
+}
+
+/*
+ * Runs until SIGTERM/SIGINT, then commits what is buffered.
+ * @return 0 after a clean drain; a negative errno or ZT_E_* code if the store stayed
+ *     unusable (nothing unacknowledged was reported as committed).
+ */
+int
+loop_run(struct daemon *d)
+{
+	struct batch *spare = &d->bufs[1];
+	int64_t last_ms = now_monotonic_ms();
+	uint64_t last_received = 0;
+	int r = 0;
+
+	d->fill = &d->bufs[0];
+	while (!quit && r == 0) {
+		r = loop_once(d, &spare);
+		log_stats(d, &last_ms, &last_received);
+	}
+	if (r < 0)
+		return r;
+	log_info("signal %d: stopping, committing what is buffered", (int)quit);
+	return drain(d, &spare);
+}

@@ -1,0 +1,363 @@
+/*
+ * main.c: zonetallyd's start-up and shutdown, read as a table of contents: parse the
+ * command line, load the configuration, detach, open the store, load the registry, bind the
+ * sockets, write the endpoints file, run the loop, drain, exit.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <zmq.h>
+
+#include "daemon.h"
+
+/* Command-line values; they override the configuration file. */
+struct cli {
+	const char *config;
+	const char *state_dir;
+	const char *zones;
+	const char *log_level;
+	const char *sub_bind[ZT_CONFIG_MAX_ENDPOINTS];
+	size_t n_sub_bind;
+	const char *sub_connect[ZT_CONFIG_MAX_ENDPOINTS];
+	size_t n_sub_connect;
+	int foreground;
+};
+
+static void __attribute__((noreturn)) usage(void)
+{
+	(void)fprintf(stderr,
+	    "usage: zonetallyd [-c CONFIG] [--state-dir DIR] [--zones FILE] [--sub-bind EP]...\n"
+	    "                  [--sub-connect EP]... [--log-level error|warning|info|debug]\n"
+	    "                  [--foreground]\n");
+	exit(2);
+}
+
+static void
+add_endpoint(const char **list, size_t *n, const char *ep)
+{
+	if (*n == ZT_CONFIG_MAX_ENDPOINTS) {
+		(void)fprintf(stderr, "zonetallyd: at most %d endpoints of a kind\n",
+		    ZT_CONFIG_MAX_ENDPOINTS);
+		exit(2);
+	}
+	list[(*n)++] = ep;
+}
+
+static void
+parse_args(int argc, char **argv, struct cli *a)
+{
+	static const struct option opts[] = {
+	    {"config", required_argument, NULL, 'c'},
+	    {"state-dir", required_argument, NULL, 's'},
+	    {"zones", required_argument, NULL, 'z'},
+	    {"sub-bind", required_argument, NULL, 'b'},
+	    {"sub-connect", required_argument, NULL, 'C'},
+	    {"log-level", required_argument, NULL, 'l'},
+	    {"foreground", no_argument, NULL, 'f'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	int ch;
+
+	while ((ch = getopt_long(argc, argv, "c:dfh", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			a->config = optarg;
+			break;
+		case 's':
+			a->state_dir = optarg;
+			break;
+		case 'z':
+			a->zones = optarg;
+			break;
+		case 'b':
+			add_endpoint(a->sub_bind, &a->n_sub_bind, optarg);
+			break;
+		case 'C':
+			add_endpoint(a->sub_connect, &a->n_sub_connect, optarg);
+			break;
+		case 'l':
+			a->log_level = optarg;
+			break;
+		case 'd':
+		case 'f':
+			a->foreground = 1;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+}
+
+static int
+set_list(char **list, size_t *n, const char *const *src, size_t n_src)
+{
+	for (size_t i = 0; i < *n; i++) {
+		free(list[i]);
+		list[i] = NULL;
+	}
+	*n = 0;
+	for (size_t i = 0; i < n_src; i++) {
+		if (zt_config_set_string(&list[i], src[i]) < 0)
+			return -ENOMEM;
+		(*n)++;
+	}
+	return 0;
+}
+
+static int
+level_of(const char *name)
+{
+	static const char *const names[] = {"error", "warning", "info", "debug"};
+
+	for (int i = 0; i < 4; i++)
+		if (strcmp(name, names[i]) == 0)
+			return i;
+	return -1;
+}
+
+/* Applies the command line over the file's values. */
+static void
+apply_cli(struct zt_config *c, const struct cli *a)
+{
+	int r = 0;
+
+	if (a->state_dir != NULL)
+		r |= zt_config_set_string(&c->state_dir, a->state_dir);
+	if (a->zones != NULL)
+		r |= zt_config_set_string(&c->zones_file, a->zones);
+	if (a->n_sub_bind > 0)
+		r |= set_list(c->sub_bind, &c->n_sub_bind, a->sub_bind, a->n_sub_bind);
+	if (a->n_sub_connect > 0)
+		r |= set_list(c->sub_connect, &c->n_sub_connect, a->sub_connect, a->n_sub_connect);
+	if (r != 0)
+		fatalx("out of memory");
+	if (a->log_level != NULL) {
+		c->log_level = level_of(a->log_level);
+		if (c->log_level < 0) {
+			(void)fprintf(stderr,
+			    "zonetallyd: --log-level: '%s' is not error, warning, info or debug\n",
+			    a->log_level);
+			exit(2);
+		}
+	}
+}
+
+/* Defaults, then the file (the default path only if it exists), then the command line. */
+static void
+load_config(struct zt_config *c, const struct cli *a)
+{
+	char err[ZT_CONFIG_ERR_LEN];
+	const char *path = a->config;
+
+	if (zt_config_init(c) < 0)
+		fatalx("out of memory");
+	if (path == NULL && access(ZT_CONFIG_DEFAULT_PATH, F_OK) == 0)
+		path = ZT_CONFIG_DEFAULT_PATH;
+	if (path != NULL && zt_config_load(c, path, err, sizeof(err)) < 0)
+		fatalx("%s", err);
+	apply_cli(c, a);
+	if (zt_config_validate(c, err, sizeof(err)) < 0)
+		fatalx("%s: %s", path != NULL ? path : "configuration", err);
+}
+
+/* mkdir -p, for the state directory and its store/. */
+static int
+make_dirs(const char *path)
+{
+	char buf[4096];
+
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+		return -ENAMETOOLONG;
+	for (char *p = buf + 1;; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		char saved = *p;
+		*p = '\0';
+		if (mkdir(buf, 0750) < 0 && errno != EEXIST)
+			return -errno;
+		*p = saved;
+		if (saved == '\0')
+			return 0;
+	}
+}
+
+/* Opens (creating) <state_dir>/store and puts the registry in it when one is configured. */
+static struct zt_store *
+open_store(struct zt_config *c)
+{
+	char dir[4096];
+	struct zt_store *s = NULL;
+	int r;
+
+	if (snprintf(dir, sizeof(dir), "%s/store", c->state_dir) >= (int)sizeof(dir))
+		fatalx("state_dir '%s': path too long", c->state_dir);
+	if ((r = make_dirs(dir)) < 0)
+		fatalx("cannot create '%s': %s", dir, strerror(-r));
+	/* Absolute, so that the endpoints file is found again after a detach's chdir("/"). */
+	if (c->state_dir[0] != '/') {
+		char cwd[4096], abs[4096];
+		if (getcwd(cwd, sizeof(cwd)) == NULL)
+			fatal("getcwd");
+		if (snprintf(abs, sizeof(abs), "%s/%s", cwd, c->state_dir) >= (int)sizeof(abs))
+			fatalx("state_dir '%s': path too long", c->state_dir);
+		if (zt_config_set_string(&c->state_dir, abs) < 0)
+			fatalx("out of memory");
+	}
+	if ((r = zt_store_open(dir, 0, (size_t)c->map_size_mb << 20, &s)) < 0)
+		fatalx("cannot open the store in '%s': %s", dir, zt_strerror(r));
+	if (c->zones_file[0] != '\0') {
+		struct zt_zone *zones = NULL;
+		size_t line = 0;
+		r = zt_registry_load_file(c->zones_file, &zones, &line);
+		if (r == ZT_E_CSV)
+			fatalx("%s:%zu: malformed zone registry", c->zones_file, line);
+		if (r < 0)
+			fatalx("zone registry '%s': %s", c->zones_file, zt_strerror(r));
+		int w = zt_store_put_zones(s, zones, (size_t)r);
+		free(zones);
+		if (w < 0)
+			fatalx("cannot store the zone registry: %s", zt_strerror(w));
+	}
+	return s;
+}
+
+/* Copies the registry out of the store for the main thread (the writer owns the store). */
+static void
+copy_registry(struct zt_store *s, struct decode_opts *o)
+{
+	const struct zt_zone *zones;
+	size_t n = zt_store_zones(s, &zones);
+
+	if (n == 0)
+		fatalx("the store has no zone registry; set zones_file or pass --zones");
+	struct zt_zone *copy = calloc(n, sizeof(*copy));
+	if (copy == NULL)
+		fatalx("out of memory");
+	memcpy(copy, zones, n * sizeof(*copy));
+	o->zones = copy;
+	o->n_zones = n;
+}
+
+/*
+ * Detaches like OpenBSD daemons, but the parent waits until the child reports that start-up
+ * succeeded, so start-up errors still reach the terminal and the exit status tells.
+ * Returns the write end of the readiness pipe in the child.
+ */
+static int
+detach(void)
+{
+	int p[2];
+	char ok;
+
+	if (pipe(p) < 0)
+		fatal("pipe");
+	pid_t pid = fork();
+	if (pid < 0)
+		fatal("fork");
+	if (pid > 0) {
+		int status = 1;
+		(void)close(p[1]);
+		if (read(p[0], &ok, 1) == 1)
+			_exit(0);
+		(void)waitpid(pid, &status, 0);
+		_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 1);
+	}
+	(void)close(p[0]);
+	(void)fcntl(p[1], F_SETFD, FD_CLOEXEC);
+	if (setsid() < 0)
+		fatal("setsid");
+	return p[1];
+}
+
+/* Tells the waiting parent that start-up succeeded and lets go of the terminal. */
+static void
+detach_done(int ready_fd)
+{
+	int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	if (chdir("/") < 0 || fd < 0)
+		fatal("detach");
+	(void)!write(ready_fd, "", 1);
+	(void)close(ready_fd);
+	(void)dup2(fd, STDIN_FILENO);
+	(void)dup2(fd, STDOUT_FILENO);
+	(void)dup2(fd, STDERR_FILENO);
+	if (fd > STDERR_FILENO)
+		(void)close(fd);
+}
+
+/* Creates the ZeroMQ context, the writer thread, the SUB socket and the batch buffers. */
+static void
+start(struct daemon *d, struct zt_store *s, void **zctx)
+{
+	const struct zt_config *c = d->conf;
+	char err[512];
+	int r;
+
+	if ((*zctx = zmq_ctx_new()) == NULL)
+		fatal("zmq_ctx_new");
+	if ((r = writer_start(&d->w, *zctx, s, c)) < 0)
+		fatalx("cannot start the writer: %s", strerror(-r));
+	if (ingest_open(&d->in, *zctx, c, err, sizeof(err)) < 0)
+		fatalx("%s", err);
+	if ((r = loop_signals(d)) < 0)
+		fatalx("signals: %s", strerror(-r));
+	for (int i = 0; i < 2; i++)
+		if (batch_init(&d->bufs[i], (size_t)c->batch_max_events * 4) < 0)
+			fatalx("out of memory for the batch buffers");
+	if ((r = ingest_write_endpoints(&d->in, c->state_dir)) < 0)
+		fatalx("cannot write %s/%s: %s", c->state_dir, ZT_ENDPOINTS_FILE, strerror(-r));
+}
+
+int
+main(int argc, char **argv)
+{
+	struct cli args = {0};
+	struct zt_config conf;
+	struct daemon d = {.conf = &conf};
+	void *zctx = NULL;
+	int ready_fd = -1;
+
+	parse_args(argc, argv, &args);
+	log_init("zonetallyd", ZT_LOG_INFO);
+	load_config(&conf, &args);
+	log_setlevel(conf.log_level);
+	if (!args.foreground)
+		ready_fd = detach();
+	struct zt_store *store = open_store(&conf);
+	copy_registry(store, &d.dopts);
+	d.dopts.max_message_bytes = conf.max_message_bytes;
+	d.dopts.max_value_fen = conf.max_value_fen;
+	start(&d, store, &zctx);
+	log_info("ready: %zu zones, state in '%s'", d.dopts.n_zones, conf.state_dir);
+	if (ready_fd >= 0)
+		detach_done(ready_fd);
+
+	int r = loop_run(&d);
+
+	ingest_remove_endpoints(conf.state_dir);
+	if (r < 0)
+		fatalx("stopping on a store failure: %s", zt_strerror(r));
+	writer_stop(&d.w);
+	ingest_close(&d.in);
+	(void)zmq_ctx_term(zctx);
+	for (int i = 0; i < 2; i++)
+		batch_done(&d.bufs[i]);
+	free((void *)(uintptr_t)d.dopts.zones);
+	zt_store_free(store);
+	log_info("stopped: %llu messages committed in %llu commits", (unsigned long long)d.received,
+	    (unsigned long long)d.commits);
+	zt_config_done(&conf);
+	return 0;
+}

@@ -1,0 +1,162 @@
+/*
+ * writer.c: the thread that commits batches. It only calls zt_store_apply(), so that the
+ * main thread keeps reading the sockets while an fsync runs. Batches travel as pointers over
+ * an inproc PAIR socket; the main thread does not touch a batch between submit and collect.
+ * A failed commit is retried with backoff, never dropped.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <time.h>
+
+#include <zmq.h>
+
+#include "daemon.h"
+
+#define WRITER_ENDPOINT  "inproc://zonetallyd-writer"
+#define RETRY_FIRST_MS   10
+#define RETRY_MAX_MS     2000
+#define RETRY_ATTEMPTS   12
+#define PRUNE_PER_COMMIT 2000
+
+static pthread_t thread;
+
+static void
+sleep_ms(int ms)
+{
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000};
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* Applies b, retrying a failed commit with growing pauses; leaves the last result in b. */
+static void
+apply_batch(struct writer *w, struct batch *b)
+{
+	int pause = RETRY_FIRST_MS;
+
+	for (int attempt = 1;; attempt++) {
+		struct zt_apply_opts opts = w->opts;
+		opts.now_ms = now_wall_ms();
+		b->rc = zt_store_apply(w->store, b->e, b->n, &opts, &b->res);
+		if (b->rc >= 0 || attempt == RETRY_ATTEMPTS)
+			return;
+		log_warnx(
+		    "store: commit of %zu messages failed (attempt %d): %s, retrying in %d ms",
+		    b->n, attempt, zt_strerror(b->rc), pause);
+		sleep_ms(pause);
+		pause = pause * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : pause * 2;
+	}
+}
+
+static void *
+writer_main(void *arg)
+{
+	struct writer *w = arg;
+	void *pair = zmq_socket(w->zctx, ZMQ_PAIR);
+
+	if (pair == NULL || zmq_connect(pair, WRITER_ENDPOINT) < 0)
+		fatalx("writer: cannot connect its socket: %s", zmq_strerror(errno));
+	for (;;) {
+		struct batch *b = NULL;
+		int n = zmq_recv(pair, &b, sizeof(b), 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n != (int)sizeof(b))
+			fatalx("writer: bad hand-off message (%d bytes)", n);
+		if (b == NULL)
+			break;
+		apply_batch(w, b);
+		while (zmq_send(pair, &b, sizeof(b), 0) < 0)
+			if (errno != EINTR)
+				fatalx("writer: cannot reply: %s", zmq_strerror(errno));
+	}
+	(void)zmq_close(pair);
+	return NULL;
+}
+
+/*
+ * Binds the main thread's end of the hand-off socket and starts the writer thread, with
+ * SIGTERM/SIGINT/SIGHUP blocked in it so that signals wake the main thread's poll.
+ * @return 0 or a negative errno.
+ */
+int
+writer_start(struct writer *w, void *zctx, struct zt_store *store, const struct zt_config *c)
+{
+	sigset_t all, old;
+	int linger = 0;
+
+	memset(w, 0, sizeof(*w));
+	w->zctx = zctx;
+	w->store = store;
+	w->opts = (struct zt_apply_opts){
+	    .future_tolerance_ms = (int64_t)c->future_tolerance_s * 1000,
+	    .dedup_window_days = c->dedup_window_days,
+	    .rejects_max = c->rejects_max,
+	    .prune_max = PRUNE_PER_COMMIT,
+	};
+	w->pair = zmq_socket(zctx, ZMQ_PAIR);
+	if (w->pair == NULL)
+		return -errno;
+	(void)zmq_setsockopt(w->pair, ZMQ_LINGER, &linger, sizeof(linger));
+	if (zmq_bind(w->pair, WRITER_ENDPOINT) < 0)
+		return -errno;
+	(void)sigfillset(&all);
+	(void)pthread_sigmask(SIG_BLOCK, &all, &old);
+	int r = pthread_create(&thread, NULL, writer_main, w);
+	(void)pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r != 0)
+		return -r;
+	w->started = true;
+	return 0;
+}
+
+/* Gives b to the writer. The writer must be idle. @return 0 or a negative errno. */
+int
+writer_submit(struct writer *w, struct batch *b)
+{
+	batch_seal(b);
+	while (zmq_send(w->pair, &b, sizeof(b), 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	w->busy = true;
+	return 0;
+}
+
+/*
+ * Takes back the batch the writer finished (call when the PAIR socket is readable, or to
+ * wait for it). @return the batch, with rc and res set, or NULL on a socket error.
+ */
+struct batch *
+writer_collect(struct writer *w)
+{
+	struct batch *b = NULL;
+	int n;
+
+	while ((n = zmq_recv(w->pair, &b, sizeof(b), 0)) < 0 && errno == EINTR)
+		;
+	if (n != (int)sizeof(b))
+		return NULL;
+	w->busy = false;
+	return b;
+}
+
+/* Stops the thread (after collecting any batch in flight) and closes the socket. */
+void
+writer_stop(struct writer *w)
+{
+	if (w->started) {
+		struct batch *quit = NULL;
+		if (w->busy)
+			(void)writer_collect(w);
+		while (zmq_send(w->pair, &quit, sizeof(quit), 0) < 0 && errno == EINTR)
+			;
+		(void)pthread_join(thread, NULL);
+		w->started = false;
+	}
+	if (w->pair != NULL)
+		(void)zmq_close(w->pair);
+	w->pair = NULL;
+}
