@@ -1,0 +1,45 @@
+/*
+ * pub.h: what the files of `zonetally-pub` share: the options, the ZeroMQ side (send.c) and
+ * the inputs (main.c).
+ */
+#ifndef ZT_PUB_H
+#define ZT_PUB_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "zonetally.h"
+
+#define PUB_MAX_ENDPOINTS 16
+
+struct pub_opts {
+	const char *endpoints[PUB_MAX_ENDPOINTS];
+	size_t n_endpoints;
+	const char *file; /* --file, "-" for stdin, or NULL */
+	bool generate;    /* --generate given */
+	struct zt_gen_opts gen;
+	double rate; /* events per second, 0 = as fast as possible */
+	const char *publisher;
+	uint64_t start_seq;
+	unsigned long wait_subscribers;
+	unsigned long timeout_s;
+};
+
+/* One open publisher socket and its pacing state. */
+struct pub {
+	void *ctx;
+	void *sock;
+	double rate;
+	uint64_t sent;
+	int64_t start_ns;
+	uint8_t buf[ZT_WIRE_MSG_MAX];
+};
+
+/* send.c */
+int64_t mono_ns(void);
+int pub_open(struct pub *p, const struct pub_opts *o);
+int pub_wait_subscribers(struct pub *p, unsigned long n, int64_t deadline_ns);
+int pub_send(struct pub *p, const struct zt_wire *w);
+void pub_close(struct pub *p, unsigned long linger_s);
+
+#endif /* ZT_PUB_H */

@@ -1,0 +1,119 @@
+/*
+ * send.c: the ZeroMQ side of `zonetally-pub`: an XPUB socket (wire-compatible with PUB) that
+ * connects to the daemon's SUB endpoints, waits until the subscribers' subscriptions arrived
+ * (no slow-joiner sleep), sends two-frame messages without ever dropping (SNDHWM 0), paces
+ * to a rate in small bursts, and lingers until sent on close.
+ */
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+#include <zmq.h>
+
+#include "pub.h"
+
+#define BURSTS_PER_S 1000 /* pacing granularity: sleep at most this often */
+
+int64_t
+mono_ns(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int
+pub_open(struct pub *p, const struct pub_opts *o)
+{
+	int zero = 0, one = 1;
+
+	p->rate = o->rate;
+	if ((p->ctx = zmq_ctx_new()) == NULL)
+		return -errno;
+	if ((p->sock = zmq_socket(p->ctx, ZMQ_XPUB)) == NULL)
+		return -errno;
+	/* verbose: every subscriber's subscription is passed up, even for the same topic */
+	if (zmq_setsockopt(p->sock, ZMQ_SNDHWM, &zero, sizeof(zero)) < 0 ||
+	    zmq_setsockopt(p->sock, ZMQ_XPUB_VERBOSE, &one, sizeof(one)) < 0)
+		return -errno;
+	for (size_t i = 0; i < o->n_endpoints; i++)
+		if (zmq_connect(p->sock, o->endpoints[i]) < 0)
+			return -errno;
+	return 0;
+}
+
+int
+pub_wait_subscribers(struct pub *p, unsigned long n, int64_t deadline_ns)
+{
+	unsigned long seen = 0;
+	uint8_t msg[256];
+
+	while (seen < n) {
+		int64_t left_ms = (deadline_ns - mono_ns()) / 1000000;
+		zmq_pollitem_t item = {.socket = p->sock, .events = ZMQ_POLLIN};
+		if (left_ms <= 0)
+			return -ETIMEDOUT;
+		int r = zmq_poll(&item, 1, left_ms > 1000 ? 1000 : (long)left_ms);
+		if (r < 0 && errno != EINTR)
+			return -errno;
+		if (r <= 0)
+			continue;
+		int len = zmq_recv(p->sock, msg, sizeof(msg), ZMQ_DONTWAIT);
+		if (len > 0 && msg[0] == 1)
+			seen++;
+	}
+	p->start_ns = mono_ns();
+	return 0;
+}
+
+/* Sleeps until the time the next burst is due, when pacing. */
+static void
+pace(struct pub *p)
+{
+	uint64_t burst = (uint64_t)(p->rate / BURSTS_PER_S);
+
+	if (burst == 0)
+		burst = 1;
+	if (p->sent % burst != 0)
+		return;
+	int64_t due = p->start_ns + (int64_t)((double)p->sent / p->rate * 1e9);
+	struct timespec ts = {.tv_sec = due / 1000000000, .tv_nsec = due % 1000000000};
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+		continue;
+}
+
+int
+pub_send(struct pub *p, const struct zt_wire *w)
+{
+	char topic[ZT_TOPIC_LEN + 1];
+	size_t n = zt_wire_pack(w, p->buf);
+
+	if (p->rate > 0)
+		pace(p);
+	zt_wire_topic(w, topic);
+	while (zmq_send(p->sock, topic, strlen(topic), ZMQ_SNDMORE) < 0)
+		if (errno != EINTR)
+			return -errno;
+	while (zmq_send(p->sock, p->buf, n, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	p->sent++;
+	return 0;
+}
+
+void
+pub_close(struct pub *p, unsigned long linger_s)
+{
+	int linger = (int)(linger_s * 1000);
+
+	if (p->sock != NULL) {
+		(void)zmq_setsockopt(p->sock, ZMQ_LINGER, &linger, sizeof(linger));
+		(void)zmq_close(p->sock);
+		p->sock = NULL;
+	}
+	if (p->ctx != NULL) {
+		while (zmq_ctx_term(p->ctx) < 0 && errno == EINTR)
+			continue;
+		p->ctx = NULL;
+	}
+}

@@ -1,0 +1,496 @@
+/*
+ * cmd_get.c: the commands that read totals of one period: `get` (one code, every direction
+ * and mode), `top` (zones ranked by value) and `provinces` (all 31 and the nation).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char *const dir_names[ZT_DIR__COUNT] = {"total", "import", "export"};
+static const int dir_order[ZT_DIR__COUNT] = {ZT_DIR_IMPORT, ZT_DIR_EXPORT, ZT_DIR_ALL};
+
+/* Prints one row of a totals table: label, events, value (yuan), items, reversals. */
+static void
+totals_row(const char *label, const struct zt_totals *t)
+{
+	char ev[ZT_YUAN_LEN], val[ZT_YUAN_LEN], it[ZT_YUAN_LEN], rv[ZT_YUAN_LEN];
+
+	(void)zt_fmt_count(t->events, ev);
+	(void)zt_fmt_yuan(t->value_fen, val);
+	(void)zt_fmt_count(t->items, it);
+	(void)zt_fmt_count(t->reversals, rv);
+	cell(label, 14, false);
+	cell(ev, 14, true);
+	cell(val, 24, true);
+	cell(it, 14, true);
+	cell(rv, 11, true);
+	(void)putchar('\n');
+}
+
+static void
+totals_header(const char *first)
+{
+	cell(first, 14, false);
+	cell("events", 14, true);
+	cell("value (yuan)", 24, true);
+	cell("items", 14, true);
+	cell("reversals", 11, true);
+	(void)putchar('\n');
+}
+
+static void
+period_text(const struct zt_period *p, char *buf, size_t len)
+{
+	char b[16];
+
+	(void)zt_period_format(p, b, sizeof(b));
+	(void)snprintf(
+	    buf, len, "%s%s%s", zt_gran_name(p->gran), p->gran == ZT_GRAN_ALL ? "" : " ", b);
+}
+
+static void
+get_text(const struct zt_target *t, const struct zt_period *p, const struct zt_totals_block *b)
+{
+	static const char *const level[ZT_LEVEL__COUNT] = {"nation", "province", "zone"};
+	char per[32];
+
+	period_text(p, per, sizeof(per));
+	(void)printf(
+	    "%06u  %s %s  (%s)  %s\n\n", t->code, t->name_en, t->name_zh, level[t->level], per);
+	totals_header("");
+	for (size_t i = 0; i < ZT_DIR__COUNT; i++)
+		totals_row(dir_names[dir_order[i]], &b->t[dir_order[i]][ZT_MODE_ALL]);
+	(void)printf("\nby mode\n");
+	totals_header("mode");
+	for (int m = ZT_MODE_9610; m < ZT_MODE__COUNT; m++) {
+		char name[8];
+		(void)snprintf(name, sizeof(name), "%u", zt_mode_number(m));
+		for (size_t i = 0; i < ZT_DIR__COUNT; i++) {
+			int d = dir_order[i];
+			char label[24];
+			(void)snprintf(
+			    label, sizeof(label), "%s %s", i == 0 ? name : "    ", dir_names[d]);
+			totals_row(label, &b->t[d][m]);
+		}
+	}
+}
+
+/* Adds "import", "export", "total" of the all-modes column to o. */
+static int
+add_dirs(struct json_object *o, const struct zt_totals_block *b)
+{
+	for (size_t i = 0; i < ZT_DIR__COUNT; i++) {
+		int d = dir_order[i];
+		struct json_object *t = zt_fmt_totals_json(&b->t[d][ZT_MODE_ALL]);
+		if (t == NULL || json_object_object_add(o, dir_names[d], t) < 0) {
+			json_object_put(t);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static struct json_object *
+get_json(const struct zt_target *t, const struct zt_period *p, const struct zt_totals_block *b)
+{
+	static const char *const level[ZT_LEVEL__COUNT] = {"nation", "province", "zone"};
+	struct json_object *o = json_object_new_object(), *modes = json_object_new_object();
+	char code[16];
+
+	(void)snprintf(code, sizeof(code), "%06u", t->code);
+	if (o == NULL || modes == NULL ||
+	    json_object_object_add(o, "code", json_object_new_string(code)) < 0 ||
+	    json_object_object_add(o, "level", json_object_new_string(level[t->level])) < 0 ||
+	    json_object_object_add(o, "name_en", json_object_new_string(t->name_en)) < 0 ||
+	    json_object_object_add(o, "name_zh", json_object_new_string(t->name_zh)) < 0 ||
+	    json_object_object_add(o, "period", zt_fmt_period_json(p)) < 0 || add_dirs(o, b) < 0)
+		goto fail;
+	for (int m = ZT_MODE_9610; m < ZT_MODE__COUNT; m++) {
+		char name[8];
+		(void)snprintf(name, sizeof(name), "%u", zt_mode_number(m));
+		if (json_object_object_add(modes, name, zt_fmt_dirs_json(b, m)) < 0)
+			goto fail;
+	}
+	if (json_object_object_add(o, "by_mode", modes) < 0)
+		goto fail;
+	return o;
+fail:
+	json_object_put(modes);
+	json_object_put(o);
+	return NULL;
+}
+
+/* Parses the CODE operand: exactly six digits. */
+static int
+parse_code(const char *s, uint32_t *ret)
+{
+	unsigned long v;
+
+	if (strlen(s) != 6 || parse_uint(s, 999999, &v) < 0)
+		return -1;
+	*ret = (uint32_t)v;
+	return 0;
+}
+
+int
+cmd_get(struct cli *c, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    PERIOD_LONGOPTS, {"province", no_argument, NULL, OPT_PROVINCE}, {NULL, 0, NULL, 0}};
+	bool province = false;
+	int opt, r;
+
+	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		if (opt == OPT_JSON)
+			c->json = true;
+		else if (opt == OPT_PROVINCE)
+			province = true;
+		else if (opt >= OPT_DAY && opt <= OPT_ALL) {
+			if ((r = period_option(c, opt, optarg)) != 0)
+				return r;
+		} else
+			return usage_error(c->cmd, "invalid option");
+	}
+	if (optind != argc - 1)
+		return usage_error(c->cmd, "expected one CODE");
+	uint32_t code;
+	if (parse_code(argv[optind], &code) < 0)
+		return usage_error(c->cmd, "CODE must be 6 digits, not '%s'", argv[optind]);
+	period_default(c);
+
+	struct zt_reader *rd;
+	struct zt_target t;
+	struct zt_totals_block b;
+	if ((r = open_reader(c, &rd)) != 0)
+		return r;
+	if (zt_reader_resolve(rd, code, province, &t) < 0) {
+		(void)fprintf(
+		    stderr, "zonetally get: %06u is not a zone, a province or 000000\n", code);
+		zt_reader_free(rd);
+		return EXIT_FAILURE;
+	}
+	if ((r = zt_reader_get(rd, t.level, t.code, &c->period, &b)) < 0) {
+		(void)fprintf(stderr, "zonetally get: %s\n", zt_strerror(r));
+		zt_reader_free(rd);
+		return EXIT_FAILURE;
+	}
+	if (c->json)
+		r = print_json(get_json(&t, &c->period, &b));
+	else
+		get_text(&t, &c->period, &b);
+	zt_reader_free(rd);
+	return r;
+}
+
+struct ranked {
+	const struct zt_zone *z;
+	struct zt_totals_block b;
+};
+
+static int by_dir = ZT_DIR_ALL; /* qsort has no argument: the direction top ranks by */
+
+/* Larger value first, then more events, then the smaller code. */
+static int
+rank_cmp(const void *a, const void *b)
+{
+	const struct ranked *x = a, *y = b;
+	const struct zt_totals *tx = &x->b.t[by_dir][ZT_MODE_ALL],
+	                       *ty = &y->b.t[by_dir][ZT_MODE_ALL];
+
+	if (tx->value_fen != ty->value_fen)
+		return tx->value_fen > ty->value_fen ? -1 : 1;
+	if (tx->events != ty->events)
+		return tx->events > ty->events ? -1 : 1;
+	return x->z->code < y->z->code ? -1 : x->z->code > y->z->code;
+}
+
+static bool
+touched(const struct zt_totals *t)
+{
+	return t->events != 0 || t->value_fen != 0 || t->items != 0 || t->reversals != 0;
+}
+
+/* Reads every zone's block; keeps the zones with anything counted. */
+static int
+read_zones(struct zt_reader *rd, const struct zt_period *p, struct ranked **ret, size_t *ret_n)
+{
+	const struct zt_zone *zones;
+	size_t nz = zt_reader_zones(rd, &zones), n = 0;
+	struct ranked *v = calloc(nz > 0 ? nz : 1, sizeof(*v));
+	int r = 0;
+
+	if (v == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < nz && r == 0; i++) {
+		v[n].z = &zones[i];
+		r = zt_reader_get(rd, ZT_LEVEL_ZONE, zones[i].code, p, &v[n].b);
+		if (r == 0 && touched(&v[n].b.t[ZT_DIR_ALL][ZT_MODE_ALL]))
+			n++;
+	}
+	if (r < 0) {
+		free(v);
+		return r;
+	}
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}
+
+static struct json_object *
+top_json(const struct cli *c, const struct ranked *v, size_t n, const char *by)
+{
+	struct json_object *o = json_object_new_object(), *a = json_object_new_array();
+	char code[16], prov[16];
+
+	if (o == NULL || a == NULL ||
+	    json_object_object_add(o, "period", zt_fmt_period_json(&c->period)) < 0 ||
+	    json_object_object_add(o, "by", json_object_new_string(by)) < 0)
+		goto fail;
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *z = json_object_new_object();
+		(void)snprintf(code, sizeof(code), "%06u", v[i].z->code);
+		(void)snprintf(prov, sizeof(prov), "%06u", v[i].z->province);
+		if (z == NULL || json_object_array_add(a, z) < 0 ||
+		    json_object_object_add(z, "rank", json_object_new_int64((int64_t)i + 1)) < 0 ||
+		    json_object_object_add(z, "code", json_object_new_string(code)) < 0 ||
+		    json_object_object_add(z, "name_en", json_object_new_string(v[i].z->city_en)) <
+		        0 ||
+		    json_object_object_add(z, "name_zh", json_object_new_string(v[i].z->city_zh)) <
+		        0 ||
+		    json_object_object_add(z, "province", json_object_new_string(prov)) < 0 ||
+		    add_dirs(z, &v[i].b) < 0)
+			goto fail;
+	}
+	if (json_object_object_add(o, "zones", a) < 0)
+		goto fail;
+	return o;
+fail:
+	json_object_put(a);
+	json_object_put(o);
+	return NULL;
+}
+
+static void
+top_text(const struct cli *c, const struct ranked *v, size_t n, const char *by)
+{
+	char per[32], imp[ZT_YUAN_LEN], exp[ZT_YUAN_LEN], tot[ZT_YUAN_LEN], ev[ZT_YUAN_LEN];
+
+	period_text(&c->period, per, sizeof(per));
+	(void)printf("top zones by %s value, %s\n\n", by, per);
+	cell("rank", 5, true);
+	(void)printf("  code    ");
+	cell("zone", 30, false);
+	cell("import (yuan)", 22, true);
+	cell("export (yuan)", 22, true);
+	cell("total (yuan)", 22, true);
+	cell("events", 13, true);
+	(void)putchar('\n');
+	for (size_t i = 0; i < n; i++) {
+		const struct zt_totals_block *b = &v[i].b;
+		char rank[24], name[128];
+		(void)snprintf(rank, sizeof(rank), "%zu", i + 1);
+		(void)snprintf(name, sizeof(name), "%s %s", v[i].z->city_en, v[i].z->city_zh);
+		(void)zt_fmt_yuan(b->t[ZT_DIR_IMPORT][ZT_MODE_ALL].value_fen, imp);
+		(void)zt_fmt_yuan(b->t[ZT_DIR_EXPORT][ZT_MODE_ALL].value_fen, exp);
+		(void)zt_fmt_yuan(b->t[ZT_DIR_ALL][ZT_MODE_ALL].value_fen, tot);
+		(void)zt_fmt_count(b->t[ZT_DIR_ALL][ZT_MODE_ALL].events, ev);
+		cell(rank, 5, true);
+		(void)printf("  %06u  ", v[i].z->code);
+		cell(name, 30, false);
+		cell(imp, 22, true);
+		cell(exp, 22, true);
+		cell(tot, 22, true);
+		cell(ev, 13, true);
+		(void)putchar('\n');
+	}
+}
+
+/* Parses --by and -n. Returns 0 or an exit status. */
+static int
+top_options(struct cli *c, int argc, char **argv, int *ret_dir, unsigned long *ret_n)
+{
+	static const struct option longopts[] = {
+	    PERIOD_LONGOPTS, {"by", required_argument, NULL, OPT_BY}, {NULL, 0, NULL, 0}};
+	int opt, r;
+
+	while ((opt = getopt_long(argc, argv, "n:", longopts, NULL)) != -1) {
+		if (opt == OPT_JSON)
+			c->json = true;
+		else if (opt == 'n') {
+			if (parse_uint(optarg, 100000, ret_n) < 0 || *ret_n == 0)
+				return usage_error(
+				    c->cmd, "-n: expected a count from 1, not '%s'", optarg);
+		} else if (opt == OPT_BY) {
+			int i;
+			for (i = 0; i < ZT_DIR__COUNT; i++)
+				if (strcmp(optarg, dir_names[i]) == 0)
+					break;
+			if (i == ZT_DIR__COUNT)
+				return usage_error(
+				    c->cmd, "--by: import, export or total, not '%s'", optarg);
+			*ret_dir = i;
+		} else if (opt >= OPT_DAY && opt <= OPT_ALL) {
+			if ((r = period_option(c, opt, optarg)) != 0)
+				return r;
+		} else
+			return usage_error(c->cmd, "invalid option");
+	}
+	if (optind != argc)
+		return usage_error(c->cmd, "unexpected operand '%s'", argv[optind]);
+	period_default(c);
+	return 0;
+}
+
+int
+cmd_top(struct cli *c, int argc, char **argv)
+{
+	struct zt_reader *rd;
+	struct ranked *v;
+	unsigned long limit = 10;
+	size_t n;
+	int r;
+
+	if ((r = top_options(c, argc, argv, &by_dir, &limit)) != 0)
+		return r;
+	if ((r = open_reader(c, &rd)) != 0)
+		return r;
+	(void)zt_reader_begin(rd);
+	r = read_zones(rd, &c->period, &v, &n);
+	zt_reader_end(rd);
+	if (r < 0) {
+		(void)fprintf(stderr, "zonetally top: %s\n", zt_strerror(r));
+		zt_reader_free(rd);
+		return EXIT_FAILURE;
+	}
+	qsort(v, n, sizeof(*v), rank_cmp);
+	if (n > limit)
+		n = limit;
+	if (c->json)
+		r = print_json(top_json(c, v, n, dir_names[by_dir]));
+	else
+		top_text(c, v, n, dir_names[by_dir]);
+	free(v);
+	zt_reader_free(rd); /* last: v points into its registry */
+	return r;
+}
+
+struct prov {
+	uint32_t code;
+	struct zt_totals_block b;
+};
+
+static struct json_object *
+provinces_json(const struct cli *c, const struct prov *v, size_t n)
+{
+	struct json_object *o = json_object_new_object(), *a = json_object_new_array();
+	char code[16];
+
+	if (o == NULL || a == NULL ||
+	    json_object_object_add(o, "period", zt_fmt_period_json(&c->period)) < 0)
+		goto fail;
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *p = json_object_new_object();
+		(void)snprintf(code, sizeof(code), "%06u", v[i].code);
+		if (p == NULL || json_object_array_add(a, p) < 0 ||
+		    json_object_object_add(p, "code", json_object_new_string(code)) < 0 ||
+		    json_object_object_add(p, "name_en",
+		        json_object_new_string(zt_province_name(v[i].code, false))) < 0 ||
+		    json_object_object_add(p, "name_zh",
+		        json_object_new_string(zt_province_name(v[i].code, true))) < 0 ||
+		    add_dirs(p, &v[i].b) < 0)
+			goto fail;
+	}
+	if (json_object_object_add(o, "provinces", a) < 0)
+		goto fail;
+	return o;
+fail:
+	json_object_put(a);
+	json_object_put(o);
+	return NULL;
+}
+
+static void
+province_row(uint32_t code, const char *en, const char *zh, const struct zt_totals_block *b)
+{
+	char name[128], imp[ZT_YUAN_LEN], exp[ZT_YUAN_LEN], tot[ZT_YUAN_LEN], ev[ZT_YUAN_LEN];
+
+	(void)snprintf(name, sizeof(name), "%s %s", en, zh);
+	(void)zt_fmt_yuan(b->t[ZT_DIR_IMPORT][ZT_MODE_ALL].value_fen, imp);
+	(void)zt_fmt_yuan(b->t[ZT_DIR_EXPORT][ZT_MODE_ALL].value_fen, exp);
+	(void)zt_fmt_yuan(b->t[ZT_DIR_ALL][ZT_MODE_ALL].value_fen, tot);
+	(void)zt_fmt_count(b->t[ZT_DIR_ALL][ZT_MODE_ALL].events, ev);
+	(void)printf("%06u  ", code);
+	cell(name, 40, false);
+	cell(imp, 22, true);
+	cell(exp, 22, true);
+	cell(tot, 22, true);
+	cell(ev, 13, true);
+	(void)putchar('\n');
+}
+
+static void
+provinces_text(
+    const struct cli *c, const struct prov *v, size_t n, const struct zt_totals_block *nation)
+{
+	char per[32];
+
+	period_text(&c->period, per, sizeof(per));
+	(void)printf("provinces, %s\n\n", per);
+	(void)printf("code    ");
+	cell("province", 40, false);
+	cell("import (yuan)", 22, true);
+	cell("export (yuan)", 22, true);
+	cell("total (yuan)", 22, true);
+	cell("events", 13, true);
+	(void)putchar('\n');
+	for (size_t i = 0; i < n; i++)
+		province_row(v[i].code, zt_province_name(v[i].code, false),
+		    zt_province_name(v[i].code, true), &v[i].b);
+	province_row(ZT_NATION_CODE, "China (all zones)", "全国", nation);
+}
+
+int
+cmd_provinces(struct cli *c, int argc, char **argv)
+{
+	static const struct option longopts[] = {PERIOD_LONGOPTS, {NULL, 0, NULL, 0}};
+	struct prov v[64];
+	struct zt_totals_block nation;
+	struct zt_reader *rd;
+	size_t n = 0;
+	int opt, r = 0;
+
+	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		if (opt == OPT_JSON)
+			c->json = true;
+		else if (opt >= OPT_DAY && opt <= OPT_ALL) {
+			if ((r = period_option(c, opt, optarg)) != 0)
+				return r;
+		} else
+			return usage_error(c->cmd, "invalid option");
+	}
+	if (optind != argc)
+		return usage_error(c->cmd, "unexpected operand '%s'", argv[optind]);
+	period_default(c);
+	if ((r = open_reader(c, &rd)) != 0)
+		return r;
+	(void)zt_reader_begin(rd);
+	for (uint32_t code = 110000; code <= 650000 && r >= 0; code += 10000)
+		if (zt_province_name(code, false) != NULL) {
+			v[n].code = code;
+			r = zt_reader_get(rd, ZT_LEVEL_PROVINCE, code, &c->period, &v[n++].b);
+		}
+	if (r >= 0)
+		r = zt_reader_get(rd, ZT_LEVEL_NATION, ZT_NATION_CODE, &c->period, &nation);
+	zt_reader_end(rd);
+	zt_reader_free(rd);
+	if (r < 0) {
+		(void)fprintf(stderr, "zonetally provinces: %s\n", zt_strerror(r));
+		return EXIT_FAILURE;
+	}
+	if (c->json)
+		return print_json(provinces_json(c, v, n));
+	provinces_text(c, v, n, &nation);
+	return 0;
+}

@@ -1,0 +1,231 @@
+/*
+ * main.c: the `zonetally` CLI: global options, finding the store (--state-dir, -c CONFIG's
+ * state_dir, or the default configuration), dispatch to the command files, and the helpers
+ * they share (period flags, strict numbers, JSON output, aligned cells).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "zt_config.h"
+
+#define DEFAULT_STATE_DIR "/var/lib/zonetally"
+
+static const char usage_text[] =
+    "usage: zonetally [-c CONFIG] [--state-dir DIR] COMMAND [ARGS]\n"
+    "  get CODE [--province] [PERIOD] [--json]   totals of a zone, province or 000000\n"
+    "  top [--by import|export|total] [-n N] [PERIOD] [--json]\n"
+    "  provinces [PERIOD] [--json]\n"
+    "  zones [--json]\n"
+    "  stats [--json]\n"
+    "PERIOD: --day YYYY-MM-DD | --month YYYY-MM | --year YYYY | --all (default: today, CST)\n";
+
+static const struct {
+	const char *name;
+	int (*fn)(struct cli *c, int argc, char **argv);
+} commands[] = {
+    {"get", cmd_get},
+    {"top", cmd_top},
+    {"provinces", cmd_provinces},
+    {"zones", cmd_zones},
+    {"stats", cmd_stats},
+};
+
+int
+usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	(void)fprintf(stderr, "zonetally%s%s: ", cmd != NULL ? " " : "", cmd != NULL ? cmd : "");
+	va_start(ap, fmt);
+	(void)vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	(void)fprintf(stderr, "\n%s", usage_text);
+	return EXIT_USAGE;
+}
+
+int
+parse_uint(const char *s, unsigned long max, unsigned long *ret)
+{
+	char *end;
+
+	if (s[0] < '0' || s[0] > '9')
+		return -EINVAL;
+	errno = 0;
+	unsigned long v = strtoul(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v > max)
+		return -EINVAL;
+	*ret = v;
+	return 0;
+}
+
+int
+period_option(struct cli *c, int opt, const char *arg)
+{
+	static const char *const flag[] = {"--day", "--month", "--year", "--all"};
+	static const int gran[] = {ZT_GRAN_DAY, ZT_GRAN_MONTH, ZT_GRAN_YEAR, ZT_GRAN_ALL};
+	int i = opt - OPT_DAY;
+
+	if (c->period_set)
+		return usage_error(c->cmd, "only one of --day, --month, --year, --all");
+	if (zt_period_parse(gran[i], arg, &c->period) < 0)
+		return usage_error(c->cmd, "%s: invalid date '%s'", flag[i], arg);
+	c->period_set = true;
+	return 0;
+}
+
+void
+period_default(struct cli *c)
+{
+	struct timespec ts;
+
+	if (c->period_set)
+		return;
+	(void)clock_gettime(CLOCK_REALTIME, &ts);
+	c->period = zt_period_day_of((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+int
+open_reader(const struct cli *c, struct zt_reader **ret)
+{
+	int r = zt_reader_open(c->state_dir, ret);
+
+	if (r < 0) {
+		(void)fprintf(stderr, "zonetally: cannot open the store in '%s': %s\n",
+		    c->state_dir, zt_strerror(r));
+		return EXIT_FAILURE;
+	}
+	return 0;
+}
+
+int
+print_json(struct json_object *o)
+{
+	if (o == NULL) {
+		(void)fprintf(stderr, "zonetally: out of memory\n");
+		return EXIT_FAILURE;
+	}
+	(void)puts(json_object_to_json_string_ext(
+	    o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+	return fflush(stdout) == 0 ? 0 : EXIT_FAILURE;
+}
+
+void
+cell(const char *s, size_t width, bool right)
+{
+	size_t w = zt_fmt_width(s);
+	size_t pad = w < width ? width - w : 0;
+
+	if (right)
+		(void)printf("%*s%s", (int)pad, "", s);
+	else
+		(void)printf("%s%*s", s, (int)pad, "");
+}
+
+/*
+ * Finds the state dir from -c CONFIG (which must load), or from the default configuration
+ * file if it exists, the way the daemon does. Returns 0 or an exit status.
+ */
+static int
+state_dir_from_config(const char *path, bool required, char **ret)
+{
+	struct zt_config cfg;
+	char err[ZT_CONFIG_ERR_LEN] = "";
+	int r;
+
+	if (zt_config_init(&cfg) < 0) {
+		(void)fprintf(stderr, "zonetally: out of memory\n");
+		return EXIT_FAILURE;
+	}
+	r = zt_config_load(&cfg, path, err, sizeof(err));
+	if (r == -ENOENT && !required) {
+		zt_config_done(&cfg);
+		return 0;
+	}
+	if (r < 0) {
+		if (err[0] == '\0')
+			(void)snprintf(err, sizeof(err), "%s: %s", path, strerror(-r));
+		(void)fprintf(stderr, "zonetally: %s\n", err);
+		zt_config_done(&cfg);
+		return EXIT_FAILURE;
+	}
+	*ret = strdup(cfg.state_dir);
+	zt_config_done(&cfg);
+	if (*ret == NULL) {
+		(void)fprintf(stderr, "zonetally: out of memory\n");
+		return EXIT_FAILURE;
+	}
+	return 0;
+}
+
+/* Parses the options before the command; sets *ret_cmd to the command's index in argv. */
+static int
+global_options(int argc, char **argv, const char **ret_config, const char **ret_dir)
+{
+	static const struct option longopts[] = {
+	    {"config", required_argument, NULL, 'c'},
+	    {"state-dir", required_argument, NULL, 's'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "+c:h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			*ret_config = optarg;
+			break;
+		case 's':
+			*ret_dir = optarg;
+			break;
+		case 'h':
+			(void)fputs(usage_text, stdout);
+			exit(EXIT_SUCCESS);
+		default:
+			return usage_error(NULL, "invalid option");
+		}
+	}
+	if (optind >= argc)
+		return usage_error(NULL, "no command");
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *config = NULL, *dir = NULL;
+	char *from_config = NULL;
+	int r;
+
+	if ((r = global_options(argc, argv, &config, &dir)) != 0)
+		return r;
+	if (dir == NULL) {
+		r = state_dir_from_config(
+		    config != NULL ? config : ZT_CONFIG_DEFAULT_PATH, config != NULL, &from_config);
+		if (r != 0)
+			return r;
+	}
+	struct cli c = {
+	    .state_dir = dir != NULL  ? dir
+	        : from_config != NULL ? from_config
+	                              : DEFAULT_STATE_DIR,
+	    .cmd = argv[optind],
+	};
+	int cmdc = argc - optind;
+	char **cmdv = argv + optind;
+	r = -1;
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(c.cmd, commands[i].name) == 0) {
+			optind = 0; /* glibc: restart getopt for the command's own options */
+			r = commands[i].fn(&c, cmdc, cmdv);
+		}
+	if (r < 0)
+		r = usage_error(NULL, "unknown command '%s'", c.cmd);
+	free(from_config);
+	return r;
+}
