@@ -80,7 +80,7 @@ start_daemon() {
 publish_and_wait() {
 	t0=$(now)
 	"$pub" --endpoint "$endpoint" --generate "$events" --day "$day" --seed 20221111 \
-		2>"$state/pub.log" || fail "zonetally-pub failed: $(cat "$state/pub.log")"
+		--dup-ratio 0.01 --kind-mix 0.005 2>"$state/pub.log" || fail "zonetally-pub failed: $(cat "$state/pub.log")"
 	local deadline=$((SECONDS + 600)) n=0
 	while n=$(received) && [ "$n" -lt "$events" ]; do
 		kill -0 "$pid" 2>/dev/null || { pid=; fail "zonetallyd died while ingesting"; }
@@ -92,7 +92,8 @@ publish_and_wait() {
 
 heading() { printf '\n== %s ==\n' "$*"; }
 
-echo "zonetally demo: $events declarations of Singles' Day, $day (CST)"
+echo "zonetally demo: $events messages of Singles' Day, $day (CST),"
+echo "with 1 % resent by the publisher and 0.5 % cancellations or returns"
 start_daemon
 echo "daemon ready on $endpoint; publishing..."
 publish_and_wait
@@ -103,9 +104,11 @@ heading "Top 10 zones by total value, $day"
 "$cli" --state-dir "$state" top --by total -n 10 --day "$day"
 heading "Provinces, $day"
 "$cli" --state-dir "$state" provinces --day "$day"
+heading "What the daemon saw"
+"$cli" --state-dir "$state" stats
 heading "Ingest"
 awk -v n="$events" -v a="$t0" -v b="$t1" 'BEGIN { s = b - a
-	printf "%d events committed in %.2f s: %.0f events/s", n, s, n / s
+	printf "%d messages committed in %.2f s: %.0f events/s", n, s, n / s
 	print " (first send to last commit)" }' |
 	sed ':a;s/\B[0-9]\{3\}\>/,&/;ta'
 
