@@ -33,26 +33,29 @@ struct key {
 	int64_t min;
 	int64_t max;
 	const char *def;
+	bool reloadable; /* SIGHUP applies a new value live; others need a restart */
 };
 
 #define F(f) offsetof(struct zt_config, f)
 
 static const struct key keys[] = {
-    {"daemon", "state_dir", T_STRING, F(state_dir), 0, 0, 0, "/var/lib/zonetally"},
-    {"daemon", "zones_file", T_STRING, F(zones_file), 0, 0, 0, "/usr/share/zonetally/zones.csv"},
-    {"daemon", "log_level", T_LEVEL, F(log_level), 0, 0, 0, "info"},
-    {"ingest", "sub_bind", T_LIST, F(sub_bind), F(n_sub_bind), 0, 0, "tcp://127.0.0.1:7601"},
-    {"ingest", "sub_connect", T_LIST, F(sub_connect), F(n_sub_connect), 0, 0, ""},
-    {"ingest", "subscribe", T_STRING, F(subscribe), 0, 0, 0, "ev."},
-    {"ingest", "max_message_bytes", T_U32, F(max_message_bytes), 0, 16, 16 << 20, "4096"},
-    {"ingest", "rcvhwm", T_U32, F(rcvhwm), 0, 0, INT32_MAX, "100000"},
-    {"batch", "max_events", T_U32, F(batch_max_events), 0, 1, 1000000, "10000"},
-    {"batch", "max_ms", T_U32, F(batch_max_ms), 0, 0, 60000, "5"},
-    {"validation", "dedup_window_days", T_U32, F(dedup_window_days), 0, 1, 36600, "35"},
-    {"validation", "future_tolerance_s", T_U32, F(future_tolerance_s), 0, 0, 31622400, "300"},
-    {"validation", "max_value_fen", T_I64, F(max_value_fen), 0, 1, INT64_MAX, "100000000000"},
-    {"store", "map_size_mb", T_U64, F(map_size_mb), 0, 1, 1 << 24, "1024"},
-    {"store", "rejects_max", T_U32, F(rejects_max), 0, 0, 100000000, "10000"},
+    {"daemon", "state_dir", T_STRING, F(state_dir), 0, 0, 0, "/var/lib/zonetally", false},
+    {"daemon", "zones_file", T_STRING, F(zones_file), 0, 0, 0, "/usr/share/zonetally/zones.csv",
+        false},
+    {"daemon", "log_level", T_LEVEL, F(log_level), 0, 0, 0, "info", true},
+    {"ingest", "sub_bind", T_LIST, F(sub_bind), F(n_sub_bind), 0, 0, "tcp://127.0.0.1:7601", false},
+    {"ingest", "sub_connect", T_LIST, F(sub_connect), F(n_sub_connect), 0, 0, "", false},
+    {"ingest", "subscribe", T_STRING, F(subscribe), 0, 0, 0, "ev.", false},
+    {"ingest", "max_message_bytes", T_U32, F(max_message_bytes), 0, 16, 16 << 20, "4096", false},
+    {"ingest", "rcvhwm", T_U32, F(rcvhwm), 0, 0, INT32_MAX, "100000", false},
+    {"batch", "max_events", T_U32, F(batch_max_events), 0, 1, 1000000, "10000", true},
+    {"batch", "max_ms", T_U32, F(batch_max_ms), 0, 0, 60000, "5", true},
+    {"validation", "dedup_window_days", T_U32, F(dedup_window_days), 0, 1, 36600, "35", true},
+    {"validation", "future_tolerance_s", T_U32, F(future_tolerance_s), 0, 0, 31622400, "300", true},
+    {"validation", "max_value_fen", T_I64, F(max_value_fen), 0, 1, INT64_MAX, "100000000000", true},
+    {"store", "map_size_mb", T_U64, F(map_size_mb), 0, 1, 1 << 24, "1024", false},
+    {"store", "rejects_max", T_U32, F(rejects_max), 0, 0, 100000000, "10000", true},
+    {"metrics", "listen", T_STRING, F(metrics_listen), 0, 0, 0, "127.0.0.1:9464", false},
 };
 
 static const char *const level_names[] = {"error", "warning", "info", "debug"};
@@ -218,6 +221,7 @@ zt_config_done(struct zt_config *c)
 	free(c->state_dir);
 	free(c->zones_file);
 	free(c->subscribe);
+	free(c->metrics_listen);
 	free_list(c->sub_bind, &c->n_sub_bind);
 	free_list(c->sub_connect, &c->n_sub_connect);
 	memset(c, 0, sizeof(*c));
@@ -336,6 +340,20 @@ endpoint_ok(const char *ep)
 	return sep != NULL && sep != ep && sep[3] != '\0';
 }
 
+/* "", "off" or a dotted IPv4 address, ':', a port 0..65535 (0: any free port). */
+static bool
+listen_ok(const char *s)
+{
+	unsigned a, b, c, d, port;
+	char tail;
+
+	if (s == NULL || s[0] == '\0' || strcmp(s, "off") == 0)
+		return true;
+	if (sscanf(s, "%3u.%3u.%3u.%3u:%5u%c", &a, &b, &c, &d, &port, &tail) != 5)
+		return false;
+	return a < 256 && b < 256 && c < 256 && d < 256 && port < 65536;
+}
+
 int
 zt_config_validate(const struct zt_config *c, char *err, size_t errlen)
 {
@@ -351,9 +369,113 @@ zt_config_validate(const struct zt_config *c, char *err, size_t errlen)
 	for (size_t i = 0; bad == NULL && i < c->n_sub_connect; i++)
 		if (!endpoint_ok(c->sub_connect[i]))
 			bad = "[ingest] sub_connect: an endpoint is not transport://address";
+	if (bad == NULL && !listen_ok(c->metrics_listen))
+		bad = "[metrics] listen: expected IPV4:PORT, or off";
 	if (bad == NULL)
 		return 0;
 	if (err != NULL && errlen > 0)
 		(void)snprintf(err, errlen, "%s", bad);
 	return -EINVAL;
+}
+
+/* Whether key k holds the same value in a and b. */
+static bool
+key_equal(const struct key *k, const struct zt_config *a, const struct zt_config *b)
+{
+	const char *pa = (const char *)a + k->off, *pb = (const char *)b + k->off;
+
+	switch (k->type) {
+	case T_STRING: {
+		const char *sa = *(char *const *)(const void *)pa;
+		const char *sb = *(char *const *)(const void *)pb;
+		return strcmp(sa != NULL ? sa : "", sb != NULL ? sb : "") == 0;
+	}
+	case T_LIST: {
+		size_t na = *(const size_t *)(const void *)((const char *)a + k->n_off);
+		size_t nb = *(const size_t *)(const void *)((const char *)b + k->n_off);
+		char *const *la = (char *const *)(const void *)pa;
+		char *const *lb = (char *const *)(const void *)pb;
+		if (na != nb)
+			return false;
+		for (size_t i = 0; i < na; i++)
+			if (strcmp(la[i], lb[i]) != 0)
+				return false;
+		return true;
+	}
+	case T_LEVEL:
+		return memcmp(pa, pb, sizeof(int)) == 0;
+	case T_U32:
+		return memcmp(pa, pb, sizeof(uint32_t)) == 0;
+	case T_U64:
+	case T_I64:
+		return memcmp(pa, pb, sizeof(uint64_t)) == 0;
+	}
+	return false;
+}
+
+int
+zt_config_diff(
+    const struct zt_config *a, const struct zt_config *b, zt_config_diff_cb cb, void *arg)
+{
+	int n = 0;
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		if (key_equal(&keys[i], a, b))
+			continue;
+		n++;
+		if (cb != NULL)
+			cb(keys[i].section, keys[i].name, keys[i].reloadable, arg);
+	}
+	return n;
+}
+
+/* Copies key k from src to dst (strings and lists duplicated). */
+static int
+key_copy(const struct key *k, struct zt_config *dst, const struct zt_config *src)
+{
+	char *pd = (char *)dst + k->off;
+	const char *ps = (const char *)src + k->off;
+
+	switch (k->type) {
+	case T_STRING:
+		return zt_config_set_string((char **)(void *)pd,
+		    *(char *const *)(const void *)ps ? *(char *const *)(const void *)ps : "");
+	case T_LIST: {
+		char **ld = (char **)(void *)pd;
+		char *const *ls = (char *const *)(const void *)ps;
+		size_t *nd = (size_t *)(void *)((char *)dst + k->n_off);
+		size_t ns = *(const size_t *)(const void *)((const char *)src + k->n_off);
+		free_list(ld, nd);
+		for (size_t i = 0; i < ns; i++) {
+			if ((ld[i] = strdup(ls[i])) == NULL)
+				return -ENOMEM;
+			(*nd)++;
+		}
+		return 0;
+	}
+	case T_LEVEL:
+		memcpy(pd, ps, sizeof(int));
+		return 0;
+	case T_U32:
+		memcpy(pd, ps, sizeof(uint32_t));
+		return 0;
+	case T_U64:
+	case T_I64:
+		memcpy(pd, ps, sizeof(uint64_t));
+		return 0;
+	}
+	return -EINVAL;
+}
+
+int
+zt_config_copy_keys(struct zt_config *dst, const struct zt_config *src, bool reloadable)
+{
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		if (keys[i].reloadable != reloadable)
+			continue;
+		int r = key_copy(&keys[i], dst, src);
+		if (r < 0)
+			return r;
+	}
+	return 0;
 }

@@ -6,6 +6,7 @@
 #ifndef ZT_CONFIG_H
 #define ZT_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -47,6 +48,9 @@ struct zt_config {
 	/* [store] */
 	uint64_t map_size_mb; /* initial LMDB map size; grows when full */
 	uint32_t rejects_max; /* rejected messages kept for inspection */
+
+	/* [metrics] */
+	char *metrics_listen; /* ADDR:PORT of the Prometheus endpoint; "" or "off": none */
 };
 
 /* Default path of the configuration file. */
@@ -75,5 +79,25 @@ void zt_config_done(struct zt_config *c);
  * @return 0 or -ENOMEM (then *field is unchanged).
  */
 int zt_config_set_string(char **field, const char *value);
+
+/* Called by zt_config_diff() for each key whose value differs. */
+typedef void (*zt_config_diff_cb)(const char *section, const char *key, bool reloadable, void *arg);
+
+/*
+ * Compares two configurations key by key (used by SIGHUP reload to say what changed and
+ * what needs a restart).
+ * @param cb called once per differing key, in table order; may be NULL
+ * @return the number of keys that differ.
+ */
+int zt_config_diff(
+    const struct zt_config *a, const struct zt_config *b, zt_config_diff_cb cb, void *arg);
+
+/*
+ * Copies into dst the value of every key of src whose reloadable flag equals `reloadable`
+ * (strings duplicated). Reload builds the live config as "new file, but the restart-only
+ * keys of the running one".
+ * @return 0 or -ENOMEM (dst is then partly updated but consistent: zt_config_done() safe).
+ */
+int zt_config_copy_keys(struct zt_config *dst, const struct zt_config *src, bool reloadable);
 
 #endif /* ZT_CONFIG_H */
