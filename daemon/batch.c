@@ -51,6 +51,28 @@ batch_init(struct batch *b, size_t cap)
 	return 0;
 }
 
+/*
+ * Makes room for at least cap entries (a reload that raises max_events); the entries
+ * already in b stay. @return 0 or -ENOMEM (b unchanged and still usable).
+ */
+int
+batch_grow(struct batch *b, size_t cap)
+{
+	if (cap <= b->cap)
+		return 0;
+	struct zt_entry *e = realloc(b->e, cap * sizeof(*e));
+	if (e == NULL)
+		return -ENOMEM;
+	b->e = e;
+	uint32_t *off = realloc(b->raw_off, cap * sizeof(*off));
+	if (off == NULL)
+		return -ENOMEM;
+	b->raw_off = off;
+	memset(b->e + b->cap, 0, (cap - b->cap) * sizeof(*e));
+	b->cap = cap;
+	return 0;
+}
+
 /* Frees the contents of b and zeroes it. Idempotent. */
 void
 batch_done(struct batch *b)

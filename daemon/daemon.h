@@ -62,6 +62,7 @@ struct batch {
 
 int batch_init(struct batch *b, size_t cap);
 void batch_done(struct batch *b);
+int batch_grow(struct batch *b, size_t cap);
 void batch_clear(struct batch *b);
 struct zt_entry *batch_next(struct batch *b, const void *payload, size_t len);
 void batch_seal(struct batch *b);
@@ -102,11 +103,33 @@ int writer_submit(struct writer *w, struct batch *b);
 struct batch *writer_collect(struct writer *w);
 void writer_stop(struct writer *w);
 
+/* notify.c */
+
+/* The systemd notification state of the main loop. */
+struct notify {
+	int64_t watchdog_ms; /* WATCHDOG_USEC / 1000; 0: no watchdog */
+	int64_t last_ping_ms;
+	int64_t last_status_ms;
+	uint64_t last_received;
+	uint64_t last_commits;
+	int64_t busy_since_ms; /* writer busy on the same batch since */
+	int64_t wedge_at_ms;   /* test-only fault hook (ZT_TEST_WEDGE_AFTER_MS); 0: off */
+};
+
+struct daemon;
+void notify_init(struct notify *n);
+void notify_ready(struct notify *n, const char *status);
+void notify_reloading(void);
+void notify_reloaded(const char *status);
+void notify_stopping(void);
+long notify_poll_cap(const struct notify *n, long timeout);
+void notify_tick(struct notify *n, const struct daemon *d);
+
 /* loop.c */
 
 /* Everything the main loop needs, built by main.c. */
 struct daemon {
-	const struct zt_config *conf;
+	struct zt_config *conf; /* reload.c swaps its contents between batches */
 	struct decode_opts dopts;
 	struct ingest in;
 	struct writer w;
@@ -118,9 +141,21 @@ struct daemon {
 	uint64_t duplicates;
 	uint64_t rejected;
 	uint64_t commits;
+	/* issue 5: operations */
+	struct notify notify;
+	/* main.c: defaults, file, command line, validate: what SIGHUP re-reads */
+	int (*reload_load)(struct zt_config *ret, char *err, size_t errlen);
 };
 
 int loop_signals(struct daemon *d);
 int loop_run(struct daemon *d);
+
+/* reload.c */
+#define ZT_PID_FILE    "zonetallyd.pid"
+#define ZT_RELOAD_FILE "zonetallyd.reload"
+
+int reload_files_write(const struct daemon *d);
+void reload_files_remove(const char *state_dir);
+void reload_run(struct daemon *d);
 
 #endif /* ZT_DAEMON_H */

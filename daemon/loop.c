@@ -18,6 +18,7 @@
 #define RECV_BURST     256 /* messages taken per poll wake-up before looking at the writer */
 
 static volatile sig_atomic_t quit;
+static volatile sig_atomic_t hup; /* SIGHUP: reload between batches */
 static int wake_fd = -1;
 
 /* Sets a flag and wakes the poll; write() is async-signal-safe. */
@@ -26,13 +27,16 @@ on_signal(int sig)
 {
 	int saved = errno;
 
-	quit = sig;
+	if (sig == SIGHUP)
+		hup = 1;
+	else
+		quit = sig;
 	if (wake_fd >= 0)
 		(void)!write(wake_fd, "", 1);
 	errno = saved;
 }
 
-/* Installs the handlers: SIGTERM/SIGINT stop the daemon, SIGPIPE and SIGHUP are ignored. */
+/* Installs the handlers: SIGTERM/SIGINT stop the daemon, SIGHUP reloads, SIGPIPE is ignored. */
 int
 loop_signals(struct daemon *d)
 {
@@ -49,12 +53,11 @@ loop_signals(struct daemon *d)
 	(void)sigemptyset(&sa.sa_mask);
 	sa.sa_flags = SA_RESTART;
 	sa.sa_handler = on_signal;
-	if (sigaction(SIGTERM, &sa, NULL) < 0 || sigaction(SIGINT, &sa, NULL) < 0)
+	if (sigaction(SIGTERM, &sa, NULL) < 0 || sigaction(SIGINT, &sa, NULL) < 0 ||
+	    sigaction(SIGHUP, &sa, NULL) < 0)
 		return -errno;
-	/* There is no reload yet: a stray SIGHUP (a closed terminal, `systemctl reload`) must
-	 * not kill the daemon with a batch in flight. */
 	sa.sa_handler = SIG_IGN;
-	if (sigaction(SIGPIPE, &sa, NULL) < 0 || sigaction(SIGHUP, &sa, NULL) < 0)
+	if (sigaction(SIGPIPE, &sa, NULL) < 0)
 		return -errno;
 	return 0;
 }
@@ -181,6 +184,7 @@ loop_once(struct daemon *d, struct batch **spare)
 
 	if (timeout < 0)
 		timeout = STATS_EVERY_MS;
+	timeout = notify_poll_cap(&d->notify, timeout);
 	if (zmq_poll(items, nitems, timeout) < 0)
 		return errno == EINTR ? 0 : -errno;
 	if (items[1].revents & ZMQ_POLLIN) {
@@ -193,6 +197,10 @@ loop_once(struct daemon *d, struct batch **spare)
 		r = collect(d, spare);
 	if (r == 0 && nitems == 3 && (items[2].revents & ZMQ_POLLIN))
 		r = take_messages(d);
+	if (r == 0 && hup && !d->w.busy && !quit) {
+		hup = 0; /* between batches: the writer holds none */
+		reload_run(d);
+	}
 	if (r == 0)
 		r = maybe_submit(d, spare, false);
 	return r;
@@ -231,9 +239,11 @@ loop_run(struct daemon *d)
 	while (!quit && r == 0) {
 		r = loop_once(d, &spare);
 		log_stats(d, &last_ms, &last_received);
+		notify_tick(&d->notify, d);
 	}
 	if (r < 0)
 		return r;
+	notify_stopping();
 	log_info("signal %d: stopping, committing what is buffered", (int)quit);
 	return drain(d, &spare);
 }

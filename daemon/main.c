@@ -153,6 +153,39 @@ apply_cli(struct zt_config *c, const struct cli *a)
 	}
 }
 
+/* The command line, kept for SIGHUP: the file is re-read, the command line still wins. */
+static struct cli reload_args;
+
+/*
+ * What SIGHUP re-reads: defaults, the same file as at start, the command line, validated.
+ * @return 0, or a negative errno with err set (ret is then untouched).
+ */
+static int
+load_for_reload(struct zt_config *ret, char *err, size_t errlen)
+{
+	const char *path = reload_args.config;
+	struct zt_config c;
+	int r;
+
+	if ((r = zt_config_init(&c)) < 0) {
+		(void)snprintf(err, errlen, "out of memory");
+		return r;
+	}
+	if (path == NULL && access(ZT_CONFIG_DEFAULT_PATH, F_OK) == 0)
+		path = ZT_CONFIG_DEFAULT_PATH;
+	if (path != NULL && (r = zt_config_load(&c, path, err, errlen)) < 0) {
+		zt_config_done(&c);
+		return r;
+	}
+	apply_cli(&c, &reload_args);
+	if ((r = zt_config_validate(&c, err, errlen)) < 0) {
+		zt_config_done(&c);
+		return r;
+	}
+	*ret = c;
+	return 0;
+}
+
 /* Defaults, then the file (the default path only if it exists), then the command line. */
 static void
 load_config(struct zt_config *c, const struct cli *a)
@@ -318,6 +351,8 @@ start(struct daemon *d, struct zt_store *s, void **zctx)
 			fatalx("out of memory for the batch buffers");
 	if ((r = ingest_write_endpoints(&d->in, c->state_dir)) < 0)
 		fatalx("cannot write %s/%s: %s", c->state_dir, ZT_ENDPOINTS_FILE, strerror(-r));
+	if ((r = reload_files_write(d)) < 0)
+		fatalx("cannot write %s/%s: %s", c->state_dir, ZT_PID_FILE, strerror(-r));
 }
 
 int
@@ -339,14 +374,22 @@ main(int argc, char **argv)
 	copy_registry(store, &d.dopts);
 	d.dopts.max_message_bytes = conf.max_message_bytes;
 	d.dopts.max_value_fen = conf.max_value_fen;
+	reload_args = args;
+	/* Absolute now, for a reload after detach's chdir("/"); a copy outlives reloads. */
+	if (args.state_dir != NULL && (reload_args.state_dir = strdup(conf.state_dir)) == NULL)
+		fatalx("out of memory");
+	d.reload_load = load_for_reload;
+	notify_init(&d.notify);
 	start(&d, store, &zctx);
 	log_info("ready: %zu zones, state in '%s'", d.dopts.n_zones, conf.state_dir);
+	notify_ready(&d.notify, "ready; ingesting");
 	if (ready_fd >= 0)
 		detach_done(ready_fd);
 
 	int r = loop_run(&d);
 
 	ingest_remove_endpoints(conf.state_dir);
+	reload_files_remove(conf.state_dir);
 	if (r < 0)
 		fatalx("stopping on a store failure: %s", zt_strerror(r));
 	writer_stop(&d.w);
@@ -359,5 +402,6 @@ main(int argc, char **argv)
 	log_info("stopped: %llu messages committed in %llu commits", (unsigned long long)d.received,
 	    (unsigned long long)d.commits);
 	zt_config_done(&conf);
+	free((void *)(uintptr_t)reload_args.state_dir);
 	return 0;
 }
