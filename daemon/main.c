@@ -29,6 +29,7 @@ struct cli {
 	const char *sub_connect[ZT_CONFIG_MAX_ENDPOINTS];
 	size_t n_sub_connect;
 	int foreground;
+	const char *metrics_listen;
 };
 
 static void __attribute__((noreturn)) usage(void)
@@ -36,7 +37,7 @@ static void __attribute__((noreturn)) usage(void)
 	(void)fprintf(stderr,
 	    "usage: zonetallyd [-c CONFIG] [--state-dir DIR] [--zones FILE] [--sub-bind EP]...\n"
 	    "                  [--sub-connect EP]... [--log-level error|warning|info|debug]\n"
-	    "                  [--foreground]\n");
+	    "                  [--foreground] [--metrics-listen ADDR:PORT|off]\n");
 	exit(2);
 }
 
@@ -62,6 +63,7 @@ parse_args(int argc, char **argv, struct cli *a)
 	    {"sub-connect", required_argument, NULL, 'C'},
 	    {"log-level", required_argument, NULL, 'l'},
 	    {"foreground", no_argument, NULL, 'f'},
+	    {"metrics-listen", required_argument, NULL, 'M'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -86,6 +88,9 @@ parse_args(int argc, char **argv, struct cli *a)
 			break;
 		case 'l':
 			a->log_level = optarg;
+			break;
+		case 'M':
+			a->metrics_listen = optarg;
 			break;
 		case 'd':
 		case 'f':
@@ -138,6 +143,8 @@ apply_cli(struct zt_config *c, const struct cli *a)
 		r |= zt_config_set_string(&c->zones_file, a->zones);
 	if (a->n_sub_bind > 0)
 		r |= set_list(c->sub_bind, &c->n_sub_bind, a->sub_bind, a->n_sub_bind);
+	if (a->metrics_listen != NULL)
+		r |= zt_config_set_string(&c->metrics_listen, a->metrics_listen);
 	if (a->n_sub_connect > 0)
 		r |= set_list(c->sub_connect, &c->n_sub_connect, a->sub_connect, a->n_sub_connect);
 	if (r != 0)
@@ -151,6 +158,24 @@ apply_cli(struct zt_config *c, const struct cli *a)
 			exit(2);
 		}
 	}
+}
+
+/* A malloc'd absolute form of path (cwd prepended when relative); fatal on failure. */
+static char *
+absolute_path(const char *path)
+{
+	char cwd[4096], buf[8200];
+
+	if (path[0] == '/')
+		(void)snprintf(buf, sizeof(buf), "%s", path);
+	else if (getcwd(cwd, sizeof(cwd)) == NULL)
+		fatal("getcwd");
+	else
+		(void)snprintf(buf, sizeof(buf), "%s/%s", cwd, path);
+	char *copy = strdup(buf);
+	if (copy == NULL)
+		fatalx("out of memory");
+	return copy;
 }
 
 /* The command line, kept for SIGHUP: the file is re-read, the command line still wins. */
@@ -375,6 +400,9 @@ main(int argc, char **argv)
 	d.dopts.max_message_bytes = conf.max_message_bytes;
 	d.dopts.max_value_fen = conf.max_value_fen;
 	reload_args = args;
+	/* The file is re-read after detach's chdir("/"): keep its absolute path. */
+	if (args.config != NULL)
+		reload_args.config = absolute_path(args.config);
 	/* Absolute now, for a reload after detach's chdir("/"); a copy outlives reloads. */
 	if (args.state_dir != NULL && (reload_args.state_dir = strdup(conf.state_dir)) == NULL)
 		fatalx("out of memory");
@@ -403,5 +431,6 @@ main(int argc, char **argv)
 	    (unsigned long long)d.commits);
 	zt_config_done(&conf);
 	free((void *)(uintptr_t)reload_args.state_dir);
+	free((void *)(uintptr_t)reload_args.config);
 	return 0;
 }

@@ -39,6 +39,7 @@ struct cli {
 	bool json;
 	bool period_set;
 	struct zt_period period;
+	const char *config; /* -c CONFIG, or NULL */
 };
 
 /* main.c */
@@ -60,5 +61,9 @@ int cmd_zones(struct cli *c, int argc, char **argv);
 
 /* cmd_stats.c */
 int cmd_stats(struct cli *c, int argc, char **argv);
+
+/* cmd_ops.c */
+int cmd_reload(struct cli *c, int argc, char **argv);
+int cmd_check_config(struct cli *c, int argc, char **argv);
 
 #endif /* ZT_CLI_H */

@@ -22,6 +22,8 @@ static const char usage_text[] =
     "  provinces [PERIOD] [--json]\n"
     "  zones [--json]\n"
     "  stats [--json]\n"
+    "  reload [--pid PID] [--timeout S]        reload the daemon's configuration, wait for it\n"
+    "  check-config [FILE]                     validate a configuration file\n"
     "PERIOD: --day YYYY-MM-DD | --month YYYY-MM | --year YYYY | --all (default: today, CST)\n";
 
 static const struct {
@@ -33,6 +35,8 @@ static const struct {
     {"provinces", cmd_provinces},
     {"zones", cmd_zones},
     {"stats", cmd_stats},
+    {"reload", cmd_reload},
+    {"check-config", cmd_check_config},
 };
 
 int
@@ -204,7 +208,8 @@ main(int argc, char **argv)
 
 	if ((r = global_options(argc, argv, &config, &dir)) != 0)
 		return r;
-	if (dir == NULL) {
+	/* check-config must not need a valid configuration to find the store. */
+	if (dir == NULL && strcmp(argv[optind], "check-config") != 0) {
 		r = state_dir_from_config(
 		    config != NULL ? config : ZT_CONFIG_DEFAULT_PATH, config != NULL, &from_config);
 		if (r != 0)
@@ -215,6 +220,7 @@ main(int argc, char **argv)
 	        : from_config != NULL ? from_config
 	                              : DEFAULT_STATE_DIR,
 	    .cmd = argv[optind],
+	    .config = config,
 	};
 	int cmdc = argc - optind;
 	char **cmdv = argv + optind;

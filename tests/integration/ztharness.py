@@ -87,8 +87,9 @@ def wait_for(pred, timeout, what, interval=0.01):
 class Daemon:
     """One zonetallyd process on a state dir, its log captured in a file of that dir."""
 
-    def __init__(self, bins, state_dir, extra_args=()):
+    def __init__(self, bins, state_dir, extra_args=(), log_level="info"):
         self.bins = bins
+        self.log_level = log_level  # None: the configuration file's (reload tests)
         self.state_dir = state_dir
         self.extra_args = list(extra_args)
         self.proc = None
@@ -101,7 +102,9 @@ class Daemon:
         """Starts the daemon and waits for its endpoints file (the readiness signal)."""
         args = [self.bins.daemon, "--foreground", "--state-dir", self.state_dir,
                 "--zones", self.bins.zones_csv, "--sub-bind", "tcp://127.0.0.1:*",
-                "--log-level", "info"] + self.extra_args
+                "--metrics-listen", "127.0.0.1:0"] + self.extra_args
+        if self.log_level:
+            args += ["--log-level", self.log_level]
         # A daemon killed with SIGKILL leaves its endpoints file: it must not pass for the
         # new daemon's readiness signal.
         if os.path.exists(self.endpoints_path):
