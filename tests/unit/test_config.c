@@ -216,6 +216,68 @@ test_set_string(void **state)
 	assert_null(c.state_dir);
 }
 
+/* Counts the keys zt_config_diff() reports, split by reloadability. */
+static void
+count_diff(const char *section, const char *key, bool reloadable, void *arg)
+{
+	int *n = arg;
+
+	(void)section;
+	(void)key;
+	n[reloadable ? 0 : 1]++;
+}
+
+/* Reload's merge: the new file's live keys, the running restart-only keys. */
+static void
+test_diff_and_copy(void **state)
+{
+	struct zt_config run, next;
+	char err[ZT_CONFIG_ERR_LEN] = "";
+	int n[2] = {0, 0};
+
+	(void)state;
+	assert_int_equal(zt_config_init(&run), 0);
+	assert_int_equal(load(&next,
+	                     "[daemon]\nlog_level = debug\n[batch]\nmax_events = 7\n"
+	                     "[ingest]\nsub_bind = tcp://127.0.0.1:9 ipc:///x\n"
+	                     "[metrics]\nlisten = off\n",
+	                     err, sizeof(err)),
+	    0);
+	assert_int_equal(zt_config_diff(&run, &run, count_diff, n), 0);
+	assert_int_equal(zt_config_diff(&run, &next, count_diff, n), 4);
+	assert_int_equal(n[0], 2); /* log_level, max_events */
+	assert_int_equal(n[1], 2); /* sub_bind, listen */
+	assert_int_equal(zt_config_copy_keys(&next, &run, false), 0);
+	assert_int_equal(next.n_sub_bind, 1);
+	assert_string_equal(next.sub_bind[0], "tcp://127.0.0.1:7601");
+	assert_string_equal(next.metrics_listen, "127.0.0.1:9464");
+	assert_int_equal(next.log_level, ZT_LOG_DEBUG);
+	assert_int_equal(next.batch_max_events, 7);
+	assert_int_equal(zt_config_diff(&run, &next, NULL, NULL), 2);
+	zt_config_done(&next);
+	zt_config_done(&run);
+}
+
+static void
+test_metrics_listen(void **state)
+{
+	struct zt_config c;
+	char err[ZT_CONFIG_ERR_LEN] = "";
+	const char *good[] = {"off", "", "0.0.0.0:0", "127.0.0.1:9464"};
+	const char *bad[] = {"localhost:9464", "127.0.0.1", "127.0.0.1:70000", "1.2.3.4:5x"};
+
+	(void)state;
+	for (size_t i = 0; i < 4; i++) {
+		assert_int_equal(zt_config_init(&c), 0);
+		assert_int_equal(zt_config_set_string(&c.metrics_listen, good[i]), 0);
+		assert_int_equal(zt_config_validate(&c, err, sizeof(err)), 0);
+		assert_int_equal(zt_config_set_string(&c.metrics_listen, bad[i]), 0);
+		assert_int_equal(zt_config_validate(&c, err, sizeof(err)), -EINVAL);
+		assert_non_null(strstr(err, "[metrics] listen"));
+		zt_config_done(&c);
+	}
+}
+
 static int
 setup(void **state)
 {
@@ -245,6 +307,8 @@ main(void)
 	    cmocka_unit_test(test_missing_file),
 	    cmocka_unit_test(test_validate),
 	    cmocka_unit_test(test_set_string),
+	    cmocka_unit_test(test_diff_and_copy),
+	    cmocka_unit_test(test_metrics_listen),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
