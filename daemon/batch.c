@@ -30,6 +30,16 @@ now_monotonic_ms(void)
 }
 
 /* Unix milliseconds, for the store's future-time bound. */
+/* Monotonic microseconds, for commit latency. */
+int64_t
+now_monotonic_us(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 int64_t
 now_wall_ms(void)
 {

@@ -58,6 +58,7 @@ struct batch {
 	bool backlog;     /* messages arrived while the writer was busy */
 	int rc;           /* writer's result: zt_store_apply()'s return */
 	struct zt_apply_result res;
+	int64_t apply_us; /* writer's time in zt_store_apply(), for metrics */
 };
 
 int batch_init(struct batch *b, size_t cap);
@@ -70,6 +71,7 @@ bool batch_due(const struct batch *b, int64_t now_ms, uint32_t max_events, uint3
 int batch_wait_ms(const struct batch *b, int64_t now_ms, uint32_t max_ms);
 int64_t now_monotonic_ms(void);
 int64_t now_wall_ms(void);
+int64_t now_monotonic_us(void);
 
 /* ingest.c */
 
@@ -78,7 +80,8 @@ struct ingest {
 	void *sub;
 	char bound[ZT_CONFIG_MAX_ENDPOINTS][ZT_ENDPOINT_MAX]; /* resolved bind endpoints */
 	size_t n_bound;
-	uint64_t unknown_fields; /* messages carrying unknown protobuf fields */
+	uint64_t unknown_fields;   /* messages carrying unknown protobuf fields */
+	const char *metrics_bound; /* "ADDR:PORT" for the endpoints file, or NULL (issue 5) */
 };
 
 int ingest_open(struct ingest *in, void *zctx, const struct zt_config *c, char *err, size_t errlen);
@@ -143,12 +146,22 @@ struct daemon {
 	uint64_t commits;
 	/* issue 5: operations */
 	struct notify notify;
+	struct metrics *metrics; /* metrics.c; may serve nothing (listen = off) */
 	/* main.c: defaults, file, command line, validate: what SIGHUP re-reads */
 	int (*reload_load)(struct zt_config *ret, char *err, size_t errlen);
 };
 
 int loop_signals(struct daemon *d);
 int loop_run(struct daemon *d);
+
+/* metrics.c */
+struct metrics;
+int metrics_new(const char *listen, struct metrics **ret, char *err, size_t errlen);
+const char *metrics_bound(const struct metrics *m);
+struct metrics *metrics_free(struct metrics *m);
+void metrics_commit(struct metrics *m, const struct batch *b, const struct ingest *in);
+void metrics_reload(struct metrics *m, bool ok);
+void metrics_refresh(struct metrics *m, struct zt_store *s);
 
 /* reload.c */
 #define ZT_PID_FILE    "zonetallyd.pid"

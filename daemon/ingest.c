@@ -173,6 +173,8 @@ ingest_write_endpoints(const struct ingest *in, const char *state_dir)
 	}
 	for (size_t i = 0; i < in->n_bound; i++)
 		(void)fprintf(f, "sub %s\n", in->bound[i]);
+	if (in->metrics_bound != NULL)
+		(void)fprintf(f, "metrics %s\n", in->metrics_bound);
 	int r = fflush(f) == 0 && fsync(fd) == 0 ? 0 : -errno;
 	if (fclose(f) != 0 && r == 0)
 		r = -errno;

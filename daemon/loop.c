@@ -104,6 +104,7 @@ collect(struct daemon *d, struct batch **spare)
 	    b->n, b->res.accepted, b->res.duplicates, b->res.rejected, b->res.totals_written,
 	    b->res.pruned, (unsigned long long)b->res.feed_seq);
 	log_rejections(b);
+	metrics_commit(d->metrics, b, &d->in);
 	batch_clear(b);
 	*spare = b;
 	return 0;
@@ -201,6 +202,8 @@ loop_once(struct daemon *d, struct batch **spare)
 		hup = 0; /* between batches: the writer holds none */
 		reload_run(d);
 	}
+	if (r == 0 && !d->w.busy)
+		metrics_refresh(d->metrics, d->w.store); /* the store is ours while idle */
 	if (r == 0)
 		r = maybe_submit(d, spare, false);
 	return r;

@@ -374,6 +374,9 @@ start(struct daemon *d, struct zt_store *s, void **zctx)
 	for (int i = 0; i < 2; i++)
 		if (batch_init(&d->bufs[i], (size_t)c->batch_max_events * 4) < 0)
 			fatalx("out of memory for the batch buffers");
+	if (metrics_new(c->metrics_listen, &d->metrics, err, sizeof(err)) < 0)
+		fatalx("%s", err);
+	d->in.metrics_bound = metrics_bound(d->metrics);
 	if ((r = ingest_write_endpoints(&d->in, c->state_dir)) < 0)
 		fatalx("cannot write %s/%s: %s", c->state_dir, ZT_ENDPOINTS_FILE, strerror(-r));
 	if ((r = reload_files_write(d)) < 0)
@@ -421,6 +424,7 @@ main(int argc, char **argv)
 	if (r < 0)
 		fatalx("stopping on a store failure: %s", zt_strerror(r));
 	writer_stop(&d.w);
+	d.metrics = metrics_free(d.metrics);
 	ingest_close(&d.in);
 	(void)zmq_ctx_term(zctx);
 	for (int i = 0; i < 2; i++)

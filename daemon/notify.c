@@ -91,7 +91,8 @@ notify_stopping(void)
 long
 notify_poll_cap(const struct notify *n, long timeout)
 {
-	long cap = n->watchdog_ms > 0 ? (long)(n->watchdog_ms / 4) : STATUS_EVERY_MS;
+	/* At least once a second: metrics refresh their store gauges from the loop too. */
+	long cap = n->watchdog_ms > 0 && n->watchdog_ms < 4000 ? (long)(n->watchdog_ms / 4) : 1000;
 
 	if (cap < 1)
 		cap = 1;

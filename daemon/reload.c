@@ -175,6 +175,7 @@ reload_run(struct daemon *d)
 		log_warnx("reload failed: %s; keeping the running configuration", err);
 		(void)snprintf(text, sizeof(text), "%s; keeping the running configuration", err);
 		report(d, false, text);
+		metrics_reload(d->metrics, false);
 		notify_reloaded("reload failed; running with the previous configuration");
 		return;
 	}
@@ -182,5 +183,6 @@ reload_run(struct daemon *d)
 	    text, sizeof(text), "%d keys changed live, %d need a restart", ch.live, ch.restart);
 	log_info("reload done: %s", text);
 	report(d, true, text);
+	metrics_reload(d->metrics, true);
 	notify_reloaded("reloaded; ingesting");
 }

@@ -40,7 +40,9 @@ apply_batch(struct writer *w, struct batch *b)
 	for (int attempt = 1;; attempt++) {
 		struct zt_apply_opts opts = w->opts;
 		opts.now_ms = now_wall_ms();
+		int64_t t0 = now_monotonic_us();
 		b->rc = zt_store_apply(w->store, b->e, b->n, &opts, &b->res);
+		b->apply_us = now_monotonic_us() - t0;
 		if (b->rc >= 0 || attempt == RETRY_ATTEMPTS)
 			return;
 		log_warnx(

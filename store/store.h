@@ -318,4 +318,25 @@ typedef int (*zt_reject_cb)(const struct zt_reject_rec *r, void *arg);
 /* Calls cb for the newest `max` rejects, newest first. @return 0, cb's value, or an error. */
 int zt_store_rejects(struct zt_store *s, size_t max, zt_reject_cb cb, void *arg);
 
+/* ---------------------------------------------------------------------------------------- */
+/* Operations                                                                               */
+
+/*
+ * Reader slots of the environment: in use now (live read transactions of every process),
+ * and the maximum (mdb_env_get_maxreaders).
+ * @return 0; ZT_E_MDB.
+ */
+int zt_store_readers(struct zt_store *s, unsigned *ret_in_use, unsigned *ret_max);
+
+/*
+ * Copies the store into dest_dir (which must exist and hold no data.mdb) as it is at one
+ * read snapshot, while a writer in this or another process keeps committing. A compacting
+ * copy (MDB_CP_COMPACT) omits free pages and renumbers them, so it is often much smaller.
+ * @param[in] dest_dir an existing, empty directory
+ * @return 0; -ENOENT, -EEXIST (dest_dir has a data.mdb), -EACCES, -ENOSPC, -ENOTDIR;
+ *     ZT_E_MDB.
+ * @note Takes one reader slot for the duration; the writer is never blocked.
+ */
+int zt_store_backup(struct zt_store *s, const char *dest_dir, bool compact);
+
 #endif /* ZT_STORE_H */
