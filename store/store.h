@@ -339,4 +339,22 @@ int zt_store_readers(struct zt_store *s, unsigned *ret_in_use, unsigned *ret_max
  */
 int zt_store_backup(struct zt_store *s, const char *dest_dir, bool compact);
 
+/* What zt_store_verify() found. */
+struct zt_verify_report {
+	uint64_t totals;          /* stored totals checked */
+	uint64_t mismatches;      /* stored totals that differ from the sum of their leaves */
+	uint64_t missing;         /* roll-ups the leaves call for that are not stored */
+	struct zt_tkey first_bad; /* the first one of either kind, for the message */
+};
+
+/*
+ * Checks that every roll-up equals the sum of the leaves under it (a leaf: one zone, one
+ * day, one direction, one mode): provinces and the nation, months, years and all-time,
+ * both directions together and all modes together. Reads one snapshot; memory grows with
+ * the number of totals (about 64 bytes each).
+ * @param[out] ret counts, set also when inconsistencies are found
+ * @return 0 consistent; ZT_E_CORRUPT (ret says where); -ENOMEM; ZT_E_MDB.
+ */
+int zt_store_verify(struct zt_store *s, struct zt_verify_report *ret);
+
 #endif /* ZT_STORE_H */

@@ -66,4 +66,8 @@ int cmd_stats(struct cli *c, int argc, char **argv);
 int cmd_reload(struct cli *c, int argc, char **argv);
 int cmd_check_config(struct cli *c, int argc, char **argv);
 
+/* cmd_backup.c */
+int cmd_backup(struct cli *c, int argc, char **argv);
+int cmd_verify(struct cli *c, int argc, char **argv);
+
 #endif /* ZT_CLI_H */

@@ -24,6 +24,8 @@ static const char usage_text[] =
     "  stats [--json]\n"
     "  reload [--pid PID] [--timeout S]        reload the daemon's configuration, wait for it\n"
     "  check-config [FILE]                     validate a configuration file\n"
+    "  backup DEST [--json]                    compacting online copy of the store\n"
+    "  verify DIR [--json]                     check a store's schema and roll-ups\n"
     "PERIOD: --day YYYY-MM-DD | --month YYYY-MM | --year YYYY | --all (default: today, CST)\n";
 
 static const struct {
@@ -37,6 +39,8 @@ static const struct {
     {"stats", cmd_stats},
     {"reload", cmd_reload},
     {"check-config", cmd_check_config},
+    {"backup", cmd_backup},
+    {"verify", cmd_verify},
 };
 
 int
