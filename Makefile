@@ -14,7 +14,7 @@ else
   CMAKE_GENERATOR ?= Unix Makefiles
 endif
 
-.PHONY: all deps build demo run test bench clean distclean format
+.PHONY: all deps build demo run test bench clean distclean format package
 
 all: build
 
@@ -44,6 +44,12 @@ bench: deps
 	@$(MAKE) --no-print-directory BUILD_DIR=build-release BUILD_TYPE=Release build
 	./bench/run.sh build-release $(BENCH_ARGS)
 
+# A .deb of a Release build installed under /usr (the unit's paths follow the prefix).
+package: deps
+	cmake -S . -B build-deb -G "$(CMAKE_GENERATOR)" -DCMAKE_BUILD_TYPE=Release \
+	    -DCMAKE_INSTALL_PREFIX=/usr -DBUILD_TESTING=OFF $(CMAKE_EXTRA_FLAGS)
+	cmake --build build-deb -j $(JOBS) --target package
+
 format:
 	git ls-files '*.c' '*.h' | xargs clang-format -i
 
@@ -51,4 +57,4 @@ clean:
 	-cmake --build $(BUILD_DIR) --target clean
 
 distclean:
-	rm -rf $(BUILD_DIR) build-release build-asan
+	rm -rf $(BUILD_DIR) build-release build-asan build-deb
