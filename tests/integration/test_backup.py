@@ -13,8 +13,8 @@ import os
 import subprocess
 import sys
 
-import ztgen
 import ztharness as zh
+import ztops
 
 
 def dump(store, db):
@@ -36,12 +36,9 @@ def backup_under_load(bins, work, path):
     os.makedirs(src)
     d = zh.Daemon(bins, src).start()
     cli = zh.Cli(bins, src)
-    pub = subprocess.Popen([bins.pub, "--endpoint", d.endpoint, "--file", path, "--rate",
-                            "20000", "--timeout", "60"], stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL)
+    pub = ztops.paced_publisher(bins, d.endpoint, path, 20000)
     try:
-        zh.wait_for(lambda: cli.stats().get("received", 0) >= 10000, 60, "10000 committed",
-                    interval=0.02)
+        ztops.wait_committed(cli, 10000)
         os.makedirs(os.path.join(work, "bk"))
         rc, out, err = zh.run([bins.cli, "--state-dir", src, "backup",
                                os.path.join(work, "bk", "store"), "--json"])
@@ -75,10 +72,7 @@ def replay_prefix(bins, work, path, k):
 
 
 def test(bins, work):
-    zones = zh.load_zones(bins)
-    w = ztgen.Workload(zones, seed=9, n_valid=50000)
-    path = os.path.join(work, "events.ndjson")
-    w.write(path)
+    _, w, path, _ = ztops.workload_file(bins, work, seed=9, n_valid=50000)
     k = backup_under_load(bins, work, path)
     zh.check(0 < k < len(w.lines), "the snapshot is mid-stream", k)
     bk = os.path.join(work, "bk", "store")

@@ -11,11 +11,10 @@ path is issue 3's; the PUB path with a wait-then-compare shows the same property
 """
 
 import os
-import subprocess
 import sys
 
-import ztgen
 import ztharness as zh
+import ztops
 
 N_VALID = 30000
 RATE = "15000"
@@ -76,21 +75,14 @@ def reloads_under_load(bins, state, conf, d):
 
 def test(bins, work):
     check_config_cli(bins, work)
-    state = os.path.join(work, "state")
-    os.makedirs(state)
     conf = os.path.join(work, "zonetallyd.conf")
     write(conf, GOOD)
-    zones = zh.load_zones(bins)
-    w = ztgen.Workload(zones, seed=11, n_valid=N_VALID)
-    path = os.path.join(work, "events.ndjson")
-    w.write(path)
+    zones, w, path, state = ztops.workload_file(bins, work, seed=11, n_valid=N_VALID)
     d = zh.Daemon(bins, state, ["-c", conf], log_level=None).start()
     cli = zh.Cli(bins, state)
-    pub = subprocess.Popen([bins.pub, "--endpoint", d.endpoint, "--file", path, "--rate", RATE,
-                            "--timeout", "60"], stdout=subprocess.DEVNULL,
-                           stderr=subprocess.PIPE)
+    pub = ztops.paced_publisher(bins, d.endpoint, path, RATE)
     try:
-        zh.wait_for(lambda: cli.stats().get("received", 0) > 0, 60, "first commit")
+        ztops.wait_committed(cli, 1, "first commit")
         offset = reloads_under_load(bins, state, conf, d)
         zh.check(pub.poll() is None, "the publisher was still sending during the reloads")
         _, err = pub.communicate(timeout=120)

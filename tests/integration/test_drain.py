@@ -10,33 +10,23 @@ between the socket and the store. (On the acked path, issue 3, the same drain al
 the acks; this is the PUB path.)
 """
 
-import os
 import re
-import subprocess
 import sys
 import time
 
-import ztgen
 import ztharness as zh
+import ztops
 
 DRAIN_LIMIT_S = 10.0
 
 
 def test(bins, work):
-    zones = zh.load_zones(bins)
-    w = ztgen.Workload(zones, seed=3, n_valid=60000)
-    path = os.path.join(work, "events.ndjson")
-    w.write(path)
-    state = os.path.join(work, "state")
-    os.makedirs(state)
+    _, w, path, state = ztops.workload_file(bins, work, seed=3, n_valid=60000)
     d = zh.Daemon(bins, state).start()
     cli = zh.Cli(bins, state)
-    pub = subprocess.Popen([bins.pub, "--endpoint", d.endpoint, "--file", path, "--rate",
-                            "20000", "--timeout", "5"], stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL)
+    pub = ztops.paced_publisher(bins, d.endpoint, path, 20000, timeout=5)
     try:
-        zh.wait_for(lambda: cli.stats().get("received", 0) >= 5000, 60, "5000 committed",
-                    interval=0.02)
+        ztops.wait_committed(cli, 5000)
         zh.check(pub.poll() is None, "publisher still sending at SIGTERM")
         t0 = time.monotonic()
         d.stop()

@@ -7,14 +7,12 @@ metrics` (Debian's prometheus package) and its counters must equal `zonetally st
 rejection reason too. A wrong path is a 404; `listen = off` serves nothing.
 """
 
-import os
 import shutil
 import subprocess
 import sys
 import urllib.error
 import urllib.request
 
-import ztgen
 import ztharness as zh
 import ztops
 
@@ -44,12 +42,7 @@ def check_against_stats(text, stats):
 
 
 def test(bins, work):
-    zones = zh.load_zones(bins)
-    w = ztgen.Workload(zones, seed=5, n_valid=5000)
-    path = os.path.join(work, "events.ndjson")
-    w.write(path)
-    state = os.path.join(work, "state")
-    os.makedirs(state)
+    _, w, path, state = ztops.workload_file(bins, work, seed=5, n_valid=5000)
     d = zh.Daemon(bins, state).start()
     addr = ztops.endpoints(state)["metrics"][0]
     zh.check(not addr.endswith(":0"), "the endpoints file has the bound metrics port", addr)

@@ -7,9 +7,11 @@ helpers around the daemon's state files.
 
 import os
 import socket
+import subprocess
 import time
 import urllib.request
 
+import ztgen
 import ztharness as zh
 
 
@@ -123,3 +125,27 @@ def metric_value(text, name, labels=None):
         if key == want:
             return float(value)
     return None
+
+
+def workload_file(bins, work, seed, n_valid):
+    """A ztgen workload written to WORK/events.ndjson, and a fresh state dir WORK/state."""
+    zones = zh.load_zones(bins)
+    w = ztgen.Workload(zones, seed=seed, n_valid=n_valid)
+    path = os.path.join(work, "events.ndjson")
+    w.write(path)
+    state = os.path.join(work, "state")
+    os.makedirs(state, exist_ok=True)
+    return zones, w, path, state
+
+
+def paced_publisher(bins, endpoint, path, rate, timeout=60):
+    """zonetally-pub sending the file at `rate` ev/s in the background (stderr piped)."""
+    return subprocess.Popen([bins.pub, "--endpoint", endpoint, "--file", path, "--rate",
+                             str(rate), "--timeout", str(timeout)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def wait_committed(cli, n, what=None):
+    """Waits until the store has received at least n messages."""
+    zh.wait_for(lambda: cli.stats().get("received", 0) >= n, 60, what or f"{n} committed",
+                interval=0.02)
