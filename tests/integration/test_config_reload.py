@@ -98,6 +98,8 @@ def test(bins, work):
     n = zh.verify_totals(cli, w.expected, zones, "after reloads")
     print(f"{len(w.lines)} messages, 3 reloads, {n} totals views exact")
     d.stop()
+    rc, out = reload(bins, state)
+    zh.check(rc == 1 and "no daemon" in out, "reload with no daemon running fails clearly", out)
 
 
 if __name__ == "__main__":
