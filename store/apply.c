@@ -329,6 +329,8 @@ apply_entry(struct zt_store *s, struct actx *a, const struct zt_entry *en, size_
 		if ((rc = zt_pub_get(s, a->txn, en->ev.publisher, &p)) < 0)
 			return rc;
 		track_seq(p, en->ev.sequence, verdict == V_DUPLICATE);
+		if (en->through_in > p->through_sequence)
+			p->through_sequence = en->through_in;
 	}
 	if (verdict == V_REJECTED && (rc = reject_append(s, a, en, reason)) < 0)
 		return rc;

@@ -26,10 +26,10 @@ zt_totals_encode(const int64_t v[4], uint8_t out[32])
 void
 zt_publisher_encode(const struct zt_publisher *p, uint8_t out[ZT_PUB_REC_LEN])
 {
-	const uint64_t f[10] = {p->last_sequence, p->received, p->accepted, p->duplicates,
-	    p->rejected, p->gaps, p->gap_events, p->late, p->regressions,
-	    (uint64_t)p->last_seen_ms};
-	for (int i = 0; i < 10; i++)
+	const uint64_t f[11] = {p->last_sequence, p->received, p->accepted, p->duplicates,
+	    p->rejected, p->gaps, p->gap_events, p->late, p->regressions, (uint64_t)p->last_seen_ms,
+	    p->through_sequence};
+	for (int i = 0; i < 11; i++)
 		be64_put(out + 8 * i, f[i]);
 }
 
@@ -50,6 +50,9 @@ zt_publisher_decode(const MDB_val *k, const MDB_val *v, struct zt_publisher *ret
 	ret->late = be64_get(p + 56);
 	ret->regressions = be64_get(p + 64);
 	ret->last_seen_ms = (int64_t)be64_get(p + 72);
+	/* records written before the reliable path have no through_sequence: nothing acked */
+	if (v->mv_size >= ZT_PUB_REC_LEN)
+		ret->through_sequence = be64_get(p + 80);
 }
 
 /* Starts the cached read transaction fresh, adopting a map the writer has grown. */
@@ -273,7 +276,8 @@ pub_fn(const MDB_val *k, const MDB_val *v, void *arg)
 {
 	struct pub_ctx *c = arg;
 	struct zt_publisher p;
-	if (v->mv_size != ZT_PUB_REC_LEN || k->mv_size == 0 || k->mv_size > ZT_PUBLISHER_MAX)
+	if ((v->mv_size != ZT_PUB_REC_LEN && v->mv_size != ZT_PUB_REC_V1_LEN) || k->mv_size == 0 ||
+	    k->mv_size > ZT_PUBLISHER_MAX)
 		return ZT_E_CORRUPT;
 	zt_publisher_decode(k, v, &p);
 	return c->cb(&p, c->arg);

@@ -446,6 +446,18 @@ fail:
 	return rc;
 }
 
+int
+zt_store_reader_check(struct zt_store *s, int *ret_cleared)
+{
+	int dead = 0;
+	int rc = mdb_reader_check(s->env, &dead);
+	if (rc != 0)
+		return zt_mdb_err(rc);
+	if (ret_cleared != NULL)
+		*ret_cleared = dead;
+	return 0;
+}
+
 struct zt_store *
 zt_store_free(struct zt_store *s)
 {

@@ -56,6 +56,14 @@ int zt_store_open(const char *dir, unsigned flags, size_t map_size, struct zt_st
 /* Closes the store and frees it. Takes NULL. Returns NULL. */
 struct zt_store *zt_store_free(struct zt_store *s);
 
+/*
+ * Clears the reader slots of processes that died while reading (mdb_reader_check): a stale
+ * slot pins old pages, so the file grows without bound. Call it periodically.
+ * @param[out] ret_cleared number of slots cleared (may be NULL)
+ * @return 0 or ZT_E_MDB.
+ */
+int zt_store_reader_check(struct zt_store *s, int *ret_cleared);
+
 /* Returns the current map size in bytes and the bytes in use (for stats and metrics). */
 int zt_store_size(struct zt_store *s, uint64_t *ret_map_bytes, uint64_t *ret_used_bytes);
 
@@ -188,6 +196,9 @@ struct zt_entry {
 	const void *raw;    /* in: the payload, borrowed for the call, for the rejects DB */
 	uint8_t outcome;    /* out: enum zt_outcome */
 	uint16_t reason;    /* out: the final reason when outcome == ZT_OUT_REJECTED */
+	/* in, when has_seq: the publisher's through_sequence becomes at least this once the
+	 * batch commits (0: unchanged). The caller computes it (daemon/acktrack.c). */
+	uint64_t through_in;
 };
 
 struct zt_apply_opts {
@@ -294,6 +305,9 @@ struct zt_publisher {
 	uint64_t late;        /* sequences at or below the highest seen (resends, reorders) */
 	uint64_t regressions; /* restarts from sequence 1 */
 	int64_t last_seen_ms; /* wall clock of the last commit that saw it */
+	/* reliable path: every sequence up to this one is durable or rejected (acked); set by
+	 * the daemon through zt_entry.through_in, never lowered, never pruned */
+	uint64_t through_sequence;
 };
 
 typedef int (*zt_publisher_cb)(const struct zt_publisher *p, void *arg);
