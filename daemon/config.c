@@ -53,6 +53,8 @@ static const struct key keys[] = {
     {"validation", "max_value_fen", T_I64, F(max_value_fen), 0, 1, INT64_MAX, "100000000000"},
     {"store", "map_size_mb", T_U64, F(map_size_mb), 0, 1, 1 << 24, "1024"},
     {"store", "rejects_max", T_U32, F(rejects_max), 0, 0, 100000000, "10000"},
+    {"ingest", "router_bind", T_STRING, F(router_bind), 0, 0, 0, "tcp://127.0.0.1:7602"},
+    {"ingest", "router_window", T_U32, F(router_window), 0, 1, 10000000, "100000"},
 };
 
 static const char *const level_names[] = {"error", "warning", "info", "debug"};
@@ -218,6 +220,7 @@ zt_config_done(struct zt_config *c)
 	free(c->state_dir);
 	free(c->zones_file);
 	free(c->subscribe);
+	free(c->router_bind);
 	free_list(c->sub_bind, &c->n_sub_bind);
 	free_list(c->sub_connect, &c->n_sub_connect);
 	memset(c, 0, sizeof(*c));

@@ -149,7 +149,8 @@ out:
 
 /*
  * Writes <state_dir>/zonetallyd.endpoints atomically (temporary file, then rename): one
- * "sub <endpoint>" line per bound endpoint. Its appearance means "ready".
+ * "sub <endpoint>" line per bound endpoint, then "ingest <endpoint>" for the acknowledged
+ * path's ROUTER when it is on. Its appearance means "ready".
  * @return 0 or a negative errno.
  */
 int
@@ -173,6 +174,8 @@ ingest_write_endpoints(const struct ingest *in, const char *state_dir)
 	}
 	for (size_t i = 0; i < in->n_bound; i++)
 		(void)fprintf(f, "sub %s\n", in->bound[i]);
+	if (in->ingest_ep[0] != '\0')
+		(void)fprintf(f, "ingest %s\n", in->ingest_ep);
 	int r = fflush(f) == 0 && fsync(fd) == 0 ? 0 : -errno;
 	if (fclose(f) != 0 && r == 0)
 		r = -errno;

@@ -29,6 +29,7 @@ struct cli {
 	const char *sub_connect[ZT_CONFIG_MAX_ENDPOINTS];
 	size_t n_sub_connect;
 	int foreground;
+	const char *router_bind;
 };
 
 static void __attribute__((noreturn)) usage(void)
@@ -36,7 +37,7 @@ static void __attribute__((noreturn)) usage(void)
 	(void)fprintf(stderr,
 	    "usage: zonetallyd [-c CONFIG] [--state-dir DIR] [--zones FILE] [--sub-bind EP]...\n"
 	    "                  [--sub-connect EP]... [--log-level error|warning|info|debug]\n"
-	    "                  [--foreground]\n");
+	    "                  [--foreground] [--router-bind EP]\n");
 	exit(2);
 }
 
@@ -63,6 +64,7 @@ parse_args(int argc, char **argv, struct cli *a)
 	    {"log-level", required_argument, NULL, 'l'},
 	    {"foreground", no_argument, NULL, 'f'},
 	    {"help", no_argument, NULL, 'h'},
+	    {"router-bind", required_argument, NULL, 'R'},
 	    {NULL, 0, NULL, 0},
 	};
 	int ch;
@@ -86,6 +88,9 @@ parse_args(int argc, char **argv, struct cli *a)
 			break;
 		case 'l':
 			a->log_level = optarg;
+			break;
+		case 'R':
+			a->router_bind = optarg;
 			break;
 		case 'd':
 		case 'f':
@@ -136,6 +141,8 @@ apply_cli(struct zt_config *c, const struct cli *a)
 		r |= zt_config_set_string(&c->state_dir, a->state_dir);
 	if (a->zones != NULL)
 		r |= zt_config_set_string(&c->zones_file, a->zones);
+	if (a->router_bind != NULL)
+		r |= zt_config_set_string(&c->router_bind, a->router_bind);
 	if (a->n_sub_bind > 0)
 		r |= set_list(c->sub_bind, &c->n_sub_bind, a->sub_bind, a->n_sub_bind);
 	if (a->n_sub_connect > 0)
@@ -307,10 +314,17 @@ start(struct daemon *d, struct zt_store *s, void **zctx)
 
 	if ((*zctx = zmq_ctx_new()) == NULL)
 		fatal("zmq_ctx_new");
+	/* before the writer owns the store: the marks acknowledged before the last stop */
+	if ((r = acktrack_init(&d->ack, c->router_window)) < 0 ||
+	    (r = acktrack_load(&d->ack, s)) < 0)
+		fatalx("cannot load the publishers' acknowledged sequences: %s", zt_strerror(r));
 	if ((r = writer_start(&d->w, *zctx, s, c)) < 0)
 		fatalx("cannot start the writer: %s", strerror(-r));
 	if (ingest_open(&d->in, *zctx, c, err, sizeof(err)) < 0)
 		fatalx("%s", err);
+	if (router_open(&d->rt, *zctx, c, err, sizeof(err)) < 0)
+		fatalx("%s", err);
+	(void)snprintf(d->in.ingest_ep, sizeof(d->in.ingest_ep), "%s", d->rt.bound);
 	if ((r = loop_signals(d)) < 0)
 		fatalx("signals: %s", strerror(-r));
 	for (int i = 0; i < 2; i++)
@@ -351,6 +365,8 @@ main(int argc, char **argv)
 		fatalx("stopping on a store failure: %s", zt_strerror(r));
 	writer_stop(&d.w);
 	ingest_close(&d.in);
+	router_close(&d.rt);
+	acktrack_done(&d.ack);
 	(void)zmq_ctx_term(zctx);
 	for (int i = 0; i < 2; i++)
 		batch_done(&d.bufs[i]);

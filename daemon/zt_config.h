@@ -47,6 +47,10 @@ struct zt_config {
 	/* [store] */
 	uint64_t map_size_mb; /* initial LMDB map size; grows when full */
 	uint32_t rejects_max; /* rejected messages kept for inspection */
+
+	/* [ingest], acknowledged path (daemon/router.c) */
+	char *router_bind;      /* ROUTER binds here (DEALER publishers connect); "" = off */
+	uint32_t router_window; /* messages of one peer received but not yet acked, at most */
 };
 
 /* Default path of the configuration file. */
