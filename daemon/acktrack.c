@@ -152,3 +152,24 @@ acktrack_batch(struct acktrack *t, struct batch *b)
 	}
 	return 0;
 }
+
+/*
+ * After the commit of b: a reversal that arrived after a gap may have been rejected only
+ * because its original is in the gap (reordered by a daemon restart). Its bit is cleared,
+ * so the mark stops before it once the gap fills and the publisher's resend gets it judged
+ * again, after its original. Call before the next batch is marked.
+ */
+void
+acktrack_committed(struct acktrack *t, const struct batch *b)
+{
+	for (size_t i = 0; i < b->n; i++) {
+		const struct zt_entry *e = &b->e[i];
+		if (!e->has_seq || e->outcome != ZT_OUT_REJECTED ||
+		    e->reason != ZT_REJECT_REVERSAL_UNKNOWN)
+			continue;
+		struct ackpub *p = find(t, e->ev.publisher);
+		uint64_t seq = e->ev.sequence;
+		if (p != NULL && seq > p->through && seq - p->through <= t->bits)
+			bit_set(p, (uint32_t)(seq % t->bits), false);
+	}
+}

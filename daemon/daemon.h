@@ -127,6 +127,7 @@ void acktrack_done(struct acktrack *t);
 int acktrack_load(struct acktrack *t, struct zt_store *s);
 int acktrack_mark(struct acktrack *t, const char *id, uint64_t seq, uint64_t *ret_through);
 int acktrack_batch(struct acktrack *t, struct batch *b);
+void acktrack_committed(struct acktrack *t, const struct batch *b);
 
 /* router.c */
 
