@@ -46,18 +46,21 @@ cutoff_of(int64_t watermark_ms, uint32_t window_days)
  * publisher started over.
  */
 static void
-track_seq(struct zt_publisher *p, uint64_t seq, bool duplicate)
+track_seq(struct zt_publisher *p, uint64_t seq, bool duplicate, uint64_t *ret_gap)
 {
 	uint64_t last = p->last_sequence;
+	*ret_gap = 0;
 	if (seq == last + 1) {
 		p->last_sequence = seq;
 	} else if (seq > last + 1) {
 		p->gaps++;
 		p->gap_events += seq - last - 1;
 		p->last_sequence = seq;
+		*ret_gap = seq - last - 1;
 	} else if (seq == 1 && last > 1 && !duplicate) {
 		p->regressions++;
 		p->last_sequence = 1;
+		*ret_gap = ZT_SEQ_REGRESSION;
 	} else {
 		p->late++;
 	}
@@ -321,6 +324,7 @@ static int
 apply_entry(struct zt_store *s, struct actx *a, const struct zt_entry *en, size_t i)
 {
 	struct zt_publisher *p = NULL;
+	uint64_t gap = 0;
 	uint16_t reason = en->reason_in;
 	int rc, verdict = V_REJECTED;
 	if (reason == ZT_REJECT_NONE && (verdict = judge(s, a, &en->ev, &reason)) < 0)
@@ -328,7 +332,7 @@ apply_entry(struct zt_store *s, struct actx *a, const struct zt_entry *en, size_
 	if (has_publisher(en)) {
 		if ((rc = zt_pub_get(s, a->txn, en->ev.publisher, &p)) < 0)
 			return rc;
-		track_seq(p, en->ev.sequence, verdict == V_DUPLICATE);
+		track_seq(p, en->ev.sequence, verdict == V_DUPLICATE, &gap);
 		if (en->through_in > p->through_sequence)
 			p->through_sequence = en->through_in;
 	}
@@ -339,6 +343,7 @@ apply_entry(struct zt_store *s, struct actx *a, const struct zt_entry *en, size_
 	    : verdict == V_DUPLICATE      ? ZT_OUT_DUPLICATE
 	                                  : ZT_OUT_REJECTED;
 	s->reason[i] = verdict == V_REJECTED ? reason : ZT_REJECT_NONE;
+	s->gap[i] = gap;
 	return 0;
 }
 
@@ -461,6 +466,10 @@ reserve_out(struct zt_store *s, size_t n)
 	if (r == NULL)
 		return -ENOMEM;
 	s->reason = r;
+	uint64_t *g = realloc(s->gap, n * sizeof(*g));
+	if (g == NULL)
+		return -ENOMEM;
+	s->gap = g;
 	s->out_cap = n;
 	return 0;
 }
@@ -499,6 +508,7 @@ zt_store_apply(struct zt_store *s, struct zt_entry *e, size_t n, const struct zt
 	for (size_t i = 0; i < n; i++) {
 		e[i].outcome = s->out[i];
 		e[i].reason = s->reason[i];
+		e[i].seq_gap = s->gap[i];
 	}
 	if (ret != NULL)
 		*ret = a.res;

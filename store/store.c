@@ -473,6 +473,7 @@ zt_store_free(struct zt_store *s)
 	free(s->ptab);
 	free(s->out);
 	free(s->reason);
+	free(s->gap);
 	free(s);
 	return NULL;
 }

@@ -199,7 +199,13 @@ struct zt_entry {
 	/* in, when has_seq: the publisher's through_sequence becomes at least this once the
 	 * batch commits (0: unchanged). The caller computes it (daemon/acktrack.c). */
 	uint64_t through_in;
+	/* out, when has_seq: the number of sequences this one jumped over (a gap of
+	 * [sequence - seq_gap, sequence - 1]), ZT_SEQ_REGRESSION when the publisher restarted
+	 * from 1, else 0 */
+	uint64_t seq_gap;
 };
+
+#define ZT_SEQ_REGRESSION UINT64_MAX
 
 struct zt_apply_opts {
 	int64_t now_ms;              /* wall clock, for the future bound */

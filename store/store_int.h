@@ -98,6 +98,7 @@ struct zt_store {
 	uint32_t pgen;
 	uint8_t *out;
 	uint16_t *reason;
+	uint64_t *gap;
 	size_t out_cap;
 };
 
