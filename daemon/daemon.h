@@ -164,6 +164,9 @@ int router_open(struct router *rt, void *zctx, const struct zt_config *c, char *
 void router_close(struct router *rt);
 int router_recv(struct router *rt, const struct decode_opts *o, struct batch *b);
 
+/* seqlog.c */
+void seqlog_batch(const struct batch *b);
+
 /* router_ack.c */
 int router_ack(struct router *rt, const struct batch *b);
 

@@ -101,6 +101,7 @@ collect(struct daemon *d, struct batch **spare)
 	    b->n, b->res.accepted, b->res.duplicates, b->res.rejected, b->res.totals_written,
 	    b->res.pruned, (unsigned long long)b->res.feed_seq);
 	log_rejections(b);
+	seqlog_batch(b);
 	acktrack_committed(&d->ack, b);
 	if (router_ack(&d->rt, b) < 0)
 		log_warnx("router: out of memory for acknowledgements; publishers will resend");
