@@ -105,6 +105,25 @@ release(struct zt_pubconn *pc, uint64_t through)
 	return k;
 }
 
+/*
+ * Counts the rejections of an ack whose sequences are still in the ring: each once, since
+ * the events are released right after.
+ */
+static void
+count_rejections(struct zt_pubconn *pc, const IngestAck *a)
+{
+	uint64_t lo = pc->count > 0 ? pc->ring[pc->head].seq : UINT64_MAX;
+
+	for (size_t i = 0; i < a->n_rejected; i++) {
+		const Zonetally__V1__Rejection *j = a->rejected[i];
+		if (j->sequence < lo || j->sequence > a->through_sequence)
+			continue;
+		pc->st.rejected++;
+		if (j->code < ZT_REJECT__COUNT)
+			pc->st.by_reason[j->code]++;
+	}
+}
+
 /* Applies one IngestAck. Returns the number of events it released, or a negative errno. */
 static int
 on_ack(struct zt_pubconn *pc, const uint8_t *p, size_t len)
@@ -116,18 +135,15 @@ on_ack(struct zt_pubconn *pc, const uint8_t *p, size_t len)
 		return 0;
 	int r = 0;
 	if (a->has_through_sequence && a->publisher_id != NULL &&
-	    strcmp(a->publisher_id, pc->publisher) == 0 && a->through_sequence > pc->st.through) {
-		/* each rejection is counted once: when the mark first passes it */
-		for (size_t i = 0; i < a->n_rejected; i++) {
-			const Zonetally__V1__Rejection *j = a->rejected[i];
-			if (j->sequence <= pc->st.through || j->sequence > a->through_sequence)
-				continue;
-			pc->st.rejected++;
-			if (j->code < ZT_REJECT__COUNT)
-				pc->st.by_reason[j->code]++;
-		}
-		pc->st.through = a->through_sequence;
+	    strcmp(a->publisher_id, pc->publisher) == 0) {
+		count_rejections(pc, a);
+		if (a->through_sequence > pc->st.through)
+			pc->st.through = a->through_sequence;
+		/* a mark that did not move still covers events queued since (a rerun of
+		 * sequences the daemon already has) */
 		size_t k = release(pc, a->through_sequence);
+		if (k == 0)
+			goto out;
 		pc->st.acked += k;
 		pc->progress_ms = pc->acked_ms = now_ms();
 		r = (int)k;
@@ -137,6 +153,7 @@ on_ack(struct zt_pubconn *pc, const uint8_t *p, size_t len)
 			r = s < 0 ? s : r;
 		}
 	}
+out:
 	zonetally__v1__ingest_ack__free_unpacked(a, NULL);
 	return r;
 }
