@@ -226,9 +226,17 @@ zt_store_counters(struct zt_store *s, struct zt_counters *ret)
 	if (rc < 0)
 		return rc;
 	rc = zt_counters_load(s, txn, &c);
+	MDB_stat st = {0};
+	if (rc == 0 && (rc = mdb_stat(txn, s->rejects, &st)) != 0)
+		rc = zt_mdb_err(rc);
 	zt_rd_release(s);
-	if (rc == 0)
+	if (rc == 0) {
 		*ret = c.c;
+		/* every reject took the next arrival number; those not kept were dropped */
+		ret->rejects_kept = st.ms_entries;
+		ret->rejects_dropped =
+		    c.reject_seq > st.ms_entries ? c.reject_seq - st.ms_entries : 0;
+	}
 	return rc;
 }
 

@@ -293,6 +293,8 @@ struct zt_counters {
 	uint64_t feed_seq;
 	int64_t watermark_ms; /* newest accepted event time, 0 if none */
 	uint64_t dedup_records;
+	uint64_t rejects_kept;    /* rejected messages in the rejects DB now */
+	uint64_t rejects_dropped; /* oldest ones dropped to keep it under rejects_max */
 };
 
 /* @return 0; ZT_E_CORRUPT; ZT_E_MDB. */
