@@ -61,4 +61,7 @@ int cmd_zones(struct cli *c, int argc, char **argv);
 /* cmd_stats.c */
 int cmd_stats(struct cli *c, int argc, char **argv);
 
+/* cmd_rejects.c */
+int cmd_rejects(struct cli *c, int argc, char **argv);
+
 #endif /* ZT_CLI_H */

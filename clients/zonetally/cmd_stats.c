@@ -82,6 +82,8 @@ stats_parts(struct json_object *o, const struct zt_counters *k, uint64_t map, ui
 	(void)json_object_object_add(o, "feed_seq", json_object_new_int64((int64_t)k->feed_seq));
 	(void)json_object_object_add(o, "watermark_ms", json_object_new_int64(k->watermark_ms));
 	(void)add_u64(o, "dedup_records", k->dedup_records);
+	(void)add_u64(o, "rejects_kept", k->rejects_kept);
+	(void)add_u64(o, "rejects_dropped", k->rejects_dropped);
 	/* the invariant every commit keeps; false would mean a message went unaccounted */
 	(void)json_object_object_add(o, "balanced",
 	    json_object_new_boolean(k->received == k->accepted + k->duplicates + k->rejected));
@@ -136,6 +138,8 @@ stats_text(const struct zt_counters *k, uint64_t map, uint64_t used, const struc
 	line("commits", k->commits);
 	line("feed_seq", k->feed_seq);
 	line("dedup_records", k->dedup_records);
+	line("rejects_kept", k->rejects_kept);
+	line("rejects_dropped", k->rejects_dropped);
 	if (k->watermark_ms != 0) {
 		struct zt_period p = zt_period_day_of(k->watermark_ms);
 		char day[16];

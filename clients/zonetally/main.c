@@ -22,6 +22,7 @@ static const char usage_text[] =
     "  provinces [PERIOD] [--json]\n"
     "  zones [--json]\n"
     "  stats [--json]\n"
+    "  rejects [--reason R] [--limit N] [--raw FILE] [--json]   newest rejected messages\n"
     "PERIOD: --day YYYY-MM-DD | --month YYYY-MM | --year YYYY | --all (default: today, CST)\n";
 
 static const struct {
@@ -33,6 +34,7 @@ static const struct {
     {"provinces", cmd_provinces},
     {"zones", cmd_zones},
     {"stats", cmd_stats},
+    {"rejects", cmd_rejects},
 };
 
 int
