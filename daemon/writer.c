@@ -45,6 +45,9 @@ apply_batch(struct writer *w, struct batch *b)
 	for (int attempt = 1;; attempt++) {
 		struct zt_apply_opts opts = w->opts;
 		opts.now_ms = now_wall_ms();
+		/* prune at least as many records as the batch may add, so that under a steady
+		 * load past the window the dedup DB stops growing; still bounded per commit */
+		opts.prune_max = PRUNE_PER_COMMIT + (uint32_t)b->n;
 		b->rc = zt_store_apply(w->store, b->e, b->n, &opts, &b->res);
 		if (b->rc >= 0) {
 			if (attempt > 1)
