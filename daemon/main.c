@@ -221,7 +221,12 @@ open_store(struct zt_config *c)
 		if (zt_config_set_string(&c->state_dir, abs) < 0)
 			fatalx("out of memory");
 	}
-	if ((r = zt_store_open(dir, 0, (size_t)c->map_size_mb << 20, &s)) < 0)
+	r = zt_store_open(dir, 0, (size_t)c->map_size_mb << 20, &s);
+	if (r == ZT_E_SCHEMA)
+		fatalx("the store in '%s' has another schema version than this zonetallyd's (%d); "
+		       "refusing to start rather than misread it: run the release that wrote it",
+		    dir, ZT_SCHEMA_VERSION);
+	if (r < 0)
 		fatalx("cannot open the store in '%s': %s", dir, zt_strerror(r));
 	if (c->zones_file[0] != '\0') {
 		struct zt_zone *zones = NULL;
