@@ -15,7 +15,8 @@
 struct pc_slot {
 	uint64_t seq;
 	uint32_t len;
-	uint8_t *data; /* owned */
+	uint16_t reason; /* a rejection the daemon reported, counted when the slot is released */
+	uint8_t *data;   /* owned */
 };
 
 /* The spool: an append-only log of events and a small state file. */

@@ -13,6 +13,7 @@
 #include <zmq.h>
 
 #include "pubconn.h"
+#include "zonetally.pb-c.h"
 
 #define DEF_WINDOW    10000
 #define DEF_BATCH     256
@@ -40,6 +41,7 @@ ring_push(struct zt_pubconn *pc, uint64_t seq, const void *data, size_t len)
 	memcpy(s->data, data, len);
 	s->len = (uint32_t)len;
 	s->seq = seq;
+	s->reason = 0;
 	if (pc->count == 0)
 		pc->progress_ms = pc->acked_ms = mono_ms();
 	pc->count++;
@@ -160,10 +162,24 @@ zt_publisher_resume_seq(const struct zt_pubconn *pc)
 	return pc->has_spool ? pc->sp.high : 0;
 }
 
+/* Whether the daemon can acknowledge this event to this connection: it acks per
+ * publisher_id and sequence, so both must be readable and be this connection's. */
+static bool
+ackable(const struct zt_pubconn *pc, uint64_t seq, const void *event, size_t len)
+{
+	Zonetally__V1__TradeEvent *m = zonetally__v1__trade_event__unpack(NULL, len, event);
+	bool ok = m != NULL && m->publisher_id != NULL &&
+	    strcmp(m->publisher_id, pc->publisher) == 0 && m->has_sequence && m->sequence == seq;
+
+	if (m != NULL)
+		zonetally__v1__trade_event__free_unpacked(m, NULL);
+	return ok;
+}
+
 int
 zt_publisher_send(struct zt_pubconn *pc, uint64_t seq, const void *event, size_t len)
 {
-	if (seq <= pc->last_seq || len == 0 || len > EVENT_MAX)
+	if (seq <= pc->last_seq || len == 0 || len > EVENT_MAX || !ackable(pc, seq, event, len))
 		return -EINVAL;
 	if (pc->count >= pc->o.window)
 		return -EAGAIN;

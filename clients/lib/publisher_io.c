@@ -95,6 +95,10 @@ release(struct zt_pubconn *pc, uint64_t through)
 	size_t k = 0;
 
 	while (pc->count > 0 && pc->ring[pc->head].seq <= through) {
+		if (pc->ring[pc->head].reason != 0) {
+			pc->st.rejected++;
+			pc->st.by_reason[pc->ring[pc->head].reason]++;
+		}
 		free(pc->ring[pc->head].data);
 		pc->ring[pc->head].data = NULL;
 		pc->head = (pc->head + 1) % pc->cap;
@@ -105,22 +109,42 @@ release(struct zt_pubconn *pc, uint64_t through)
 	return k;
 }
 
+/* Returns the ring slot holding seq, or NULL (the ring is ordered by sequence). */
+static struct pc_slot *
+find_slot(struct zt_pubconn *pc, uint64_t seq)
+{
+	size_t lo = 0, hi = pc->count;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		struct pc_slot *s = &pc->ring[(pc->head + mid) % pc->cap];
+		if (s->seq == seq)
+			return s;
+		if (s->seq < seq)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
 /*
- * Counts the rejections of an ack whose sequences are still in the ring: each once, since
- * the events are released right after.
+ * Notes the rejections of an ack on the events still in the ring. An ack held back by a gap
+ * may list a rejection that a later ack (moving the mark over it) does not repeat, so the
+ * reason stays with the event until it is released, and is counted then, once.
  */
 static void
-count_rejections(struct zt_pubconn *pc, const IngestAck *a)
+note_rejections(struct zt_pubconn *pc, const IngestAck *a)
 {
-	uint64_t lo = pc->count > 0 ? pc->ring[pc->head].seq : UINT64_MAX;
-
 	for (size_t i = 0; i < a->n_rejected; i++) {
 		const Zonetally__V1__Rejection *j = a->rejected[i];
-		if (j->sequence < lo || j->sequence > a->through_sequence)
+		/* beyond the mark, an unknown reversal is not final: its original may be in the
+		 * gap, and the daemon holds the mark so that the resend is judged again */
+		if (j->code == ZT_REJECT_REVERSAL_UNKNOWN && j->sequence > a->through_sequence)
 			continue;
-		pc->st.rejected++;
-		if (j->code < ZT_REJECT__COUNT)
-			pc->st.by_reason[j->code]++;
+		struct pc_slot *s = find_slot(pc, j->sequence);
+		if (s != NULL && j->code > 0 && j->code < ZT_REJECT__COUNT)
+			s->reason = (uint16_t)j->code;
 	}
 }
 
@@ -136,7 +160,7 @@ on_ack(struct zt_pubconn *pc, const uint8_t *p, size_t len)
 	int r = 0;
 	if (a->has_through_sequence && a->publisher_id != NULL &&
 	    strcmp(a->publisher_id, pc->publisher) == 0) {
-		count_rejections(pc, a);
+		note_rejections(pc, a);
 		if (a->through_sequence > pc->st.through)
 			pc->st.through = a->through_sequence;
 		/* a mark that did not move still covers events queued since (a rerun of

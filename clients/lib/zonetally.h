@@ -354,8 +354,9 @@ uint64_t zt_publisher_resume_seq(const struct zt_pubconn *pc);
  * Queues one encoded TradeEvent (its publisher_id must be this connection's) and sends it
  * when the socket takes it. Sequences must increase from call to call.
  * @return 0; -EAGAIN if the window is full (call zt_publisher_poll() and retry); -EINVAL
- *     (sequence not above the previous one, empty or oversize event); -ENOMEM; a negative
- *     errno from the spool.
+ *     (sequence not above the previous one; empty, oversize or undecodable event; an event
+ *     whose publisher_id or sequence is not this connection's and `seq`: the daemon could
+ *     never acknowledge it); -ENOMEM; a negative errno from the spool.
  * @note The bytes are copied.
  */
 int zt_publisher_send(struct zt_pubconn *pc, uint64_t seq, const void *event, size_t len);

@@ -351,6 +351,10 @@ send_line(struct zt_wire *w, void *arg)
 		(void)fprintf(stderr, "zonetally-pub: getrandom: %s\n", strerror(errno));
 		return EXIT_FAILURE;
 	}
+	/* before a sequence is taken: skipping it later would leave a hole the daemon's ack
+	 * never passes */
+	if (fs->p->rel != NULL && !rel_line_ok(fs->p, w, fs->publisher))
+		return 0;
 	zt_wire_complete(w, fs->publisher, &fs->next_seq, rnd);
 	if ((r = pub_send(fs->p, w)) < 0) {
 		(void)fprintf(stderr, "zonetally-pub: send: %s\n", zmq_strerror(-r));

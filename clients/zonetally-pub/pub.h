@@ -41,6 +41,7 @@ struct pub {
 	uint64_t resume_seq; /* highest sequence a killed run spooled */
 	uint64_t last_seq;
 	uint64_t skipped;
+	uint64_t unsendable; /* input events the acknowledged path cannot carry */
 	unsigned long timeout_s;
 };
 
@@ -55,6 +56,7 @@ int pub_finish(struct pub *p);
 /* reliable.c */
 int rel_open(struct pub *p, const struct pub_opts *o);
 int rel_send(struct pub *p, const struct zt_wire *w, size_t len);
+bool rel_line_ok(struct pub *p, const struct zt_wire *w, const char *publisher);
 int rel_finish(struct pub *p);
 void rel_close(struct pub *p);
 

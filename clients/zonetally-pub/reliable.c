@@ -35,6 +35,24 @@ rel_open(struct pub *p, const struct pub_opts *o)
 }
 
 /*
+ * Whether an input event can travel on the acknowledged path: the daemon acknowledges per
+ * publisher_id, so an event naming another publisher (or none it can read) could never be
+ * acknowledged to this connection. Such events are counted, not sent, and make the exit
+ * status non-zero.
+ */
+bool
+rel_line_ok(struct pub *p, const struct zt_wire *w, const char *publisher)
+{
+	if (!(w->has & ZT_W_PUBLISHER) || strcmp(w->publisher, publisher) == 0)
+		return true;
+	if (p->unsendable++ < 5)
+		(void)fprintf(stderr,
+		    "zonetally-pub: not sent: publisher_id '%s' is not --publisher '%s'\n",
+		    w->publisher, publisher);
+	return false;
+}
+
+/*
  * Queues one event, waiting for acknowledgements while the window is full.
  * @return 0; -ETIMEDOUT when nothing was acknowledged for timeout_s; a negative errno.
  */
@@ -92,6 +110,13 @@ rel_finish(struct pub *p)
 	int r = zt_publisher_flush(p->rel, (int)p->timeout_s * 1000);
 
 	report(p);
+	if (r == 0 && p->unsendable > 0) {
+		(void)fprintf(stderr,
+		    "zonetally-pub: %llu input events not sent: their publisher_id is not "
+		    "--publisher, so they could never be acknowledged\n",
+		    (unsigned long long)p->unsendable);
+		return EXIT_FAILURE;
+	}
 	if (r == 0)
 		return 0;
 	(void)fprintf(stderr,
