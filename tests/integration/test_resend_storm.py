@@ -4,8 +4,8 @@
 One NDJSON file is sent three times over PUB/SUB (publisher 'storm-pub') and three times over
 the acknowledged path (publisher 'storm-rel'): six copies of every event. Each valid event must
 be accepted once, every other copy counted as a duplicate, and the totals must equal those of
-a single pass. (The reliable path may add resends of its own when an ack is slow; those are
-duplicates too, so its exact counts are checked per publisher.)
+a single pass. (The reliable path may add resends of its own when an ack is slow, and may skip
+events an ack already covers; so its exact counts are checked per publisher.)
 """
 
 import os
@@ -52,8 +52,10 @@ def test(bins, state):
     zh.check_eq(pub["accepted"] + rel["accepted"], len(w.valid), "accepted once in all")
     zh.check_eq(pub["rejected"], 3 * n_rej, "PUB path: invalid lines rejected on each pass")
     zh.check_eq(rel["through_sequence"], len(w.lines), "reliable path: every line acked")
-    zh.check(rel["duplicates"] >= 3 * len(w.valid) - rel["accepted"], "reliable duplicates",
-             rel["duplicates"])
+    # the first reliable pass sends everything; later passes may send less, since acks
+    # covering sequences the daemon already has release events before they are sent
+    zh.check(rel["duplicates"] >= len(w.valid) - rel["accepted"], "reliable duplicates",
+             rel["duplicates"], len(w.valid) - rel["accepted"])
     n = zh.verify_totals(cli, w.expected, zones, "after the resend storm")
     print(f"resend storm: {len(w.lines)} lines x 6 passes, {stats['accepted']} accepted, "
           f"{stats['duplicates']} duplicates; {n} totals views exact")
