@@ -31,7 +31,8 @@
  *               day < cutoff, the dedup record with it
  *   publishers  publisher id bytes (1..64, no NUL) -> u64 last_sequence, received,
  *               accepted, duplicates, rejected, gaps, gap_events, late, regressions,
- *               then i64 last_seen_ms
+ *               then i64 last_seen_ms, then u64 through_sequence (the acknowledged
+ *               mark; records written before it existed are 80 bytes and read it as 0)
  *   rejects     u64 arrival seq -> i64 at_ms, u16 reason, u32 raw_len, then at most
  *               ZT_REJECT_KEEP bytes of the payload; the oldest are deleted in the same
  *               transaction beyond rejects_max
