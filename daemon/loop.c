@@ -56,6 +56,10 @@ loop_signals(struct daemon *d)
 	sa.sa_handler = SIG_IGN;
 	if (sigaction(SIGPIPE, &sa, NULL) < 0 || sigaction(SIGHUP, &sa, NULL) < 0)
 		return -errno;
+	/* A file size limit reached by the store must be a failed commit (EFBIG) that the
+	 * writer retries, not a signal that kills the daemon with a batch unacknowledged. */
+	if (sigaction(SIGXFSZ, &sa, NULL) < 0)
+		return -errno;
 	return 0;
 }
 
