@@ -88,6 +88,7 @@ void ingest_close(struct ingest *in);
 int ingest_recv(struct ingest *in, const struct decode_opts *o, struct batch *b);
 int ingest_write_endpoints(const struct ingest *in, const char *state_dir);
 void ingest_remove_endpoints(const char *state_dir);
+size_t ingest_discard_rest(void *sock);
 
 /* writer.c */
 

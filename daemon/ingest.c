@@ -77,9 +77,10 @@ ingest_close(struct ingest *in)
 	in->sub = NULL;
 }
 
-/* Receives the remaining frames of a message and throws them away; returns their count. */
-static size_t
-discard_rest(void *sub)
+/* Receives the remaining frames of a message and throws them away; returns their count.
+ * Shared with router.c: both sockets reject a message with extra frames the same way. */
+size_t
+ingest_discard_rest(void *sub)
 {
 	size_t n = 0;
 	int more = 1;
@@ -122,7 +123,7 @@ ingest_recv(struct ingest *in, const struct decode_opts *o, struct batch *b)
 		if (zmq_msg_recv(&payload, in->sub, 0) >= 0) {
 			frames++;
 			if (zmq_msg_more(&payload))
-				frames += discard_rest(in->sub);
+				frames += ingest_discard_rest(in->sub);
 		}
 	}
 	zmq_msg_t *body = frames >= 2 ? &payload : &topic;

@@ -227,27 +227,6 @@ take_pending(struct router *rt, const struct decode_opts *o, struct batch *b)
 	return took;
 }
 
-/* Receives the rest of a message with an unexpected frame count; returns the frames. */
-static size_t
-skip_frames(void *sock)
-{
-	size_t n = 0;
-	int more = 1;
-
-	while (more) {
-		zmq_msg_t f;
-		zmq_msg_init(&f);
-		if (zmq_msg_recv(&f, sock, 0) < 0) {
-			zmq_msg_close(&f);
-			break;
-		}
-		n++;
-		more = zmq_msg_more(&f);
-		zmq_msg_close(&f);
-	}
-	return n;
-}
-
 /* Hands a received payload to the right decoder. Takes ownership of msg. */
 static int
 dispatch(struct router *rt, const struct decode_opts *o, struct batch *b, uint32_t slot,
@@ -300,7 +279,7 @@ router_recv(struct router *rt, const struct decode_opts *o, struct batch *b)
 	if (!zmq_msg_more(&id) || zmq_msg_recv(&msg, rt->sock, 0) < 0)
 		extra = true; /* an empty message: no payload frame */
 	else if (zmq_msg_more(&msg))
-		extra = skip_frames(rt->sock) > 0;
+		extra = ingest_discard_rest(rt->sock) > 0;
 	int slot = peer_slot(rt, zmq_msg_data(&id), zmq_msg_size(&id));
 	zmq_msg_close(&id);
 	if (slot < 0) {

@@ -46,6 +46,9 @@ struct zt_pubconn {
 	size_t buf_cap;
 };
 
+/* publisher.c */
+int64_t pc_now_ms(void);
+
 /* spool.c */
 typedef int (*spool_cb)(uint64_t seq, const uint8_t *data, uint32_t len, void *arg);
 int spool_open(struct spool *sp, const char *dir, spool_cb cb, void *arg);

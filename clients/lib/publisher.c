@@ -21,8 +21,9 @@
 #define DEF_RESEND_MS 1000
 #define EVENT_MAX     (64u * 1024)
 
-static int64_t
-mono_ms(void)
+/* Milliseconds of the monotonic clock, for the resend timer. */
+int64_t
+pc_now_ms(void)
 {
 	struct timespec ts;
 
@@ -43,7 +44,7 @@ ring_push(struct zt_pubconn *pc, uint64_t seq, const void *data, size_t len)
 	s->seq = seq;
 	s->reason = 0;
 	if (pc->count == 0)
-		pc->progress_ms = pc->acked_ms = mono_ms();
+		pc->progress_ms = pc->acked_ms = pc_now_ms();
 	pc->count++;
 	pc->last_seq = seq;
 	pc->st.queued++;
@@ -205,7 +206,7 @@ zt_publisher_unacked(const struct zt_pubconn *pc)
 int64_t
 zt_publisher_stalled_ms(const struct zt_pubconn *pc)
 {
-	return pc->count == 0 ? 0 : mono_ms() - pc->acked_ms;
+	return pc->count == 0 ? 0 : pc_now_ms() - pc->acked_ms;
 }
 
 void

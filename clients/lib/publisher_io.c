@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <zmq.h>
 
@@ -16,15 +15,6 @@
 #define TYPE_ACK   0x03
 
 typedef Zonetally__V1__IngestAck IngestAck;
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static size_t
 put_varint(uint8_t *p, uint64_t v)
@@ -169,7 +159,7 @@ on_ack(struct zt_pubconn *pc, const uint8_t *p, size_t len)
 		if (k == 0)
 			goto out;
 		pc->st.acked += k;
-		pc->progress_ms = pc->acked_ms = now_ms();
+		pc->progress_ms = pc->acked_ms = pc_now_ms();
 		r = (int)k;
 		if (pc->has_spool) {
 			int s = spool_acked(
@@ -214,7 +204,7 @@ zt_publisher_poll(struct zt_pubconn *pc, int timeout_ms)
 	if (r < 0)
 		return r;
 	if (pc->count > 0) { /* wake in time for the resend */
-		int64_t left = pc->progress_ms + pc->o.resend_ms - now_ms();
+		int64_t left = pc->progress_ms + pc->o.resend_ms - pc_now_ms();
 		if (left < timeout_ms)
 			timeout_ms = left < 0 ? 0 : (int)left;
 	}
@@ -224,11 +214,11 @@ zt_publisher_poll(struct zt_pubconn *pc, int timeout_ms)
 	int acked = read_acks(pc);
 	if (acked < 0)
 		return acked;
-	if (pc->count > 0 && now_ms() - pc->progress_ms >= (int64_t)pc->o.resend_ms) {
+	if (pc->count > 0 && pc_now_ms() - pc->progress_ms >= (int64_t)pc->o.resend_ms) {
 		/* no progress: what was sent may be lost (daemon restart); go back to the mark */
 		pc->st.resent += pc->unsent;
 		pc->unsent = 0;
-		pc->progress_ms = now_ms();
+		pc->progress_ms = pc_now_ms();
 	}
 	r = send_pending(pc);
 	return r < 0 ? r : acked;
@@ -237,15 +227,15 @@ zt_publisher_poll(struct zt_pubconn *pc, int timeout_ms)
 int
 zt_publisher_flush(struct zt_pubconn *pc, int timeout_ms)
 {
-	int64_t last = now_ms();
+	int64_t last = pc_now_ms();
 
 	while (pc->count > 0) {
 		int r = zt_publisher_poll(pc, 100);
 		if (r < 0)
 			return r;
 		if (r > 0)
-			last = now_ms();
-		else if (now_ms() - last >= timeout_ms)
+			last = pc_now_ms();
+		else if (pc_now_ms() - last >= timeout_ms)
 			return -ETIMEDOUT;
 	}
 	return 0;

@@ -16,29 +16,13 @@ import subprocess
 import sys
 import time
 
-import ztgen
 import ztharness as zh
+import ztreliable
 
 N_VALID = int(os.environ.get("ZT_CRASH_EVENTS", "294000"))
 KILLS = int(os.environ.get("ZT_CRASH_KILLS", "6"))
 RATE = os.environ.get("ZT_CRASH_RATE", "40000")
 PUBLISHER = "customs-crash"
-
-
-def workload(bins, state):
-    """The input, minus lines whose publisher_id is not ours: the daemon could not tell
-    which publisher they came from, so they can never be acknowledged to this one."""
-    zones = zh.load_zones(bins)
-    w = ztgen.Workload(zones, seed=31, n_valid=N_VALID, dup_ratio=0.02, invalid_ratio=0.002)
-    dropped = [ev for ev in w.lines if "publisher_id" in ev]
-    w.lines = [ev for ev in w.lines if "publisher_id" not in ev]
-    if dropped:
-        w.reasons["bad_publisher"] -= len(dropped)
-        if w.reasons["bad_publisher"] == 0:
-            del w.reasons["bad_publisher"]
-    path = os.path.join(state, "events.ndjson")
-    w.write(path)
-    return zones, w, path
 
 
 def publisher_rejections(err):
@@ -73,7 +57,7 @@ def kill_loop(bins, state, d, pub, rng, total):
 def test(bins, state):
     """Kill, restart, repeat; then every total is exact and nothing is lost."""
     t0 = time.monotonic()
-    zones, w, path = workload(bins, state)
+    zones, w, path = ztreliable.workload(bins, state, seed=31, n_valid=N_VALID)
     ep = f"ipc://{state}/ingest.sock"
     d = zh.Daemon(bins, state, ["--router-bind", ep]).start()
     t1 = time.monotonic()
@@ -101,9 +85,8 @@ def test(bins, state):
         zh.check_eq(told.get(reason, 0), want, f"rejections of {reason} acknowledged")
         zh.check(stats["by_reason"][reason] >= want, f"daemon counted {reason}",
                  stats["by_reason"][reason], want)
-    mine = [p for p in stats["publishers"] if p["id"] == PUBLISHER]
-    zh.check_eq(len(mine), 1, "the publisher is known")
-    zh.check_eq(mine[0]["through_sequence"], len(w.lines), "acknowledged mark: zero loss")
+    mine = ztreliable.publisher(cli, PUBLISHER)
+    zh.check_eq(mine["through_sequence"], len(w.lines), "acknowledged mark: zero loss")
     n = zh.verify_totals(cli, w.expected, zones, "after the crash loop")
     elapsed = time.monotonic() - t1
     print(f"crash loop: {len(w.lines)} messages ({len(w.valid)} valid), {kills} SIGKILLs, "

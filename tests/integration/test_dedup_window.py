@@ -16,6 +16,7 @@ import sys
 import time
 
 import ztharness as zh
+import ztreliable
 
 DAYS = 30
 PER_DAY = 3000
@@ -41,9 +42,7 @@ def send(bins, d, state, name, lines):
     path = os.path.join(state, name)
     with open(path, "w", encoding="utf-8") as f:
         f.write("\n".join(lines) + "\n")
-    rc, _, err = zh.run([bins.pub, "--reliable", "--endpoint", d.ingest_endpoint, "--file",
-                         path, "--publisher", "window", "--timeout", "60"], timeout=300)
-    zh.check_eq(rc, 0, f"zonetally-pub --reliable {name} ({err.strip()})")
+    ztreliable.send(bins, d.ingest_endpoint, path, "window")
 
 
 def test(bins, state):

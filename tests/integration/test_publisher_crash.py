@@ -11,8 +11,8 @@ import os
 import subprocess
 import sys
 
-import ztgen
 import ztharness as zh
+import ztreliable
 
 N_VALID = 40000
 PUBLISHER = "customs-spool"
@@ -20,11 +20,7 @@ PUBLISHER = "customs-spool"
 
 def test(bins, state):
     """Kill the publisher, run it again, compare every total."""
-    zones = zh.load_zones(bins)
-    w = ztgen.Workload(zones, seed=17, n_valid=N_VALID, dup_ratio=0.02, invalid_ratio=0.002)
-    w.lines = [ev for ev in w.lines if "publisher_id" not in ev]
-    path = os.path.join(state, "events.ndjson")
-    w.write(path)
+    zones, w, path = ztreliable.workload(bins, state, seed=17, n_valid=N_VALID)
     d = zh.Daemon(bins, state).start()
     cli = zh.Cli(bins, state)
     spool = os.path.join(state, "spool")
@@ -47,7 +43,7 @@ def test(bins, state):
     stats = cli.stats()
     zh.check_eq(stats["accepted"], len(w.valid), "accepted: each valid event once")
     zh.check_eq(stats["balanced"], True, "received == accepted + duplicates + rejected")
-    p = [x for x in stats["publishers"] if x["id"] == PUBLISHER][0]
+    p = ztreliable.publisher(cli, PUBLISHER)
     zh.check_eq(p["through_sequence"], len(w.lines), "acknowledged mark: every line")
     n = zh.verify_totals(cli, w.expected, zones, "after the publisher crash")
     print(f"publisher killed after {before} accepted; resumed: {err.strip().splitlines()[0]}; "

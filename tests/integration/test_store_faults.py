@@ -12,28 +12,22 @@ import os
 import subprocess
 import sys
 
-import ztgen
 import ztharness as zh
+import ztreliable
 
 N_VALID = 60000
 
 
 def map_growth(bins, state):
     """Load through a tiny map; exact totals after."""
-    zones = zh.load_zones(bins)
-    w = ztgen.Workload(zones, seed=41, n_valid=N_VALID, dup_ratio=0.02, invalid_ratio=0.002)
-    w.lines = [ev for ev in w.lines if "publisher_id" not in ev]
-    path = os.path.join(state, "events.ndjson")
-    w.write(path)
+    zones, w, path = ztreliable.workload(bins, state, seed=41, n_valid=N_VALID)
     conf = os.path.join(state, "tiny.conf")
     with open(conf, "w", encoding="utf-8") as f:
         f.write("[store]\nmap_size_mb = 1\n")
     d = zh.Daemon(bins, state, ["-c", conf]).start()
     cli = zh.Cli(bins, state)
     zh.check_eq(cli.stats()["store"]["map_bytes"], 1 << 20, "initial map size")
-    rc, _, err = zh.run([bins.pub, "--reliable", "--endpoint", d.ingest_endpoint, "--file",
-                         path, "--publisher", "tiny-map", "--timeout", "60"], timeout=300)
-    zh.check_eq(rc, 0, f"zonetally-pub --reliable ({err.strip()})")
+    ztreliable.send(bins, d.ingest_endpoint, path, "tiny-map")
     stats = cli.stats()
     zh.check_eq(stats["accepted"], len(w.valid), "accepted: each valid event once")
     zh.check(stats["store"]["map_bytes"] > 1 << 20, "the map grew", stats["store"])
