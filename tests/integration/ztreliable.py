@@ -43,3 +43,13 @@ def publisher(cli, name):
             return p
     return {"received": 0, "accepted": 0, "duplicates": 0, "rejected": 0,
             "through_sequence": 0}
+
+
+def check_exact(cli, w, zones, label):
+    """Each valid event accepted once, the counters balanced, every total exact.
+    Returns (stats, number of totals views compared)."""
+    stats = cli.stats()
+    zh.check_eq(stats["accepted"], len(w.valid), f"{label}: each valid event accepted once")
+    zh.check_eq(stats["balanced"], True, f"{label}: received == accepted + duplicates + "
+                "rejected")
+    return stats, zh.verify_totals(cli, w.expected, zones, label)
