@@ -175,6 +175,11 @@ log_stats(struct daemon *d, int64_t *last_ms, uint64_t *last_received)
 		log_info(
 		    "ingest: %llu messages so far carried protobuf fields this daemon does not know",
 		    (unsigned long long)d->in.unknown_fields);
+	if (d->rt.acks_sent + d->rt.acks_lost + d->rt.window_drops > 0)
+		log_info("acknowledged path: %llu acks sent, %llu lost (peer gone or full, it "
+		         "resends), %llu events refused over a peer's window",
+		    (unsigned long long)d->rt.acks_sent, (unsigned long long)d->rt.acks_lost,
+		    (unsigned long long)d->rt.window_drops);
 	*last_received = d->received;
 }
 
