@@ -427,6 +427,51 @@ finish(struct zt_store *s, struct actx *a, size_t n)
 	return 0;
 }
 
+/*
+ * Whether entry i is a reversal whose original is not counted yet but comes later in the
+ * same batch. After a daemon restart a publisher's queued messages can arrive before the
+ * resend of the ones the crash lost, so a reversal may precede its original in a batch;
+ * judged in arrival order it would be rejected as reversal_unknown although the batch
+ * holds the answer. Such entries are applied after the rest of the batch instead.
+ * @return 1 defer; 0 apply now; negative error.
+ */
+static int
+defer_reversal(struct zt_store *s, struct actx *a, const struct zt_entry *e, size_t n, size_t i)
+{
+	const struct zt_event *ev = &e[i].ev;
+	if (e[i].reason_in != ZT_REJECT_NONE || ev->kind == ZT_KIND_DECLARATION)
+		return 0;
+	MDB_val k = zt_mval(ZT_EVENT_ID_LEN, ev->ref_id), v;
+	int rc = mdb_get(a->txn, s->dedup, &k, &v);
+	if (rc != MDB_NOTFOUND)
+		return rc == 0 ? 0 : zt_wr_err(rc);
+	for (size_t j = i + 1; j < n; j++)
+		if (e[j].reason_in == ZT_REJECT_NONE && e[j].ev.kind == ZT_KIND_DECLARATION &&
+		    memcmp(e[j].ev.id, ev->ref_id, ZT_EVENT_ID_LEN) == 0)
+			return 1;
+	return 0;
+}
+
+/* Applies every entry, the deferred reversals last (see defer_reversal()). */
+static int
+apply_all(struct zt_store *s, struct actx *a, const struct zt_entry *e, size_t n)
+{
+	size_t ndefer = 0;
+	int rc;
+	for (size_t i = 0; i < n; i++) {
+		if ((rc = defer_reversal(s, a, e, n, i)) < 0)
+			return rc;
+		s->deferred[i] = (uint8_t)rc;
+		ndefer += (size_t)rc;
+		if (rc == 0 && (rc = apply_entry(s, a, &e[i], i)) < 0)
+			return rc;
+	}
+	for (size_t i = 0; i < n && ndefer > 0; i++)
+		if (s->deferred[i] && (rc = apply_entry(s, a, &e[i], i)) < 0)
+			return rc;
+	return 0;
+}
+
 /* One attempt: begin, apply every entry, finish, commit. */
 static int
 attempt(struct zt_store *s, struct zt_entry *e, size_t n, struct actx *a)
@@ -438,10 +483,7 @@ attempt(struct zt_store *s, struct zt_entry *e, size_t n, struct actx *a)
 	if ((rc = zt_counters_load(s, a->txn, &a->ctr)) < 0)
 		goto fail;
 	a->cutoff_day = cutoff_of(a->ctr.c.watermark_ms, a->o->dedup_window_days);
-	for (size_t i = 0; i < n; i++)
-		if ((rc = apply_entry(s, a, &e[i], i)) < 0)
-			goto fail;
-	if ((rc = finish(s, a, n)) < 0)
+	if ((rc = apply_all(s, a, e, n)) < 0 || (rc = finish(s, a, n)) < 0)
 		goto fail;
 	rc = mdb_txn_commit(a->txn);
 	a->txn = NULL;
@@ -470,6 +512,10 @@ reserve_out(struct zt_store *s, size_t n)
 	if (g == NULL)
 		return -ENOMEM;
 	s->gap = g;
+	uint8_t *d = realloc(s->deferred, n);
+	if (d == NULL)
+		return -ENOMEM;
+	s->deferred = d;
 	s->out_cap = n;
 	return 0;
 }

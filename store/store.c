@@ -475,6 +475,7 @@ zt_store_free(struct zt_store *s)
 	free(s->out);
 	free(s->reason);
 	free(s->gap);
+	free(s->deferred);
 	free(s);
 	return NULL;
 }

@@ -233,7 +233,9 @@ struct zt_apply_result {
  * looked up in the dedup DB (and in the batch itself), a reversal is matched with its
  * original, overflow is checked, and the event's deltas are added to every total it touches
  * (3 levels x 4 granularities x its direction and ALL x its mode and ALL), coalesced in
- * memory so that each total is written once per transaction. Counters, publisher state,
+ * memory so that each total is written once per transaction. A reversal whose original
+ * is not counted yet but comes later in the same batch is applied after the rest of the
+ * batch (a restart can reorder a publisher's messages). Counters, publisher state,
  * dedup records, the watermark and feed_seq are written in the same transaction.
  * On MDB_MAP_FULL the transaction is aborted, the map doubled and the batch re-applied.
  * @param[in,out] e entries; outcome and reason are set on success only

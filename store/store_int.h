@@ -99,6 +99,7 @@ struct zt_store {
 	uint8_t *out;
 	uint16_t *reason;
 	uint64_t *gap;
+	uint8_t *deferred; /* per entry: a reversal applied after the rest of its batch */
 	size_t out_cap;
 };
 
