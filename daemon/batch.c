@@ -53,8 +53,9 @@ batch_init(struct batch *b, size_t cap)
 	memset(b, 0, sizeof(*b));
 	b->e = calloc(cap, sizeof(*b->e));
 	b->raw_off = calloc(cap, sizeof(*b->raw_off));
+	b->peer = calloc(cap, sizeof(*b->peer));
 	b->arena = malloc(ARENA_INITIAL);
-	if (b->e == NULL || b->raw_off == NULL || b->arena == NULL)
+	if (b->e == NULL || b->raw_off == NULL || b->peer == NULL || b->arena == NULL)
 		return -ENOMEM;
 	b->cap = cap;
 	b->arena_cap = ARENA_INITIAL;
@@ -89,6 +90,7 @@ batch_done(struct batch *b)
 {
 	free(b->e);
 	free(b->raw_off);
+	free(b->peer);
 	free(b->arena);
 	memset(b, 0, sizeof(*b));
 }
@@ -129,7 +131,9 @@ batch_next(struct batch *b, const void *payload, size_t len)
 		memcpy(b->arena + b->arena_used, payload, keep);
 	struct zt_entry *e = &b->e[b->n];
 	memset(e, 0, sizeof(*e));
-	e->raw_len = (uint32_t)keep;
+	/* raw_len is the original length (the rejects DB shows it); raw holds the kept part */
+	e->raw_len = len > UINT32_MAX ? UINT32_MAX : (uint32_t)len;
+	b->peer[b->n] = 0;
 	b->raw_off[b->n] = (uint32_t)b->arena_used;
 	b->arena_used += keep;
 	if (b->n == 0)

@@ -56,6 +56,8 @@ static const struct key keys[] = {
     {"store", "map_size_mb", T_U64, F(map_size_mb), 0, 1, 1 << 24, "1024", false},
     {"store", "rejects_max", T_U32, F(rejects_max), 0, 0, 100000000, "10000", true},
     {"metrics", "listen", T_STRING, F(metrics_listen), 0, 0, 0, "127.0.0.1:9464", false},
+    {"ingest", "router_bind", T_STRING, F(router_bind), 0, 0, 0, "tcp://127.0.0.1:7602", false},
+    {"ingest", "router_window", T_U32, F(router_window), 0, 1, 10000000, "100000", false},
 };
 
 static const char *const level_names[] = {"error", "warning", "info", "debug"};
@@ -222,6 +224,7 @@ zt_config_done(struct zt_config *c)
 	free(c->zones_file);
 	free(c->subscribe);
 	free(c->metrics_listen);
+	free(c->router_bind);
 	free_list(c->sub_bind, &c->n_sub_bind);
 	free_list(c->sub_connect, &c->n_sub_connect);
 	memset(c, 0, sizeof(*c));

@@ -6,6 +6,7 @@
 #define ZT_DAEMON_H
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -59,6 +60,7 @@ struct batch {
 	int rc;           /* writer's result: zt_store_apply()'s return */
 	struct zt_apply_result res;
 	int64_t apply_us; /* writer's time in zt_store_apply(), for metrics */
+	uint32_t *peer;   /* per entry: 0 from the SUB socket, else router peer slot + 1 */
 };
 
 int batch_init(struct batch *b, size_t cap);
@@ -80,8 +82,9 @@ struct ingest {
 	void *sub;
 	char bound[ZT_CONFIG_MAX_ENDPOINTS][ZT_ENDPOINT_MAX]; /* resolved bind endpoints */
 	size_t n_bound;
-	uint64_t unknown_fields;   /* messages carrying unknown protobuf fields */
-	const char *metrics_bound; /* "ADDR:PORT" for the endpoints file, or NULL (issue 5) */
+	uint64_t unknown_fields;         /* messages carrying unknown protobuf fields */
+	const char *metrics_bound;       /* "ADDR:PORT" for the endpoints file, or NULL (issue 5) */
+	char ingest_ep[ZT_ENDPOINT_MAX]; /* the ROUTER's resolved endpoint, "" if none */
 };
 
 int ingest_open(struct ingest *in, void *zctx, const struct zt_config *c, char *err, size_t errlen);
@@ -89,6 +92,7 @@ void ingest_close(struct ingest *in);
 int ingest_recv(struct ingest *in, const struct decode_opts *o, struct batch *b);
 int ingest_write_endpoints(const struct ingest *in, const char *state_dir);
 void ingest_remove_endpoints(const char *state_dir);
+size_t ingest_discard_rest(void *sock);
 
 /* writer.c */
 
@@ -99,12 +103,77 @@ struct writer {
 	struct zt_apply_opts opts;
 	bool started;
 	bool busy;
+	atomic_bool give_up; /* set at shutdown: a failing commit stops retrying */
 };
 
 int writer_start(struct writer *w, void *zctx, struct zt_store *store, const struct zt_config *c);
 int writer_submit(struct writer *w, struct batch *b);
 struct batch *writer_collect(struct writer *w);
 void writer_stop(struct writer *w);
+void writer_give_up(struct writer *w);
+
+/* acktrack.c */
+
+/* One publisher's acknowledgement state. */
+struct ackpub {
+	char id[ZT_PUBLISHER_MAX + 1];
+	uint64_t through; /* every sequence up to this one is committed or rejected */
+	uint64_t *seen;   /* ring bitmap: sequences above through already in a batch */
+};
+
+struct acktrack {
+	struct ackpub *pubs;
+	size_t n, cap, last;
+	uint32_t bits; /* sequences remembered above each mark */
+};
+
+int acktrack_init(struct acktrack *t, uint32_t window);
+void acktrack_done(struct acktrack *t);
+int acktrack_load(struct acktrack *t, struct zt_store *s);
+int acktrack_mark(struct acktrack *t, const char *id, uint64_t seq, uint64_t *ret_through);
+int acktrack_batch(struct acktrack *t, struct batch *b);
+void acktrack_committed(struct acktrack *t, const struct batch *b);
+
+/* router.c */
+
+#define ROUTER_TYPE_EVENT 0x01 /* payload: one TradeEvent */
+#define ROUTER_TYPE_BATCH 0x02 /* payload: EventBatch */
+#define ROUTER_TYPE_ACK   0x03 /* payload: IngestAck (daemon -> publisher) */
+#define ROUTER_ID_MAX     255  /* ZeroMQ routing ids are 1..255 bytes */
+
+/* A DEALER connected to the ROUTER, known by its routing id. */
+struct rpeer {
+	uint8_t id[ROUTER_ID_MAX];
+	uint8_t id_len;
+	uint32_t inflight; /* messages received, not yet acknowledged */
+	int64_t last_ms;   /* monotonic time of its last message */
+};
+
+struct router {
+	void *sock; /* NULL: the acknowledged path is off */
+	char bound[ZT_ENDPOINT_MAX];
+	uint32_t window; /* per-peer bound on inflight */
+	struct rpeer *peers;
+	size_t n_peers;
+	/* an EventBatch that did not fit in the batch: the rest is taken next time */
+	bool has_pending;
+	void *pending; /* zmq_msg_t *, heap-allocated */
+	uint32_t pending_peer;
+	size_t pending_pos;
+	uint64_t window_drops; /* events refused because their peer's window was full */
+	uint64_t acks_sent;
+	uint64_t acks_lost; /* peer gone or its queue full: it resends and gets a new ack */
+};
+
+int router_open(struct router *rt, void *zctx, const struct zt_config *c, char *err, size_t errlen);
+void router_close(struct router *rt);
+int router_recv(struct router *rt, const struct decode_opts *o, struct batch *b);
+
+/* seqlog.c */
+void seqlog_batch(const struct batch *b);
+
+/* router_ack.c */
+int router_ack(struct router *rt, const struct batch *b);
 
 /* notify.c */
 
@@ -144,11 +213,12 @@ struct daemon {
 	uint64_t duplicates;
 	uint64_t rejected;
 	uint64_t commits;
-	/* issue 5: operations */
 	struct notify notify;
 	struct metrics *metrics; /* metrics.c; may serve nothing (listen = off) */
 	/* main.c: defaults, file, command line, validate: what SIGHUP re-reads */
 	int (*reload_load)(struct zt_config *ret, char *err, size_t errlen);
+	struct router rt;    /* the acknowledged path (router.c) */
+	struct acktrack ack; /* what may be acknowledged (acktrack.c) */
 };
 
 int loop_signals(struct daemon *d);

@@ -76,7 +76,8 @@ topic_ok(const TradeEvent *m, const void *topic, size_t topic_len)
 static int
 check_shape(const TradeEvent *m, const void *topic, size_t topic_len)
 {
-	if (m->has_zone_code && !topic_ok(m, topic, topic_len))
+	/* the acknowledged path has no topic frame (topic NULL): nothing to match */
+	if (topic != NULL && m->has_zone_code && !topic_ok(m, topic, topic_len))
 		return ZT_REJECT_TOPIC_MISMATCH;
 	if (!m->has_event_id || m->publisher_id == NULL || !m->has_sequence || !m->has_zone_code ||
 	    !m->has_direction || !m->has_mode || !m->has_value_fen || !m->has_item_count ||

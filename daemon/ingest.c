@@ -77,9 +77,10 @@ ingest_close(struct ingest *in)
 	in->sub = NULL;
 }
 
-/* Receives the remaining frames of a message and throws them away; returns their count. */
-static size_t
-discard_rest(void *sub)
+/* Receives the remaining frames of a message and throws them away; returns their count.
+ * Shared with router.c: both sockets reject a message with extra frames the same way. */
+size_t
+ingest_discard_rest(void *sub)
 {
 	size_t n = 0;
 	int more = 1;
@@ -122,7 +123,7 @@ ingest_recv(struct ingest *in, const struct decode_opts *o, struct batch *b)
 		if (zmq_msg_recv(&payload, in->sub, 0) >= 0) {
 			frames++;
 			if (zmq_msg_more(&payload))
-				frames += discard_rest(in->sub);
+				frames += ingest_discard_rest(in->sub);
 		}
 	}
 	zmq_msg_t *body = frames >= 2 ? &payload : &topic;
@@ -149,7 +150,8 @@ out:
 
 /*
  * Writes <state_dir>/zonetallyd.endpoints atomically (temporary file, then rename): one
- * "sub <endpoint>" line per bound endpoint. Its appearance means "ready".
+ * "sub <endpoint>" line per bound endpoint, then "ingest <endpoint>" for the acknowledged
+ * path's ROUTER when it is on. Its appearance means "ready".
  * @return 0 or a negative errno.
  */
 int
@@ -175,6 +177,8 @@ ingest_write_endpoints(const struct ingest *in, const char *state_dir)
 		(void)fprintf(f, "sub %s\n", in->bound[i]);
 	if (in->metrics_bound != NULL)
 		(void)fprintf(f, "metrics %s\n", in->metrics_bound);
+	if (in->ingest_ep[0] != '\0')
+		(void)fprintf(f, "ingest %s\n", in->ingest_ep);
 	int r = fflush(f) == 0 && fsync(fd) == 0 ? 0 : -errno;
 	if (fclose(f) != 0 && r == 0)
 		r = -errno;

@@ -59,6 +59,10 @@ loop_signals(struct daemon *d)
 	sa.sa_handler = SIG_IGN;
 	if (sigaction(SIGPIPE, &sa, NULL) < 0)
 		return -errno;
+	/* A file size limit reached by the store must be a failed commit (EFBIG) that the
+	 * writer retries, not a signal that kills the daemon with a batch unacknowledged. */
+	if (sigaction(SIGXFSZ, &sa, NULL) < 0)
+		return -errno;
 	return 0;
 }
 
@@ -90,7 +94,7 @@ collect(struct daemon *d, struct batch **spare)
 		return -EIO;
 	if (b->rc < 0) {
 		log_warnx(
-		    "store: commit of %zu messages failed for good: %s; exiting without acknowledging them",
+		    "store: commit of %zu messages failed at shutdown: %s; exiting without acknowledging them",
 		    b->n, zt_strerror(b->rc));
 		return b->rc;
 	}
@@ -105,6 +109,10 @@ collect(struct daemon *d, struct batch **spare)
 	    b->res.pruned, (unsigned long long)b->res.feed_seq);
 	log_rejections(b);
 	metrics_commit(d->metrics, b, &d->in);
+	seqlog_batch(b);
+	acktrack_committed(&d->ack, b);
+	if (router_ack(&d->rt, b) < 0)
+		log_warnx("router: out of memory for acknowledgements; publishers will resend");
 	batch_clear(b);
 	*spare = b;
 	return 0;
@@ -120,7 +128,10 @@ maybe_submit(struct daemon *d, struct batch **spare, bool force)
 		return 0;
 	if (!force && !batch_due(d->fill, now_monotonic_ms(), c->batch_max_events, c->batch_max_ms))
 		return 0;
-	int r = writer_submit(&d->w, d->fill);
+	/* the marks move in commit order, so an ack never covers a batch still being filled */
+	int r = acktrack_batch(&d->ack, d->fill);
+	if (r == 0)
+		r = writer_submit(&d->w, d->fill);
 	if (r < 0)
 		return r;
 	d->fill = *spare;
@@ -136,8 +147,11 @@ take_messages(struct daemon *d)
 
 	for (int i = 0; i < RECV_BURST; i++) {
 		int r = ingest_recv(&d->in, &d->dopts, d->fill);
-		if (r <= 0)
-			return r;
+		int q = router_recv(&d->rt, &d->dopts, d->fill);
+		if (r < 0 || q < 0)
+			return r < 0 ? r : q;
+		if (r == 0 && q == 0)
+			return 0;
 		if (busy)
 			d->fill->backlog = true;
 	}
@@ -165,6 +179,11 @@ log_stats(struct daemon *d, int64_t *last_ms, uint64_t *last_received)
 		log_info(
 		    "ingest: %llu messages so far carried protobuf fields this daemon does not know",
 		    (unsigned long long)d->in.unknown_fields);
+	if (d->rt.acks_sent + d->rt.acks_lost + d->rt.window_drops > 0)
+		log_info("acknowledged path: %llu acks sent, %llu lost (peer gone or full, it "
+		         "resends), %llu events refused over a peer's window",
+		    (unsigned long long)d->rt.acks_sent, (unsigned long long)d->rt.acks_lost,
+		    (unsigned long long)d->rt.window_drops);
 	*last_received = d->received;
 }
 
@@ -172,13 +191,14 @@ log_stats(struct daemon *d, int64_t *last_ms, uint64_t *last_received)
 static int
 loop_once(struct daemon *d, struct batch **spare)
 {
-	zmq_pollitem_t items[3] = {
+	zmq_pollitem_t items[4] = {
 	    {.socket = d->w.pair, .events = ZMQ_POLLIN},
 	    {.fd = d->sigpipe[0], .events = ZMQ_POLLIN},
 	    {.socket = d->in.sub, .events = ZMQ_POLLIN},
+	    {.socket = d->rt.sock, .events = ZMQ_POLLIN},
 	};
 	/* At the cap, stop reading: ZeroMQ queues and TCP back-pressure hold the rest. */
-	int nitems = d->fill->n < d->fill->cap ? 3 : 2;
+	int nitems = d->fill->n < d->fill->cap ? (d->rt.sock != NULL ? 4 : 3) : 2;
 	long timeout = d->w.busy
 	    ? STATS_EVERY_MS
 	    : batch_wait_ms(d->fill, now_monotonic_ms(), d->conf->batch_max_ms);
@@ -186,6 +206,8 @@ loop_once(struct daemon *d, struct batch **spare)
 	if (timeout < 0)
 		timeout = STATS_EVERY_MS;
 	timeout = notify_poll_cap(&d->notify, timeout);
+	if (d->rt.has_pending && nitems > 2)
+		timeout = 0; /* the rest of an EventBatch waits in memory, not in the socket */
 	if (zmq_poll(items, nitems, timeout) < 0)
 		return errno == EINTR ? 0 : -errno;
 	if (items[1].revents & ZMQ_POLLIN) {
@@ -196,7 +218,9 @@ loop_once(struct daemon *d, struct batch **spare)
 	int r = 0;
 	if (items[0].revents & ZMQ_POLLIN)
 		r = collect(d, spare);
-	if (r == 0 && nitems == 3 && (items[2].revents & ZMQ_POLLIN))
+	bool readable = (items[2].revents & ZMQ_POLLIN) ||
+	    (nitems == 4 && ((items[3].revents & ZMQ_POLLIN) || d->rt.has_pending));
+	if (r == 0 && nitems >= 3 && readable)
 		r = take_messages(d);
 	if (r == 0 && hup && !d->w.busy && !quit) {
 		hup = 0; /* between batches: the writer holds none */
@@ -248,5 +272,6 @@ loop_run(struct daemon *d)
 		return r;
 	notify_stopping();
 	log_info("signal %d: stopping, committing what is buffered", (int)quit);
+	writer_give_up(&d->w);
 	return drain(d, &spare);
 }

@@ -30,6 +30,7 @@ struct cli {
 	size_t n_sub_connect;
 	int foreground;
 	const char *metrics_listen;
+	const char *router_bind;
 };
 
 static void __attribute__((noreturn)) usage(void)
@@ -37,7 +38,7 @@ static void __attribute__((noreturn)) usage(void)
 	(void)fprintf(stderr,
 	    "usage: zonetallyd [-c CONFIG] [--state-dir DIR] [--zones FILE] [--sub-bind EP]...\n"
 	    "                  [--sub-connect EP]... [--log-level error|warning|info|debug]\n"
-	    "                  [--foreground] [--metrics-listen ADDR:PORT|off]\n");
+	    "                  [--foreground] [--metrics-listen ADDR:PORT|off] [--router-bind EP]\n");
 	exit(2);
 }
 
@@ -65,6 +66,7 @@ parse_args(int argc, char **argv, struct cli *a)
 	    {"foreground", no_argument, NULL, 'f'},
 	    {"metrics-listen", required_argument, NULL, 'M'},
 	    {"help", no_argument, NULL, 'h'},
+	    {"router-bind", required_argument, NULL, 'R'},
 	    {NULL, 0, NULL, 0},
 	};
 	int ch;
@@ -91,6 +93,9 @@ parse_args(int argc, char **argv, struct cli *a)
 			break;
 		case 'M':
 			a->metrics_listen = optarg;
+			break;
+		case 'R':
+			a->router_bind = optarg;
 			break;
 		case 'd':
 		case 'f':
@@ -141,6 +146,8 @@ apply_cli(struct zt_config *c, const struct cli *a)
 		r |= zt_config_set_string(&c->state_dir, a->state_dir);
 	if (a->zones != NULL)
 		r |= zt_config_set_string(&c->zones_file, a->zones);
+	if (a->router_bind != NULL)
+		r |= zt_config_set_string(&c->router_bind, a->router_bind);
 	if (a->n_sub_bind > 0)
 		r |= set_list(c->sub_bind, &c->n_sub_bind, a->sub_bind, a->n_sub_bind);
 	if (a->metrics_listen != NULL)
@@ -272,7 +279,12 @@ open_store(struct zt_config *c)
 		if (zt_config_set_string(&c->state_dir, abs) < 0)
 			fatalx("out of memory");
 	}
-	if ((r = zt_store_open(dir, 0, (size_t)c->map_size_mb << 20, &s)) < 0)
+	r = zt_store_open(dir, 0, (size_t)c->map_size_mb << 20, &s);
+	if (r == ZT_E_SCHEMA)
+		fatalx("the store in '%s' has another schema version than this zonetallyd's (%d); "
+		       "refusing to start rather than misread it: run the release that wrote it",
+		    dir, ZT_SCHEMA_VERSION);
+	if (r < 0)
 		fatalx("cannot open the store in '%s': %s", dir, zt_strerror(r));
 	if (c->zones_file[0] != '\0') {
 		struct zt_zone *zones = NULL;
@@ -365,10 +377,17 @@ start(struct daemon *d, struct zt_store *s, void **zctx)
 
 	if ((*zctx = zmq_ctx_new()) == NULL)
 		fatal("zmq_ctx_new");
+	/* before the writer owns the store: the marks acknowledged before the last stop */
+	if ((r = acktrack_init(&d->ack, c->router_window)) < 0 ||
+	    (r = acktrack_load(&d->ack, s)) < 0)
+		fatalx("cannot load the publishers' acknowledged sequences: %s", zt_strerror(r));
 	if ((r = writer_start(&d->w, *zctx, s, c)) < 0)
 		fatalx("cannot start the writer: %s", strerror(-r));
 	if (ingest_open(&d->in, *zctx, c, err, sizeof(err)) < 0)
 		fatalx("%s", err);
+	if (router_open(&d->rt, *zctx, c, err, sizeof(err)) < 0)
+		fatalx("%s", err);
+	(void)snprintf(d->in.ingest_ep, sizeof(d->in.ingest_ep), "%s", d->rt.bound);
 	if ((r = loop_signals(d)) < 0)
 		fatalx("signals: %s", strerror(-r));
 	for (int i = 0; i < 2; i++)
@@ -426,6 +445,8 @@ main(int argc, char **argv)
 	writer_stop(&d.w);
 	d.metrics = metrics_free(d.metrics);
 	ingest_close(&d.in);
+	router_close(&d.rt);
+	acktrack_done(&d.ack);
 	(void)zmq_ctx_term(zctx);
 	for (int i = 0; i < 2; i++)
 		batch_done(&d.bufs[i]);

@@ -2,11 +2,15 @@
  * writer.c: the thread that commits batches. It only calls zt_store_apply(), so that the
  * main thread keeps reading the sockets while an fsync runs. Batches travel as pointers over
  * an inproc PAIR socket; the main thread does not touch a batch between submit and collect.
- * A failed commit is retried with backoff, never dropped.
+ * A failed commit is retried with backoff for as long as the daemon runs, never dropped and
+ * never acknowledged: the daemon stays up (readers in other processes keep reading the last
+ * committed state) and publishers on the reliable path keep their events until it heals.
+ * The writer also clears stale reader slots once a minute.
  */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <time.h>
 
@@ -14,11 +18,11 @@
 
 #include "daemon.h"
 
-#define WRITER_ENDPOINT  "inproc://zonetallyd-writer"
-#define RETRY_FIRST_MS   10
-#define RETRY_MAX_MS     2000
-#define RETRY_ATTEMPTS   12
-#define PRUNE_PER_COMMIT 2000
+#define WRITER_ENDPOINT    "inproc://zonetallyd-writer"
+#define RETRY_FIRST_MS     10
+#define RETRY_MAX_MS       5000
+#define PRUNE_PER_COMMIT   2000
+#define READER_CHECK_EVERY 60000 /* ms between mdb_reader_check calls */
 
 static pthread_t thread;
 
@@ -31,7 +35,8 @@ sleep_ms(int ms)
 		;
 }
 
-/* Applies b, retrying a failed commit with growing pauses; leaves the last result in b. */
+/* Applies b, retrying a failed commit with growing pauses until it succeeds or the daemon
+ * stops (writer_give_up()); leaves the last result in b. */
 static void
 apply_batch(struct writer *w, struct batch *b)
 {
@@ -40,17 +45,44 @@ apply_batch(struct writer *w, struct batch *b)
 	for (int attempt = 1;; attempt++) {
 		struct zt_apply_opts opts = w->opts;
 		opts.now_ms = now_wall_ms();
+		/* prune at least as many records as the batch may add, so that under a steady
+		 * load past the window the dedup DB stops growing; still bounded per commit */
+		opts.prune_max = PRUNE_PER_COMMIT + (uint32_t)b->n;
 		int64_t t0 = now_monotonic_us();
 		b->rc = zt_store_apply(w->store, b->e, b->n, &opts, &b->res);
 		b->apply_us = now_monotonic_us() - t0;
-		if (b->rc >= 0 || attempt == RETRY_ATTEMPTS)
+		if (b->rc >= 0) {
+			if (attempt > 1)
+				log_warnx("store: commit succeeded after %d attempts; "
+				          "acknowledging again",
+				    attempt);
 			return;
-		log_warnx(
-		    "store: commit of %zu messages failed (attempt %d): %s, retrying in %d ms",
-		    b->n, attempt, zt_strerror(b->rc), pause);
+		}
+		if (atomic_load(&w->give_up))
+			return;
+		log_warnx("store: COMMIT FAILED (attempt %d) for %zu messages: %s; nothing is "
+		          "acknowledged until it succeeds, retrying in %d ms",
+		    attempt, b->n, zt_strerror(b->rc), pause);
 		sleep_ms(pause);
 		pause = pause * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : pause * 2;
 	}
+}
+
+/* Clears reader slots left by dead reader processes, at most once a minute. */
+static void
+reader_check(struct writer *w, int64_t *last_ms)
+{
+	int64_t now = now_monotonic_ms();
+	int cleared = 0;
+
+	if (now - *last_ms < READER_CHECK_EVERY)
+		return;
+	*last_ms = now;
+	int r = zt_store_reader_check(w->store, &cleared);
+	if (r < 0)
+		log_warnx("store: reader check failed: %s, ignoring", zt_strerror(r));
+	else if (cleared > 0)
+		log_info("store: cleared %d stale reader slot(s) of dead processes", cleared);
 }
 
 static void *
@@ -59,10 +91,16 @@ writer_main(void *arg)
 	struct writer *w = arg;
 	void *pair = zmq_socket(w->zctx, ZMQ_PAIR);
 
+	int64_t last_check = now_monotonic_ms();
+
 	if (pair == NULL || zmq_connect(pair, WRITER_ENDPOINT) < 0)
 		fatalx("writer: cannot connect its socket: %s", zmq_strerror(errno));
 	for (;;) {
 		struct batch *b = NULL;
+		zmq_pollitem_t it = {.socket = pair, .events = ZMQ_POLLIN};
+		reader_check(w, &last_check);
+		if (zmq_poll(&it, 1, READER_CHECK_EVERY) <= 0)
+			continue;
 		int n = zmq_recv(pair, &b, sizeof(b), 0);
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -91,6 +129,7 @@ writer_start(struct writer *w, void *zctx, struct zt_store *store, const struct 
 	int linger = 0;
 
 	memset(w, 0, sizeof(*w));
+	atomic_init(&w->give_up, false);
 	w->zctx = zctx;
 	w->store = store;
 	w->opts = (struct zt_apply_opts){
@@ -143,6 +182,13 @@ writer_collect(struct writer *w)
 		return NULL;
 	w->busy = false;
 	return b;
+}
+
+/* Makes a failing commit stop retrying (at shutdown): its batch comes back with rc < 0. */
+void
+writer_give_up(struct writer *w)
+{
+	atomic_store(&w->give_up, true);
 }
 
 /* Stops the thread (after collecting any batch in flight) and closes the socket. */

@@ -51,6 +51,9 @@ struct zt_config {
 
 	/* [metrics] */
 	char *metrics_listen; /* ADDR:PORT of the Prometheus endpoint; "" or "off": none */
+	/* [ingest], acknowledged path (daemon/router.c) */
+	char *router_bind;      /* ROUTER binds here (DEALER publishers connect); "" = off */
+	uint32_t router_window; /* messages of one peer received but not yet acked, at most */
 };
 
 /* Default path of the configuration file. */

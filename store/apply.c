@@ -46,18 +46,21 @@ cutoff_of(int64_t watermark_ms, uint32_t window_days)
  * publisher started over.
  */
 static void
-track_seq(struct zt_publisher *p, uint64_t seq, bool duplicate)
+track_seq(struct zt_publisher *p, uint64_t seq, bool duplicate, uint64_t *ret_gap)
 {
 	uint64_t last = p->last_sequence;
+	*ret_gap = 0;
 	if (seq == last + 1) {
 		p->last_sequence = seq;
 	} else if (seq > last + 1) {
 		p->gaps++;
 		p->gap_events += seq - last - 1;
 		p->last_sequence = seq;
+		*ret_gap = seq - last - 1;
 	} else if (seq == 1 && last > 1 && !duplicate) {
 		p->regressions++;
 		p->last_sequence = 1;
+		*ret_gap = ZT_SEQ_REGRESSION;
 	} else {
 		p->late++;
 	}
@@ -321,6 +324,7 @@ static int
 apply_entry(struct zt_store *s, struct actx *a, const struct zt_entry *en, size_t i)
 {
 	struct zt_publisher *p = NULL;
+	uint64_t gap = 0;
 	uint16_t reason = en->reason_in;
 	int rc, verdict = V_REJECTED;
 	if (reason == ZT_REJECT_NONE && (verdict = judge(s, a, &en->ev, &reason)) < 0)
@@ -328,7 +332,9 @@ apply_entry(struct zt_store *s, struct actx *a, const struct zt_entry *en, size_
 	if (has_publisher(en)) {
 		if ((rc = zt_pub_get(s, a->txn, en->ev.publisher, &p)) < 0)
 			return rc;
-		track_seq(p, en->ev.sequence, verdict == V_DUPLICATE);
+		track_seq(p, en->ev.sequence, verdict == V_DUPLICATE, &gap);
+		if (en->through_in > p->through_sequence)
+			p->through_sequence = en->through_in;
 	}
 	if (verdict == V_REJECTED && (rc = reject_append(s, a, en, reason)) < 0)
 		return rc;
@@ -337,6 +343,7 @@ apply_entry(struct zt_store *s, struct actx *a, const struct zt_entry *en, size_
 	    : verdict == V_DUPLICATE      ? ZT_OUT_DUPLICATE
 	                                  : ZT_OUT_REJECTED;
 	s->reason[i] = verdict == V_REJECTED ? reason : ZT_REJECT_NONE;
+	s->gap[i] = gap;
 	return 0;
 }
 
@@ -420,6 +427,51 @@ finish(struct zt_store *s, struct actx *a, size_t n)
 	return 0;
 }
 
+/*
+ * Whether entry i is a reversal whose original is not counted yet but comes later in the
+ * same batch. After a daemon restart a publisher's queued messages can arrive before the
+ * resend of the ones the crash lost, so a reversal may precede its original in a batch;
+ * judged in arrival order it would be rejected as reversal_unknown although the batch
+ * holds the answer. Such entries are applied after the rest of the batch instead.
+ * @return 1 defer; 0 apply now; negative error.
+ */
+static int
+defer_reversal(struct zt_store *s, struct actx *a, const struct zt_entry *e, size_t n, size_t i)
+{
+	const struct zt_event *ev = &e[i].ev;
+	if (e[i].reason_in != ZT_REJECT_NONE || ev->kind == ZT_KIND_DECLARATION)
+		return 0;
+	MDB_val k = zt_mval(ZT_EVENT_ID_LEN, ev->ref_id), v;
+	int rc = mdb_get(a->txn, s->dedup, &k, &v);
+	if (rc != MDB_NOTFOUND)
+		return rc == 0 ? 0 : zt_wr_err(rc);
+	for (size_t j = i + 1; j < n; j++)
+		if (e[j].reason_in == ZT_REJECT_NONE && e[j].ev.kind == ZT_KIND_DECLARATION &&
+		    memcmp(e[j].ev.id, ev->ref_id, ZT_EVENT_ID_LEN) == 0)
+			return 1;
+	return 0;
+}
+
+/* Applies every entry, the deferred reversals last (see defer_reversal()). */
+static int
+apply_all(struct zt_store *s, struct actx *a, const struct zt_entry *e, size_t n)
+{
+	size_t ndefer = 0;
+	int rc;
+	for (size_t i = 0; i < n; i++) {
+		if ((rc = defer_reversal(s, a, e, n, i)) < 0)
+			return rc;
+		s->deferred[i] = (uint8_t)rc;
+		ndefer += (size_t)rc;
+		if (rc == 0 && (rc = apply_entry(s, a, &e[i], i)) < 0)
+			return rc;
+	}
+	for (size_t i = 0; i < n && ndefer > 0; i++)
+		if (s->deferred[i] && (rc = apply_entry(s, a, &e[i], i)) < 0)
+			return rc;
+	return 0;
+}
+
 /* One attempt: begin, apply every entry, finish, commit. */
 static int
 attempt(struct zt_store *s, struct zt_entry *e, size_t n, struct actx *a)
@@ -431,10 +483,7 @@ attempt(struct zt_store *s, struct zt_entry *e, size_t n, struct actx *a)
 	if ((rc = zt_counters_load(s, a->txn, &a->ctr)) < 0)
 		goto fail;
 	a->cutoff_day = cutoff_of(a->ctr.c.watermark_ms, a->o->dedup_window_days);
-	for (size_t i = 0; i < n; i++)
-		if ((rc = apply_entry(s, a, &e[i], i)) < 0)
-			goto fail;
-	if ((rc = finish(s, a, n)) < 0)
+	if ((rc = apply_all(s, a, e, n)) < 0 || (rc = finish(s, a, n)) < 0)
 		goto fail;
 	rc = mdb_txn_commit(a->txn);
 	a->txn = NULL;
@@ -459,6 +508,14 @@ reserve_out(struct zt_store *s, size_t n)
 	if (r == NULL)
 		return -ENOMEM;
 	s->reason = r;
+	uint64_t *g = realloc(s->gap, n * sizeof(*g));
+	if (g == NULL)
+		return -ENOMEM;
+	s->gap = g;
+	uint8_t *d = realloc(s->deferred, n);
+	if (d == NULL)
+		return -ENOMEM;
+	s->deferred = d;
 	s->out_cap = n;
 	return 0;
 }
@@ -497,6 +554,7 @@ zt_store_apply(struct zt_store *s, struct zt_entry *e, size_t n, const struct zt
 	for (size_t i = 0; i < n; i++) {
 		e[i].outcome = s->out[i];
 		e[i].reason = s->reason[i];
+		e[i].seq_gap = s->gap[i];
 	}
 	if (ret != NULL)
 		*ret = a.res;

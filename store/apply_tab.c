@@ -194,7 +194,7 @@ pub_load(struct zt_store *s, MDB_txn *txn, const char *id, size_t len, struct zt
 	}
 	if (rc != 0)
 		return zt_wr_err(rc);
-	if (v.mv_size != ZT_PUB_REC_LEN)
+	if (v.mv_size != ZT_PUB_REC_LEN && v.mv_size != ZT_PUB_REC_V1_LEN)
 		return ZT_E_CORRUPT;
 	zt_publisher_decode(&k, &v, p);
 	return 0;

@@ -26,10 +26,10 @@ zt_totals_encode(const int64_t v[4], uint8_t out[32])
 void
 zt_publisher_encode(const struct zt_publisher *p, uint8_t out[ZT_PUB_REC_LEN])
 {
-	const uint64_t f[10] = {p->last_sequence, p->received, p->accepted, p->duplicates,
-	    p->rejected, p->gaps, p->gap_events, p->late, p->regressions,
-	    (uint64_t)p->last_seen_ms};
-	for (int i = 0; i < 10; i++)
+	const uint64_t f[11] = {p->last_sequence, p->received, p->accepted, p->duplicates,
+	    p->rejected, p->gaps, p->gap_events, p->late, p->regressions, (uint64_t)p->last_seen_ms,
+	    p->through_sequence};
+	for (int i = 0; i < 11; i++)
 		be64_put(out + 8 * i, f[i]);
 }
 
@@ -50,6 +50,9 @@ zt_publisher_decode(const MDB_val *k, const MDB_val *v, struct zt_publisher *ret
 	ret->late = be64_get(p + 56);
 	ret->regressions = be64_get(p + 64);
 	ret->last_seen_ms = (int64_t)be64_get(p + 72);
+	/* records written before the reliable path have no through_sequence: nothing acked */
+	if (v->mv_size >= ZT_PUB_REC_LEN)
+		ret->through_sequence = be64_get(p + 80);
 }
 
 /* Starts the cached read transaction fresh, adopting a map the writer has grown. */
@@ -223,9 +226,17 @@ zt_store_counters(struct zt_store *s, struct zt_counters *ret)
 	if (rc < 0)
 		return rc;
 	rc = zt_counters_load(s, txn, &c);
+	MDB_stat st = {0};
+	if (rc == 0 && (rc = mdb_stat(txn, s->rejects, &st)) != 0)
+		rc = zt_mdb_err(rc);
 	zt_rd_release(s);
-	if (rc == 0)
+	if (rc == 0) {
 		*ret = c.c;
+		/* every reject took the next arrival number; those not kept were dropped */
+		ret->rejects_kept = st.ms_entries;
+		ret->rejects_dropped =
+		    c.reject_seq > st.ms_entries ? c.reject_seq - st.ms_entries : 0;
+	}
 	return rc;
 }
 
@@ -273,7 +284,8 @@ pub_fn(const MDB_val *k, const MDB_val *v, void *arg)
 {
 	struct pub_ctx *c = arg;
 	struct zt_publisher p;
-	if (v->mv_size != ZT_PUB_REC_LEN || k->mv_size == 0 || k->mv_size > ZT_PUBLISHER_MAX)
+	if ((v->mv_size != ZT_PUB_REC_LEN && v->mv_size != ZT_PUB_REC_V1_LEN) || k->mv_size == 0 ||
+	    k->mv_size > ZT_PUBLISHER_MAX)
 		return ZT_E_CORRUPT;
 	zt_publisher_decode(k, v, &p);
 	return c->cb(&p, c->arg);

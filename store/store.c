@@ -31,7 +31,8 @@
  *               day < cutoff, the dedup record with it
  *   publishers  publisher id bytes (1..64, no NUL) -> u64 last_sequence, received,
  *               accepted, duplicates, rejected, gaps, gap_events, late, regressions,
- *               then i64 last_seen_ms
+ *               then i64 last_seen_ms, then u64 through_sequence (the acknowledged
+ *               mark; records written before it existed are 80 bytes and read it as 0)
  *   rejects     u64 arrival seq -> i64 at_ms, u16 reason, u32 raw_len, then at most
  *               ZT_REJECT_KEEP bytes of the payload; the oldest are deleted in the same
  *               transaction beyond rejects_max
@@ -446,6 +447,18 @@ fail:
 	return rc;
 }
 
+int
+zt_store_reader_check(struct zt_store *s, int *ret_cleared)
+{
+	int dead = 0;
+	int rc = mdb_reader_check(s->env, &dead);
+	if (rc != 0)
+		return zt_mdb_err(rc);
+	if (ret_cleared != NULL)
+		*ret_cleared = dead;
+	return 0;
+}
+
 struct zt_store *
 zt_store_free(struct zt_store *s)
 {
@@ -461,6 +474,8 @@ zt_store_free(struct zt_store *s)
 	free(s->ptab);
 	free(s->out);
 	free(s->reason);
+	free(s->gap);
+	free(s->deferred);
 	free(s);
 	return NULL;
 }

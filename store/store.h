@@ -56,6 +56,14 @@ int zt_store_open(const char *dir, unsigned flags, size_t map_size, struct zt_st
 /* Closes the store and frees it. Takes NULL. Returns NULL. */
 struct zt_store *zt_store_free(struct zt_store *s);
 
+/*
+ * Clears the reader slots of processes that died while reading (mdb_reader_check): a stale
+ * slot pins old pages, so the file grows without bound. Call it periodically.
+ * @param[out] ret_cleared number of slots cleared (may be NULL)
+ * @return 0 or ZT_E_MDB.
+ */
+int zt_store_reader_check(struct zt_store *s, int *ret_cleared);
+
 /* Returns the current map size in bytes and the bytes in use (for stats and metrics). */
 int zt_store_size(struct zt_store *s, uint64_t *ret_map_bytes, uint64_t *ret_used_bytes);
 
@@ -188,7 +196,16 @@ struct zt_entry {
 	const void *raw;    /* in: the payload, borrowed for the call, for the rejects DB */
 	uint8_t outcome;    /* out: enum zt_outcome */
 	uint16_t reason;    /* out: the final reason when outcome == ZT_OUT_REJECTED */
+	/* in, when has_seq: the publisher's through_sequence becomes at least this once the
+	 * batch commits (0: unchanged). The caller computes it (daemon/acktrack.c). */
+	uint64_t through_in;
+	/* out, when has_seq: the number of sequences this one jumped over (a gap of
+	 * [sequence - seq_gap, sequence - 1]), ZT_SEQ_REGRESSION when the publisher restarted
+	 * from 1, else 0 */
+	uint64_t seq_gap;
 };
+
+#define ZT_SEQ_REGRESSION UINT64_MAX
 
 struct zt_apply_opts {
 	int64_t now_ms;              /* wall clock, for the future bound */
@@ -216,7 +233,9 @@ struct zt_apply_result {
  * looked up in the dedup DB (and in the batch itself), a reversal is matched with its
  * original, overflow is checked, and the event's deltas are added to every total it touches
  * (3 levels x 4 granularities x its direction and ALL x its mode and ALL), coalesced in
- * memory so that each total is written once per transaction. Counters, publisher state,
+ * memory so that each total is written once per transaction. A reversal whose original
+ * is not counted yet but comes later in the same batch is applied after the rest of the
+ * batch (a restart can reorder a publisher's messages). Counters, publisher state,
  * dedup records, the watermark and feed_seq are written in the same transaction.
  * On MDB_MAP_FULL the transaction is aborted, the map doubled and the batch re-applied.
  * @param[in,out] e entries; outcome and reason are set on success only
@@ -276,6 +295,8 @@ struct zt_counters {
 	uint64_t feed_seq;
 	int64_t watermark_ms; /* newest accepted event time, 0 if none */
 	uint64_t dedup_records;
+	uint64_t rejects_kept;    /* rejected messages in the rejects DB now */
+	uint64_t rejects_dropped; /* oldest ones dropped to keep it under rejects_max */
 };
 
 /* @return 0; ZT_E_CORRUPT; ZT_E_MDB. */
@@ -294,6 +315,9 @@ struct zt_publisher {
 	uint64_t late;        /* sequences at or below the highest seen (resends, reorders) */
 	uint64_t regressions; /* restarts from sequence 1 */
 	int64_t last_seen_ms; /* wall clock of the last commit that saw it */
+	/* reliable path: every sequence up to this one is durable or rejected (acked); set by
+	 * the daemon through zt_entry.through_in, never lowered, never pruned */
+	uint64_t through_sequence;
 };
 
 typedef int (*zt_publisher_cb)(const struct zt_publisher *p, void *arg);

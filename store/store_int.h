@@ -15,11 +15,12 @@
 #include "store.h"
 
 #define ZT_DAY_MS         86400000LL
-#define ZT_PRUNE_DEFAULT  1024u /* prune_max 0 means this */
-#define ZT_DEDUP_HDR_LEN  5     /* flags(1) day(4) */
-#define ZT_DEDUP_ORIG_LEN 29    /* + zone(4) items(4) value(8) declared_at(8) */
-#define ZT_ZONE_REC_LEN   158   /* see zone_encode() in store.c */
-#define ZT_PUB_REC_LEN    (10 * 8)
+#define ZT_PRUNE_DEFAULT  1024u    /* prune_max 0 means this */
+#define ZT_DEDUP_HDR_LEN  5        /* flags(1) day(4) */
+#define ZT_DEDUP_ORIG_LEN 29       /* + zone(4) items(4) value(8) declared_at(8) */
+#define ZT_ZONE_REC_LEN   158      /* see zone_encode() in store.c */
+#define ZT_PUB_REC_V1_LEN (10 * 8) /* before through_sequence was appended */
+#define ZT_PUB_REC_LEN    (11 * 8)
 #define ZT_REJ_HDR_LEN    14          /* at_ms(8) reason(2) raw_len(4) */
 #define ZT_COUNTERS_FIXED (8 + 9 * 8) /* nreasons(4) pad(4) then 9 x u64 */
 #define ZT_COUNTERS_LEN   (ZT_COUNTERS_FIXED + 8 * ZT_REJECT__COUNT)
@@ -97,6 +98,8 @@ struct zt_store {
 	uint32_t pgen;
 	uint8_t *out;
 	uint16_t *reason;
+	uint64_t *gap;
+	uint8_t *deferred; /* per entry: a reversal applied after the rest of its batch */
 	size_t out_cap;
 };
 

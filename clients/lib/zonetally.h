@@ -297,4 +297,90 @@ struct json_object *zt_fmt_dirs_json(const struct zt_totals_block *b, int mode);
 /* Returns a new {"granularity":"day","bucket":"2022-11-11"|null} object, or NULL. */
 struct json_object *zt_fmt_period_json(const struct zt_period *p);
 
+/* ---------------------------------------------------------------------------------------- */
+/* Publisher: the acknowledged path (zonetallyd's ROUTER socket, default port 7602)          */
+
+/*
+ * A DEALER connection that sends events and keeps each one until the daemon acknowledges
+ * it (IngestAck.through_sequence, sent only after the commit). Events not acknowledged
+ * within resend_ms of the last progress are all sent again, from through_sequence + 1 (the
+ * daemon counts a resend once: dedup). With a spool directory every event is appended to
+ * a file before it is sent, so that a publisher process that crashes resumes: the next
+ * zt_publisher_new() on the same directory loads the unacknowledged events and resends them.
+ * The spool survives a crash of the process, not of the machine (it is not fsynced).
+ * Threads: one struct zt_pubconn per thread. Never logs.
+ */
+struct zt_pubconn;
+
+struct zt_publisher_opts {
+	uint32_t window;       /* events sent and not yet acknowledged, at most (0: 10000) */
+	uint32_t batch_max;    /* events per EventBatch message (0: 256, at most 1024) */
+	uint32_t resend_ms;    /* resend everything unacknowledged after this long (0: 1000) */
+	const char *spool_dir; /* NULL: no spool (borrowed for the call) */
+};
+
+struct zt_publisher_stats {
+	uint64_t queued;   /* events given to zt_publisher_send() (and loaded from the spool) */
+	uint64_t sent;     /* event transmissions, resends included */
+	uint64_t resent;   /* of which resends */
+	uint64_t acked;    /* events covered by an acknowledgement */
+	uint64_t rejected; /* of which the daemon rejected (see by_reason) */
+	uint64_t by_reason[ZT_REJECT__COUNT];
+	uint64_t through; /* the publisher's acknowledged mark */
+};
+
+/*
+ * Connects to the daemon's ROUTER endpoint (the connection is made in the background and
+ * re-made after a daemon restart).
+ * @param[in] endpoint e.g. "tcp://127.0.0.1:7602" (copied)
+ * @param[in] publisher_id the publisher_id of every event sent (copied)
+ * @param[in] o options, NULL for the defaults
+ * @param[out] ret the connection, freed with zt_publisher_free()
+ * @return 0; -ENOMEM; -EINVAL (bad option or endpoint); a negative errno from the spool.
+ */
+int zt_publisher_new(const char *endpoint, const char *publisher_id,
+    const struct zt_publisher_opts *o, struct zt_pubconn **ret);
+
+/* Closes the socket without waiting, closes the spool (kept on disk), frees. Takes NULL. */
+struct zt_pubconn *zt_publisher_free(struct zt_pubconn *pc);
+
+/*
+ * Returns the highest sequence already in the spool (sent or about to be, by an earlier
+ * process): a resuming publisher continues with the next one. 0 without a spool.
+ */
+uint64_t zt_publisher_resume_seq(const struct zt_pubconn *pc);
+
+/*
+ * Queues one encoded TradeEvent (its publisher_id must be this connection's) and sends it
+ * when the socket takes it. Sequences must increase from call to call.
+ * @return 0; -EAGAIN if the window is full (call zt_publisher_poll() and retry); -EINVAL
+ *     (sequence not above the previous one; empty, oversize or undecodable event; an event
+ *     whose publisher_id or sequence is not this connection's and `seq`: the daemon could
+ *     never acknowledge it); -ENOMEM; a negative errno from the spool.
+ * @note The bytes are copied.
+ */
+int zt_publisher_send(struct zt_pubconn *pc, uint64_t seq, const void *event, size_t len);
+
+/*
+ * Sends what is queued, reads acknowledgements (waiting up to timeout_ms for the first)
+ * and resends when the resend timeout passed without progress.
+ * @return the number of events newly acknowledged (>= 0), or a negative errno.
+ */
+int zt_publisher_poll(struct zt_pubconn *pc, int timeout_ms);
+
+/* Returns the number of events queued and not yet acknowledged. */
+size_t zt_publisher_unacked(const struct zt_pubconn *pc);
+
+/* Returns the milliseconds since the last acknowledgement progress, 0 if nothing waits. */
+int64_t zt_publisher_stalled_ms(const struct zt_pubconn *pc);
+
+/*
+ * Polls until every queued event is acknowledged, or until timeout_ms pass without any
+ * progress. @return 0; -ETIMEDOUT (zt_publisher_unacked() tells how many are left).
+ */
+int zt_publisher_flush(struct zt_pubconn *pc, int timeout_ms);
+
+/* Copies the counters. */
+void zt_publisher_get_stats(const struct zt_pubconn *pc, struct zt_publisher_stats *ret);
+
 #endif /* ZONETALLY_H */

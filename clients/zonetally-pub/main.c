@@ -16,16 +16,18 @@
 
 #include "pub.h"
 
-#define EXIT_USAGE      2
-#define DEFAULT_EP      "tcp://127.0.0.1:7601"
-#define DEFAULT_ZONES   ZT_DATADIR "/zones.csv"
-#define INPUT_MAX_BYTES (1ull << 34) /* 16 GiB: refuse absurd inputs before reading them */
+#define EXIT_USAGE          2
+#define DEFAULT_EP          "tcp://127.0.0.1:7601"
+#define DEFAULT_RELIABLE_EP "tcp://127.0.0.1:7602"
+#define DEFAULT_ZONES       ZT_DATADIR "/zones.csv"
+#define INPUT_MAX_BYTES     (1ull << 34) /* 16 GiB: refuse absurd inputs before reading them */
 
 static const char usage_text[] =
     "usage: zonetally-pub [--endpoint EP]... (--generate N [--seed S] [--day YYYY-MM-DD]\n"
     "           [--dup-ratio R] [--kind-mix R] [--random-ids] [--zones FILE] | --file PATH|-)\n"
     "           [--rate EV_PER_S] [--publisher ID] [--start-seq N]\n"
-    "           [--wait-subscribers N] [--timeout S]\n";
+    "           [--wait-subscribers N] [--timeout S]\n"
+    "           [--reliable [--window N] [--spool DIR]]\n";
 
 enum {
 	OPT_ENDPOINT = 0x100,
@@ -42,6 +44,9 @@ enum {
 	OPT_WAIT,
 	OPT_TIMEOUT,
 	OPT_ZONES,
+	OPT_RELIABLE,
+	OPT_WINDOW,
+	OPT_SPOOL,
 };
 
 static int usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -178,6 +183,17 @@ send_option(struct pub_opts *o, int opt, const char *arg)
 			return usage("--timeout: expected seconds (0..86400), not '%s'", arg);
 		o->timeout_s = (unsigned long)v;
 		return 0;
+	case OPT_RELIABLE:
+		o->reliable = true;
+		return 0;
+	case OPT_WINDOW:
+		if (parse_u64(arg, 1000000, &v) < 0 || v == 0)
+			return usage("--window: expected 1..1000000 events, not '%s'", arg);
+		o->window = (uint32_t)v;
+		return 0;
+	case OPT_SPOOL:
+		o->spool = arg;
+		return 0;
 	default:
 		return usage("invalid option");
 	}
@@ -198,6 +214,9 @@ static const struct option longopts[] = {
     {"start-seq", required_argument, NULL, OPT_START_SEQ},
     {"wait-subscribers", required_argument, NULL, OPT_WAIT},
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"reliable", no_argument, NULL, OPT_RELIABLE},
+    {"window", required_argument, NULL, OPT_WINDOW},
+    {"spool", required_argument, NULL, OPT_SPOOL},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -236,8 +255,12 @@ parse_options(int argc, char **argv, struct pub_opts *o, const char **zones)
 		return usage("unexpected operand '%s'", argv[optind]);
 	if (o->generate == (o->file != NULL))
 		return usage("exactly one input: --generate N or --file PATH");
+	if ((o->window != 0 || o->spool != NULL) && !o->reliable)
+		return usage("--window and --spool need --reliable");
+	if (o->reliable && o->n_endpoints > 1)
+		return usage("--reliable sends to one daemon: give one --endpoint");
 	if (o->n_endpoints == 0)
-		o->endpoints[o->n_endpoints++] = DEFAULT_EP;
+		o->endpoints[o->n_endpoints++] = o->reliable ? DEFAULT_RELIABLE_EP : DEFAULT_EP;
 	o->gen.publisher = o->publisher;
 	o->gen.start_seq = o->start_seq;
 	return 0;
@@ -328,6 +351,10 @@ send_line(struct zt_wire *w, void *arg)
 		(void)fprintf(stderr, "zonetally-pub: getrandom: %s\n", strerror(errno));
 		return EXIT_FAILURE;
 	}
+	/* before a sequence is taken: skipping it later would leave a hole the daemon's ack
+	 * never passes */
+	if (fs->p->rel != NULL && !rel_line_ok(fs->p, w, fs->publisher))
+		return 0;
 	zt_wire_complete(w, fs->publisher, &fs->next_seq, rnd);
 	if ((r = pub_send(fs->p, w)) < 0) {
 		(void)fprintf(stderr, "zonetally-pub: send: %s\n", zmq_strerror(-r));
@@ -418,9 +445,9 @@ run_generate(struct pub *p, const struct pub_opts *o, const char *zones_path)
 	}
 	if ((r = start(p, o)) == 0)
 		while (zt_gen_next(g, &w, NULL) == 1)
-			if (pub_send(p, &w) < 0) {
+			if ((n = pub_send(p, &w)) < 0) {
 				(void)fprintf(
-				    stderr, "zonetally-pub: send: %s\n", zmq_strerror(errno));
+				    stderr, "zonetally-pub: send: %s\n", zmq_strerror(-n));
 				r = EXIT_FAILURE;
 				break;
 			}
@@ -444,6 +471,10 @@ main(int argc, char **argv)
 		return EXIT_FAILURE;
 	}
 	r = o.generate ? run_generate(p, &o, zones) : run_file(p, &o);
+	if (r == 0)
+		r = pub_finish(p);
+	else if (p->rel != NULL)
+		(void)rel_finish(p); /* says how many events were left unacknowledged */
 	int64_t t1 = mono_ns();
 	pub_close(p, o.timeout_s);
 	if (r == 0) {

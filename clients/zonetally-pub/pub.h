@@ -23,6 +23,9 @@ struct pub_opts {
 	uint64_t start_seq;
 	unsigned long wait_subscribers;
 	unsigned long timeout_s;
+	bool reliable;     /* --reliable: the acknowledged path */
+	uint32_t window;   /* --window: unacknowledged events at most */
+	const char *spool; /* --spool DIR */
 };
 
 /* One open publisher socket and its pacing state. */
@@ -33,6 +36,13 @@ struct pub {
 	uint64_t sent;
 	int64_t start_ns;
 	uint8_t buf[ZT_WIRE_MSG_MAX];
+	/* --reliable (reliable.c) */
+	struct zt_pubconn *rel;
+	uint64_t resume_seq; /* highest sequence a killed run spooled */
+	uint64_t last_seq;
+	uint64_t skipped;
+	uint64_t unsendable; /* input events the acknowledged path cannot carry */
+	unsigned long timeout_s;
 };
 
 /* send.c */
@@ -41,5 +51,13 @@ int pub_open(struct pub *p, const struct pub_opts *o);
 int pub_wait_subscribers(struct pub *p, unsigned long n, int64_t deadline_ns);
 int pub_send(struct pub *p, const struct zt_wire *w);
 void pub_close(struct pub *p, unsigned long linger_s);
+int pub_finish(struct pub *p);
+
+/* reliable.c */
+int rel_open(struct pub *p, const struct pub_opts *o);
+int rel_send(struct pub *p, const struct zt_wire *w, size_t len);
+bool rel_line_ok(struct pub *p, const struct zt_wire *w, const char *publisher);
+int rel_finish(struct pub *p);
+void rel_close(struct pub *p);
 
 #endif /* ZT_PUB_H */

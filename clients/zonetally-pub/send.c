@@ -28,6 +28,9 @@ pub_open(struct pub *p, const struct pub_opts *o)
 	int zero = 0, one = 1;
 
 	p->rate = o->rate;
+	p->timeout_s = o->timeout_s;
+	if (o->reliable)
+		return rel_open(p, o);
 	if ((p->ctx = zmq_ctx_new()) == NULL)
 		return -errno;
 	if ((p->sock = zmq_socket(p->ctx, ZMQ_XPUB)) == NULL)
@@ -48,6 +51,10 @@ pub_wait_subscribers(struct pub *p, unsigned long n, int64_t deadline_ns)
 	unsigned long seen = 0;
 	uint8_t msg[256];
 
+	if (p->rel != NULL) { /* acknowledgements replace the subscription handshake */
+		p->start_ns = mono_ns();
+		return 0;
+	}
 	while (seen < n) {
 		int64_t left_ms = (deadline_ns - mono_ns()) / 1000000;
 		zmq_pollitem_t item = {.socket = p->sock, .events = ZMQ_POLLIN};
@@ -90,6 +97,8 @@ pub_send(struct pub *p, const struct zt_wire *w)
 
 	if (p->rate > 0)
 		pace(p);
+	if (p->rel != NULL)
+		return rel_send(p, w, n);
 	zt_wire_topic(w, topic);
 	while (zmq_send(p->sock, topic, strlen(topic), ZMQ_SNDMORE) < 0)
 		if (errno != EINTR)
@@ -101,11 +110,21 @@ pub_send(struct pub *p, const struct zt_wire *w)
 	return 0;
 }
 
+/* After the input: waits for the last acknowledgement on the reliable path. Returns an
+ * exit status. */
+int
+pub_finish(struct pub *p)
+{
+	return p->rel != NULL ? rel_finish(p) : 0;
+}
+
 void
 pub_close(struct pub *p, unsigned long linger_s)
 {
 	int linger = (int)(linger_s * 1000);
 
+	if (p->rel != NULL)
+		rel_close(p);
 	if (p->sock != NULL) {
 		(void)zmq_setsockopt(p->sock, ZMQ_LINGER, &linger, sizeof(linger));
 		(void)zmq_close(p->sock);

@@ -69,5 +69,7 @@ int cmd_check_config(struct cli *c, int argc, char **argv);
 /* cmd_backup.c */
 int cmd_backup(struct cli *c, int argc, char **argv);
 int cmd_verify(struct cli *c, int argc, char **argv);
+/* cmd_rejects.c */
+int cmd_rejects(struct cli *c, int argc, char **argv);
 
 #endif /* ZT_CLI_H */

@@ -42,7 +42,8 @@ publisher_json(const struct zt_publisher *p)
 	    add_u64(o, "duplicates", p->duplicates) < 0 ||
 	    add_u64(o, "rejected", p->rejected) < 0 || add_u64(o, "gaps", p->gaps) < 0 ||
 	    add_u64(o, "gap_events", p->gap_events) < 0 || add_u64(o, "late", p->late) < 0 ||
-	    add_u64(o, "regressions", p->regressions) < 0) {
+	    add_u64(o, "regressions", p->regressions) < 0 ||
+	    add_u64(o, "through_sequence", p->through_sequence) < 0) {
 		json_object_put(o);
 		return NULL;
 	}
@@ -81,6 +82,11 @@ stats_parts(struct json_object *o, const struct zt_counters *k, uint64_t map, ui
 	(void)json_object_object_add(o, "feed_seq", json_object_new_int64((int64_t)k->feed_seq));
 	(void)json_object_object_add(o, "watermark_ms", json_object_new_int64(k->watermark_ms));
 	(void)add_u64(o, "dedup_records", k->dedup_records);
+	(void)add_u64(o, "rejects_kept", k->rejects_kept);
+	(void)add_u64(o, "rejects_dropped", k->rejects_dropped);
+	/* the invariant every commit keeps; false would mean a message went unaccounted */
+	(void)json_object_object_add(o, "balanced",
+	    json_object_new_boolean(k->received == k->accepted + k->duplicates + k->rejected));
 	(void)json_object_object_add(o, "store", st);
 	(void)json_object_object_add(o, "publishers", pa);
 	return 0;
@@ -121,6 +127,10 @@ stats_text(const struct zt_counters *k, uint64_t map, uint64_t used, const struc
 	line("accepted", k->accepted);
 	line("duplicates", k->duplicates);
 	line("rejected", k->rejected);
+	(void)printf("%-16s %s\n", "balanced",
+	    k->received == k->accepted + k->duplicates + k->rejected
+	        ? "yes (received = accepted + duplicates + rejected)"
+	        : "NO: received != accepted + duplicates + rejected");
 	for (int i = ZT_REJECT_NONE + 1; i < ZT_REJECT__COUNT; i++)
 		if (k->by_reason[i] != 0)
 			(void)printf("  %-22s %12llu  %s\n", zt_reject_name(i),
@@ -128,6 +138,8 @@ stats_text(const struct zt_counters *k, uint64_t map, uint64_t used, const struc
 	line("commits", k->commits);
 	line("feed_seq", k->feed_seq);
 	line("dedup_records", k->dedup_records);
+	line("rejects_kept", k->rejects_kept);
+	line("rejects_dropped", k->rejects_dropped);
 	if (k->watermark_ms != 0) {
 		struct zt_period p = zt_period_day_of(k->watermark_ms);
 		char day[16];
@@ -142,12 +154,13 @@ stats_text(const struct zt_counters *k, uint64_t map, uint64_t used, const struc
 		const struct zt_publisher *p = &ps->v[i];
 		(void)printf(
 		    "  %s: last_sequence %llu, received %llu, accepted %llu, duplicates %llu, "
-		    "rejected %llu, gaps %llu (%llu events), late %llu, regressions %llu\n",
+		    "rejected %llu, gaps %llu (%llu events), late %llu, regressions %llu, "
+		    "acked through %llu\n",
 		    p->id, (unsigned long long)p->last_sequence, (unsigned long long)p->received,
 		    (unsigned long long)p->accepted, (unsigned long long)p->duplicates,
 		    (unsigned long long)p->rejected, (unsigned long long)p->gaps,
 		    (unsigned long long)p->gap_events, (unsigned long long)p->late,
-		    (unsigned long long)p->regressions);
+		    (unsigned long long)p->regressions, (unsigned long long)p->through_sequence);
 	}
 }
 

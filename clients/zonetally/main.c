@@ -26,6 +26,7 @@ static const char usage_text[] =
     "  check-config [FILE]                     validate a configuration file\n"
     "  backup DEST [--json]                    compacting online copy of the store\n"
     "  verify DIR [--json]                     check a store's schema and roll-ups\n"
+    "  rejects [--reason R] [--limit N] [--raw FILE] [--json]   newest rejected messages\n"
     "PERIOD: --day YYYY-MM-DD | --month YYYY-MM | --year YYYY | --all (default: today, CST)\n";
 
 static const struct {
@@ -41,6 +42,7 @@ static const struct {
     {"check-config", cmd_check_config},
     {"backup", cmd_backup},
     {"verify", cmd_verify},
+    {"rejects", cmd_rejects},
 };
 
 int

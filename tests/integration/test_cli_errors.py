@@ -26,7 +26,9 @@ def expect(args, want_rc, what, needle=None, stdin_data=None):
 
 def daemon_usage(bins, state):
     """zonetallyd: unknown options and bad values are usage errors."""
-    base = [bins.daemon, "--foreground", "--state-dir", state, "--zones", bins.zones_csv]
+    # -c /dev/null: an installed /etc/zonetally/zonetallyd.conf must not decide the outcome
+    base = [bins.daemon, "--foreground", "-c", "/dev/null", "--state-dir", state,
+            "--zones", bins.zones_csv]
     expect(base + ["--bogus"], 2, "zonetallyd unknown option")
     expect(base + ["--log-level", "loud"], 2, "zonetallyd bad log level")
     expect(base + ["--state-dir"], 2, "zonetallyd missing argument")

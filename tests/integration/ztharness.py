@@ -94,6 +94,7 @@ class Daemon:
         self.extra_args = list(extra_args)
         self.proc = None
         self.endpoint = None
+        self.ingest_endpoint = None  # the acknowledged path's ROUTER ("ingest" line)
         self.log_path = os.path.join(state_dir, "zonetallyd.log")
         self.endpoints_path = os.path.join(state_dir, "zonetallyd.endpoints")
         _LIVE.append(self)
@@ -102,7 +103,11 @@ class Daemon:
         """Starts the daemon and waits for its endpoints file (the readiness signal)."""
         args = [self.bins.daemon, "--foreground", "--state-dir", self.state_dir,
                 "--zones", self.bins.zones_csv, "--sub-bind", "tcp://127.0.0.1:*",
-                "--metrics-listen", "127.0.0.1:0"] + self.extra_args
+                "--metrics-listen", "127.0.0.1:0", "--router-bind", "tcp://127.0.0.1:*"]
+        # The host's /etc/zonetally/zonetallyd.conf must never leak into a test.
+        if "-c" not in self.extra_args:
+            args += ["-c", self._empty_config()]
+        args += self.extra_args
         if self.log_level:
             args += ["--log-level", self.log_level]
         # A daemon killed with SIGKILL leaves its endpoints file: it must not pass for the
@@ -116,6 +121,14 @@ class Daemon:
         self.endpoint = wait_for(self._read_endpoint, READY_TIMEOUT_S, "zonetallyd.endpoints")
         return self
 
+    def _empty_config(self):
+        """An empty config file, so that an installed /etc/zonetally/zonetallyd.conf never
+        changes what a test runs with (the command line sets what the test needs)."""
+        path = os.path.join(self.state_dir, "empty.conf")
+        if not os.path.exists(path):
+            open(path, "w", encoding="utf-8").close()
+        return path
+
     def _read_endpoint(self):
         """Returns the sub endpoint once the file exists; fails early if the daemon died."""
         if self.proc.poll() is not None:
@@ -123,10 +136,14 @@ class Daemon:
                               + self.log_tail())
         try:
             with open(self.endpoints_path, encoding="utf-8") as f:
+                sub = None
                 for line in f:
                     kind, _, ep = line.strip().partition(" ")
-                    if kind == "sub" and ep:
-                        return ep
+                    if kind == "sub" and ep and sub is None:
+                        sub = ep
+                    elif kind == "ingest" and ep:
+                        self.ingest_endpoint = ep
+                return sub
         except FileNotFoundError:
             return None
         return None

@@ -297,6 +297,26 @@ test_reversals(void **state)
 	assert_int_equal(t.reversals, 2);
 }
 
+/* A reversal that overtook its original inside one batch (a restart reorders a publisher's
+ * messages) is applied after it, not rejected. */
+static void
+test_reversal_before_original(void **state)
+{
+	(void)state;
+	struct zt_entry o = ev(5, 330100, ZT_DIR_EXPORT, ZT_MODE_9610, 300, 2, T0);
+	struct zt_entry e[2] = {reversal(500, &o), o};
+	apply(e, 2, NULL);
+	assert_int_equal(e[0].outcome, ZT_OUT_ACCEPTED);
+	assert_int_equal(e[1].outcome, ZT_OUT_ACCEPTED);
+	struct zt_entry again = reversal(501, &o);
+	apply(&again, 1, NULL);
+	assert_int_equal(again.reason, ZT_REJECT_REVERSAL_TWICE);
+	struct zt_totals t = get(0, 0, ZT_GRAN_ALL, 0, 0, 0);
+	assert_int_equal(t.events, 0);
+	assert_int_equal(t.value_fen, 0);
+	assert_int_equal(t.reversals, 1);
+}
+
 static void
 test_overflow(void **state)
 {
@@ -472,6 +492,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_dedup, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_time_window, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_reversals, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reversal_before_original, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_overflow, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_publishers_and_rejects, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_resend_is_not_regression, setup, teardown),
