@@ -53,6 +53,11 @@ static const struct key keys[] = {
     {"validation", "max_value_fen", T_I64, F(max_value_fen), 0, 1, INT64_MAX, "100000000000"},
     {"store", "map_size_mb", T_U64, F(map_size_mb), 0, 1, 1 << 24, "1024"},
     {"store", "rejects_max", T_U32, F(rejects_max), 0, 0, 100000000, "10000"},
+    {"feed", "bind", T_STRING, F(feed_bind), 0, 0, 0, "tcp://127.0.0.1:7603"},
+    {"feed", "heartbeat_ms", T_U32, F(feed_heartbeat_ms), 0, 10, 60000, "1000"},
+    {"feed", "sndhwm", T_U32, F(feed_sndhwm), 0, 0, INT32_MAX, "100000"},
+    {"query", "bind", T_STRING, F(query_bind), 0, 0, 0, "tcp://127.0.0.1:7604"},
+    {"query", "max_request_bytes", T_U32, F(query_max_request_bytes), 0, 16, 1 << 20, "4096"},
 };
 
 static const char *const level_names[] = {"error", "warning", "info", "debug"};
@@ -218,6 +223,8 @@ zt_config_done(struct zt_config *c)
 	free(c->state_dir);
 	free(c->zones_file);
 	free(c->subscribe);
+	free(c->feed_bind);
+	free(c->query_bind);
 	free_list(c->sub_bind, &c->n_sub_bind);
 	free_list(c->sub_connect, &c->n_sub_connect);
 	memset(c, 0, sizeof(*c));

@@ -149,11 +149,12 @@ out:
 
 /*
  * Writes <state_dir>/zonetallyd.endpoints atomically (temporary file, then rename): one
- * "sub <endpoint>" line per bound endpoint. Its appearance means "ready".
+ * "sub <endpoint>" line per bound endpoint, then the lines of `extra` (other sockets' "kind
+ * endpoint" lines, each ending in a newline; may be NULL). Its appearance means "ready".
  * @return 0 or a negative errno.
  */
 int
-ingest_write_endpoints(const struct ingest *in, const char *state_dir)
+ingest_write_endpoints(const struct ingest *in, const char *state_dir, const char *extra)
 {
 	char path[4096], tmp[4096];
 
@@ -173,6 +174,8 @@ ingest_write_endpoints(const struct ingest *in, const char *state_dir)
 	}
 	for (size_t i = 0; i < in->n_bound; i++)
 		(void)fprintf(f, "sub %s\n", in->bound[i]);
+	if (extra != NULL)
+		(void)fputs(extra, f);
 	int r = fflush(f) == 0 && fsync(fd) == 0 ? 0 : -errno;
 	if (fclose(f) != 0 && r == 0)
 		r = -errno;

@@ -101,6 +101,10 @@ collect(struct daemon *d, struct batch **spare)
 	    b->n, b->res.accepted, b->res.duplicates, b->res.rejected, b->res.totals_written,
 	    b->res.pruned, (unsigned long long)b->res.feed_seq);
 	log_rejections(b);
+	/* the writer is idle until the next submit: its store's changed list is ours to read */
+	if (feed_publish(&d->feed, d->w.store, b->res.feed_seq) < 0)
+		log_warnx("feed: cannot publish commit %llu; watchers will re-snapshot",
+		    (unsigned long long)b->res.feed_seq);
 	batch_clear(b);
 	*spare = b;
 	return 0;
@@ -168,21 +172,35 @@ log_stats(struct daemon *d, int64_t *last_ms, uint64_t *last_received)
 static int
 loop_once(struct daemon *d, struct batch **spare)
 {
-	zmq_pollitem_t items[3] = {
+	zmq_pollitem_t items[4] = {
 	    {.socket = d->w.pair, .events = ZMQ_POLLIN},
 	    {.fd = d->sigpipe[0], .events = ZMQ_POLLIN},
 	    {.socket = d->in.sub, .events = ZMQ_POLLIN},
+	    {.socket = d->query.router, .events = ZMQ_POLLIN},
 	};
 	/* At the cap, stop reading: ZeroMQ queues and TCP back-pressure hold the rest. */
 	int nitems = d->fill->n < d->fill->cap ? 3 : 2;
+	bool sub_polled = nitems == 3;
 	long timeout = d->w.busy
 	    ? STATS_EVERY_MS
 	    : batch_wait_ms(d->fill, now_monotonic_ms(), d->conf->batch_max_ms);
 
 	if (timeout < 0)
 		timeout = STATS_EVERY_MS;
+	long hb = feed_wait_ms(&d->feed, now_monotonic_ms());
+	if (hb >= 0 && hb < timeout)
+		timeout = hb;
+	if (d->query.router != NULL) {
+		if (nitems == 2) /* SUB left out: the query socket takes its place */
+			items[2] = items[3];
+		nitems++;
+	}
 	if (zmq_poll(items, nitems, timeout) < 0)
 		return errno == EINTR ? 0 : -errno;
+	(void)feed_tick(&d->feed, now_monotonic_ms());
+	if (d->query.router != NULL && (items[nitems - 1].revents & ZMQ_POLLIN) &&
+	    query_serve(&d->query) < 0)
+		log_warn("query socket");
 	if (items[1].revents & ZMQ_POLLIN) {
 		char buf[16];
 		while (read(d->sigpipe[0], buf, sizeof(buf)) > 0)
@@ -191,7 +209,7 @@ loop_once(struct daemon *d, struct batch **spare)
 	int r = 0;
 	if (items[0].revents & ZMQ_POLLIN)
 		r = collect(d, spare);
-	if (r == 0 && nitems == 3 && (items[2].revents & ZMQ_POLLIN))
+	if (r == 0 && sub_polled && (items[2].revents & ZMQ_POLLIN))
 		r = take_messages(d);
 	if (r == 0)
 		r = maybe_submit(d, spare, false);

@@ -29,6 +29,8 @@ struct cli {
 	const char *sub_connect[ZT_CONFIG_MAX_ENDPOINTS];
 	size_t n_sub_connect;
 	int foreground;
+	const char *feed_bind;
+	const char *query_bind;
 };
 
 static void __attribute__((noreturn)) usage(void)
@@ -36,7 +38,7 @@ static void __attribute__((noreturn)) usage(void)
 	(void)fprintf(stderr,
 	    "usage: zonetallyd [-c CONFIG] [--state-dir DIR] [--zones FILE] [--sub-bind EP]...\n"
 	    "                  [--sub-connect EP]... [--log-level error|warning|info|debug]\n"
-	    "                  [--foreground]\n");
+	    "                  [--foreground] [--feed-bind EP] [--query-bind EP]\n");
 	exit(2);
 }
 
@@ -63,6 +65,8 @@ parse_args(int argc, char **argv, struct cli *a)
 	    {"log-level", required_argument, NULL, 'l'},
 	    {"foreground", no_argument, NULL, 'f'},
 	    {"help", no_argument, NULL, 'h'},
+	    {"feed-bind", required_argument, NULL, 'F'},
+	    {"query-bind", required_argument, NULL, 'Q'},
 	    {NULL, 0, NULL, 0},
 	};
 	int ch;
@@ -90,6 +94,12 @@ parse_args(int argc, char **argv, struct cli *a)
 		case 'd':
 		case 'f':
 			a->foreground = 1;
+			break;
+		case 'F':
+			a->feed_bind = optarg;
+			break;
+		case 'Q':
+			a->query_bind = optarg;
 			break;
 		default:
 			usage();
@@ -140,6 +150,10 @@ apply_cli(struct zt_config *c, const struct cli *a)
 		r |= set_list(c->sub_bind, &c->n_sub_bind, a->sub_bind, a->n_sub_bind);
 	if (a->n_sub_connect > 0)
 		r |= set_list(c->sub_connect, &c->n_sub_connect, a->sub_connect, a->n_sub_connect);
+	if (a->feed_bind != NULL)
+		r |= zt_config_set_string(&c->feed_bind, a->feed_bind);
+	if (a->query_bind != NULL)
+		r |= zt_config_set_string(&c->query_bind, a->query_bind);
 	if (r != 0)
 		fatalx("out of memory");
 	if (a->log_level != NULL) {
@@ -307,6 +321,12 @@ start(struct daemon *d, struct zt_store *s, void **zctx)
 
 	if ((*zctx = zmq_ctx_new()) == NULL)
 		fatal("zmq_ctx_new");
+	struct zt_counters ctr;
+	if ((r = zt_store_counters(s, &ctr)) < 0)
+		fatalx("cannot read the store's counters: %s", zt_strerror(r));
+	if (feed_open(&d->feed, *zctx, c, &d->dopts, ctr.feed_seq, err, sizeof(err)) < 0 ||
+	    query_open(&d->query, *zctx, c, s, &d->feed, err, sizeof(err)) < 0)
+		fatalx("%s", err);
 	if ((r = writer_start(&d->w, *zctx, s, c)) < 0)
 		fatalx("cannot start the writer: %s", strerror(-r));
 	if (ingest_open(&d->in, *zctx, c, err, sizeof(err)) < 0)
@@ -316,7 +336,13 @@ start(struct daemon *d, struct zt_store *s, void **zctx)
 	for (int i = 0; i < 2; i++)
 		if (batch_init(&d->bufs[i], (size_t)c->batch_max_events * 4) < 0)
 			fatalx("out of memory for the batch buffers");
-	if ((r = ingest_write_endpoints(&d->in, c->state_dir)) < 0)
+	char extra[2 * ZT_ENDPOINT_MAX + 32] = "";
+	if (d->feed.pub != NULL || d->query.router != NULL)
+		(void)snprintf(extra, sizeof(extra), "%s%s%s%s%s%s", d->feed.pub ? "feed " : "",
+		    d->feed.pub ? d->feed.bound : "", d->feed.pub ? "\n" : "",
+		    d->query.router ? "query " : "", d->query.router ? d->query.bound : "",
+		    d->query.router ? "\n" : "");
+	if ((r = ingest_write_endpoints(&d->in, c->state_dir, extra)) < 0)
 		fatalx("cannot write %s/%s: %s", c->state_dir, ZT_ENDPOINTS_FILE, strerror(-r));
 }
 
@@ -351,6 +377,8 @@ main(int argc, char **argv)
 		fatalx("stopping on a store failure: %s", zt_strerror(r));
 	writer_stop(&d.w);
 	ingest_close(&d.in);
+	query_close(&d.query);
+	feed_close(&d.feed);
 	(void)zmq_ctx_term(zctx);
 	for (int i = 0; i < 2; i++)
 		batch_done(&d.bufs[i]);

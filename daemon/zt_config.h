@@ -47,6 +47,15 @@ struct zt_config {
 	/* [store] */
 	uint64_t map_size_mb; /* initial LMDB map size; grows when full */
 	uint32_t rejects_max; /* rejected messages kept for inspection */
+
+	/* [feed] */
+	char *feed_bind;            /* PUB of totals updates; "" disables the feed */
+	uint32_t feed_heartbeat_ms; /* a heartbeat at least this often */
+	uint32_t feed_sndhwm;       /* per-watcher queue; a slow watcher loses updates beyond */
+
+	/* [query] */
+	char *query_bind;                 /* ROUTER answering QueryRequest; "" disables */
+	uint32_t query_max_request_bytes; /* larger requests get an error reply */
 };
 
 /* Default path of the configuration file. */
