@@ -12,7 +12,8 @@
 
 #include "zonetally.h"
 
-#define EXIT_USAGE 2 /* bad command line; EXIT_FAILURE (1) is a runtime error */
+#define EXIT_USAGE         2  /* bad command line; EXIT_FAILURE (1) is a runtime error */
+#define ZT_CLI_MAX_CONNECT 16 /* --connect shards, at most */
 
 /* The period flags every reading command takes; each sets its own opt value. */
 enum {
@@ -39,6 +40,8 @@ struct cli {
 	bool json;
 	bool period_set;
 	struct zt_period period;
+	const char *connect[ZT_CLI_MAX_CONNECT]; /* --connect: query sockets instead of the store */
+	size_t n_connect;
 };
 
 /* main.c */
@@ -60,5 +63,11 @@ int cmd_zones(struct cli *c, int argc, char **argv);
 
 /* cmd_stats.c */
 int cmd_stats(struct cli *c, int argc, char **argv);
+
+/* main.c, issue 4 */
+int query_endpoints(const struct cli *c, const char **ret, size_t *ret_n);
+
+/* cmd_watch.c */
+int cmd_watch(struct cli *c, int argc, char **argv);
 
 #endif /* ZT_CLI_H */
