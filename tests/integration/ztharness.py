@@ -102,6 +102,16 @@ class Daemon:
         args = [self.bins.daemon, "--foreground", "--state-dir", self.state_dir,
                 "--zones", self.bins.zones_csv, "--sub-bind", "tcp://127.0.0.1:*",
                 "--log-level", "info"] + self.extra_args
+        # Every socket on a free port (parallel tests never clash), unless the test pins one
+        # (a restart on the same ports); and never the host's /etc config.
+        for flag in ("--feed-bind", "--query-bind"):
+            if flag not in self.extra_args:
+                args += [flag, "tcp://127.0.0.1:*"]
+        if "-c" not in self.extra_args:
+            conf = os.path.join(self.state_dir, "zonetallyd-test.conf")
+            if not os.path.exists(conf):
+                open(conf, "w").close()
+            args += ["-c", conf]
         # A daemon killed with SIGKILL leaves its endpoints file: it must not pass for the
         # new daemon's readiness signal.
         if os.path.exists(self.endpoints_path):
@@ -111,6 +121,10 @@ class Daemon:
                                      stderr=subprocess.STDOUT)
         log.close()
         self.endpoint = wait_for(self._read_endpoint, READY_TIMEOUT_S, "zonetallyd.endpoints")
+        with open(self.endpoints_path, encoding="utf-8") as f:
+            eps = dict(line.split(None, 1) for line in f if " " in line)
+        self.feed = eps.get("feed", "").strip() or None
+        self.query = eps.get("query", "").strip() or None
         return self
 
     def _read_endpoint(self):
