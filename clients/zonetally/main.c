@@ -259,7 +259,8 @@ main(int argc, char **argv)
 
 	if ((r = global_options(argc, argv, &config, &dir)) != 0)
 		return r;
-	if (dir == NULL) {
+	/* with --connect and no -c, no local file is read: the store is not ours to find */
+	if (dir == NULL && (n_connect_eps == 0 || config != NULL)) {
 		r = state_dir_from_config(
 		    config != NULL ? config : ZT_CONFIG_DEFAULT_PATH, config != NULL, &from_config);
 		if (r != 0)
