@@ -113,6 +113,20 @@ int zt_reader_resolve(
 int zt_reader_get(struct zt_reader *r, int level, uint32_t code, const struct zt_period *p,
     struct zt_totals_block *ret);
 
+/*
+ * Reads one total: a single LMDB key lookup, the fastest read there is (a few hundred ns).
+ * Inside zt_reader_begin()/zt_reader_end() the read transaction is reused; outside, each
+ * call renews and resets the reader's one cached transaction (no allocation either way).
+ * @param[in] level enum zt_level; code 0 for the nation
+ * @param[in] direction enum zt_direction (ZT_DIR_ALL for both); mode enum zt_mode (ZT_MODE_ALL)
+ * @param[out] ret the total; zeros if nothing was counted there
+ * @return 1 found; 0 nothing counted (ret zeroed); ZT_E_CORRUPT; ZT_E_MDB.
+ * @note A map grown by the daemon is adopted on the next transaction (MDB_MAP_RESIZED).
+ *     One thread at a time per reader; open one reader per thread.
+ */
+int zt_reader_total(struct zt_reader *r, int level, uint32_t code, const struct zt_period *p,
+    int direction, int mode, struct zt_totals *ret);
+
 /* Called for each stored day of a scan with that day's all-direction, all-mode total. */
 typedef int (*zt_day_cb)(uint32_t yyyymmdd, const struct zt_totals *t, void *arg);
 
