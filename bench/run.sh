@@ -54,7 +54,7 @@ find_bin() {
 	printf '%s\n' "$p"
 }
 
-raw=$(find_bin raw_pubsub)
+[ -n "$only_monitor" ] || raw=$(find_bin raw_pubsub)
 daemon=$(find_bin zonetallyd)
 cli=$(find_bin zonetally)
 pub=$(find_bin zonetally-pub)
