@@ -102,7 +102,9 @@ struct collect {
 	struct row *rows;
 	size_t n, cap;
 	uint32_t today;
-	int64_t nation_events;
+	int64_t nation_events; /* -1: the nation is not watched */
+	int64_t province_events;
+	int64_t zone_events;
 };
 
 static int
@@ -113,8 +115,13 @@ collect_cb(const struct zt_watch_event *ev, void *arg)
 
 	if (b->period.gran != ZT_GRAN_DAY || b->period.bucket != c->today)
 		return 0;
+	int64_t n = b->b.t[ZT_DIR_ALL][ZT_MODE_ALL].events;
 	if (b->level == ZT_LEVEL_NATION)
-		c->nation_events = b->b.t[ZT_DIR_ALL][ZT_MODE_ALL].events;
+		c->nation_events = n;
+	else if (b->level == ZT_LEVEL_PROVINCE)
+		c->province_events += n;
+	else
+		c->zone_events += n;
 	if (b->level != ZT_LEVEL_ZONE || c->n == c->cap)
 		return 0;
 	c->rows[c->n].code = b->code;
@@ -151,7 +158,7 @@ static void
 draw(struct zt_watch *w, const struct wctx *x, int64_t *last_events, double secs)
 {
 	static struct row rows[1024];
-	struct collect c = {.rows = rows, .cap = 1024};
+	struct collect c = {.rows = rows, .cap = 1024, .nation_events = -1};
 	struct zt_period today = zt_period_day_of((int64_t)time(NULL) * 1000);
 	struct zt_watch_stats st;
 	char day[16];
@@ -161,9 +168,12 @@ draw(struct zt_watch *w, const struct wctx *x, int64_t *last_events, double secs
 	qsort(rows, c.n, sizeof(*rows), row_cmp);
 	zt_watch_get_stats(w, &st);
 	(void)zt_period_format(&today, day, sizeof(day));
-	double rate =
-	    *last_events >= 0 && secs > 0 ? (double)(c.nation_events - *last_events) / secs : 0.0;
-	*last_events = c.nation_events;
+	/* the widest level watched: zones nest (Yiwu in Jinhua), roll-ups do not */
+	int64_t events = c.nation_events >= 0 ? c.nation_events
+	    : c.province_events > 0           ? c.province_events
+	                                      : c.zone_events;
+	double rate = *last_events >= 0 && secs > 0 ? (double)(events - *last_events) / secs : 0.0;
+	*last_events = events;
 	(void)printf("\033[H\033[2Jzonetally watch  %s (CST)  %s  %.0f events/s  resyncs %llu\n\n",
 	    day, zt_watch_synced(w) ? "live" : "syncing", rate, (unsigned long long)st.resyncs);
 	(void)printf("code    ");
