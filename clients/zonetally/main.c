@@ -174,7 +174,7 @@ state_dir_from_config(const char *path, bool required, char **ret)
 int
 query_endpoints(const struct cli *c, const char **ret, size_t *ret_n)
 {
-	static char local[512];
+	static char local[600];
 	char path[4096], line[600];
 
 	if (c->n_connect > 0) {
