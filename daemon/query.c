@@ -414,7 +414,9 @@ handle(struct query *q, const void *body, size_t len, size_t *ret_len)
 	resp.has_epoch = 1;
 	resp.epoch = q->feed->epoch;
 	resp.feed_endpoint = (char *)(uintptr_t)q->feed->bound;
-	if (len > q->max_request)
+	if (body == NULL)
+		(void)snprintf(r.err, sizeof(r.err), "malformed request: expected one body frame");
+	else if (len > q->max_request)
 		(void)snprintf(
 		    r.err, sizeof(r.err), "request of %zu bytes exceeds %u", len, q->max_request);
 	else if ((rq = zonetally__v1__query_request__unpack(NULL, len, body)) == NULL)
@@ -484,17 +486,16 @@ serve_one(struct query *q)
 	if (r <= 0)
 		return r;
 	/* [identity, body] from a DEALER, [identity, "", body] from a REQ */
-	bool envelope_ok = r == 1 && (n == 2 || (n == 3 && zmq_msg_size(&fr[1]) == 0));
-	const void *body = envelope_ok ? zmq_msg_data(&fr[n - 1]) : "";
+	bool delim = n >= 3 && zmq_msg_size(&fr[1]) == 0;
+	bool envelope_ok = r == 1 && (n == 2 || (n == 3 && delim));
+	const void *body = envelope_ok ? zmq_msg_data(&fr[n - 1]) : NULL;
 	size_t blen = envelope_ok ? zmq_msg_size(&fr[n - 1]) : 0;
-	uint8_t *out = NULL;
-	if (envelope_ok)
-		out = handle(q, body, blen, &len);
+	uint8_t *out = n >= 1 ? handle(q, body, blen, &len) : NULL;
 	if (out != NULL) {
 		/* a client gone meanwhile is not an error: the reply is dropped */
 		(void)zmq_send(q->router, zmq_msg_data(&fr[0]), zmq_msg_size(&fr[0]),
 		    ZMQ_SNDMORE | ZMQ_DONTWAIT);
-		if (n == 3)
+		if (delim)
 			(void)zmq_send(q->router, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT);
 		(void)zmq_send(q->router, out, len, ZMQ_DONTWAIT);
 	}

@@ -133,6 +133,15 @@ def bad_requests(d):
         reply = s.recv()
         zh.check(want in reply, f"error reply to {body[:8]!r}", reply[:80], want)
     s.close()
+    dealer = ctx.socket(zmq.DEALER)  # an envelope of more frames than a request has
+    dealer.setsockopt(zmq.RCVTIMEO, 5000)
+    dealer.setsockopt(zmq.LINGER, 0)
+    dealer.connect(d.query)
+    dealer.send_multipart([b"", b"\x10\x05", b"extra"])
+    reply = dealer.recv_multipart()
+    zh.check(b"expected one body frame" in reply[-1], "error reply to a 3-frame request",
+             reply, "an error")
+    dealer.close()
     ctx.term()
 
 
