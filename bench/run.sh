@@ -12,16 +12,20 @@
 set -euo pipefail
 
 usage() {
-	echo "usage: $0 BUILD_DIR [--quick]   (Release build; BENCH_DIR=dir for the state dirs)" >&2
+	echo "usage: $0 BUILD_DIR [--quick|--monitor]   (Release build; BENCH_DIR=dir for the state dirs)" >&2
 	exit 2
 }
 
 [ $# -ge 1 ] && [ $# -le 2 ] || usage
 build=$1
 n=2000000
+only_monitor=
 if [ $# -eq 2 ]; then
-	[ "$2" = --quick ] || usage
-	n=200000
+	case $2 in
+	--quick) n=200000 ;;
+	--monitor) only_monitor=1 ;; # only the monitoring figures (see monitor_figures)
+	*) usage ;;
+	esac
 fi
 src=$(cd "$(dirname "$0")/.." && pwd)
 runs=3
@@ -50,7 +54,7 @@ find_bin() {
 	printf '%s\n' "$p"
 }
 
-raw=$(find_bin raw_pubsub)
+[ -n "$only_monitor" ] || raw=$(find_bin raw_pubsub)
 daemon=$(find_bin zonetallyd)
 cli=$(find_bin zonetally)
 pub=$(find_bin zonetally-pub)
@@ -117,6 +121,45 @@ measure() {
 	summary "${vals[@]}"
 }
 
+# monitor_figures: the monitoring side (issue 4), on one daemon holding 200,000 events of
+# today: zt_reader_total() beside a raw mdb_get() in the same process, a remote get over
+# the query socket, and the feed latency from publishing an event to a watcher receiving
+# its TotalsUpdate (batch wait and fsync included).
+monitor_figures() {
+	local state log sub query
+	state=$(mktemp -d "$base/monitor.XXXXXX")
+	log=$state/zonetallyd.log
+	printf '[validation]\nfuture_tolerance_s = 90000\n' >"$state/bench.conf"
+	"$daemon" --foreground -c "$state/bench.conf" --state-dir "$state" \
+		--zones "$src/data/zones.csv" --sub-bind 'tcp://127.0.0.1:*' \
+		--feed-bind 'tcp://127.0.0.1:*' --query-bind 'tcp://127.0.0.1:*' \
+		--log-level warning >"$log" 2>&1 &
+	pid=$!
+	until [ -s "$state/zonetallyd.endpoints" ]; do
+		kill -0 "$pid" 2>/dev/null || fail "zonetallyd exited: $(tail -n 5 "$log")"
+		sleep 0.01
+	done
+	sub=$(awk '$1 == "sub" { print $2; exit }' "$state/zonetallyd.endpoints")
+	query=$(awk '$1 == "query" { print $2; exit }' "$state/zonetallyd.endpoints")
+	"$pub" --endpoint "$sub" --generate 200000 --day "$(TZ=Asia/Shanghai date +%F)" \
+		--seed 1 2>/dev/null || fail "zonetally-pub failed"
+	while [ "$(received "$state")" -lt 200000 ]; do sleep 0.05; done
+	echo
+	echo "monitoring benchmark (one daemon, 200,000 events of today)"
+	"$monitor" reader "$state" 2000000
+	"$monitor" remote "$query" 20000
+	"$monitor" feed "$sub" "$query" 300
+	kill -TERM "$pid"
+	wait "$pid" || true
+	pid=
+}
+
+monitor=$(find_bin monitor)
+if [ -n "$only_monitor" ]; then
+	monitor_figures
+	exit 0
+fi
+
 echo "zonetally ingest benchmark: $n events per run, median of $runs runs"
 read -r raw_med raw_min raw_max < <(measure raw_run "raw ZeroMQ ceiling")
 read -r ord_med ord_min ord_max < <(measure daemon_run "zonetallyd, ordered ids")
@@ -138,3 +181,4 @@ row "zonetallyd, random ids" "$rnd_med" "$rnd_min" "$rnd_max"
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 printf '\nmachine: %s, %s cores, state dir on %s (%s)\n' "${cpu:-unknown CPU}" "$(nproc)" \
 	"$(stat -f -c %T "$base")" "$base"
+monitor_figures

@@ -58,6 +58,12 @@ static const struct key keys[] = {
     {"metrics", "listen", T_STRING, F(metrics_listen), 0, 0, 0, "127.0.0.1:9464", false},
     {"ingest", "router_bind", T_STRING, F(router_bind), 0, 0, 0, "tcp://127.0.0.1:7602", false},
     {"ingest", "router_window", T_U32, F(router_window), 0, 1, 10000000, "100000", false},
+    {"feed", "bind", T_STRING, F(feed_bind), 0, 0, 0, "tcp://127.0.0.1:7603", false},
+    {"feed", "heartbeat_ms", T_U32, F(feed_heartbeat_ms), 0, 10, 60000, "1000", false},
+    {"feed", "sndhwm", T_U32, F(feed_sndhwm), 0, 0, INT32_MAX, "100000", false},
+    {"query", "bind", T_STRING, F(query_bind), 0, 0, 0, "tcp://127.0.0.1:7604", false},
+    {"query", "max_request_bytes", T_U32, F(query_max_request_bytes), 0, 16, 1 << 20, "4096",
+        false},
 };
 
 static const char *const level_names[] = {"error", "warning", "info", "debug"};
@@ -225,6 +231,8 @@ zt_config_done(struct zt_config *c)
 	free(c->subscribe);
 	free(c->metrics_listen);
 	free(c->router_bind);
+	free(c->feed_bind);
+	free(c->query_bind);
 	free_list(c->sub_bind, &c->n_sub_bind);
 	free_list(c->sub_connect, &c->n_sub_connect);
 	memset(c, 0, sizeof(*c));

@@ -90,7 +90,7 @@ struct ingest {
 int ingest_open(struct ingest *in, void *zctx, const struct zt_config *c, char *err, size_t errlen);
 void ingest_close(struct ingest *in);
 int ingest_recv(struct ingest *in, const struct decode_opts *o, struct batch *b);
-int ingest_write_endpoints(const struct ingest *in, const char *state_dir);
+int ingest_write_endpoints(const struct ingest *in, const char *state_dir, const char *extra);
 void ingest_remove_endpoints(const char *state_dir);
 size_t ingest_discard_rest(void *sock);
 
@@ -197,6 +197,57 @@ void notify_stopping(void);
 long notify_poll_cap(const struct notify *n, long timeout);
 void notify_tick(struct notify *n, const struct daemon *d);
 
+/* feed.c */
+
+/* One feed topic ("tot.<code>") and how many updates it carried in this epoch. */
+struct feed_topic {
+	uint32_t code;
+	uint64_t seq;
+};
+
+struct feed {
+	void *pub; /* NULL: the feed is off */
+	char bound[ZT_ENDPOINT_MAX];
+	uint64_t epoch;         /* random per start: watchers see restarts */
+	uint64_t last_feed_seq; /* of the last commit published */
+	uint64_t updates;       /* TotalsUpdate messages sent */
+	int64_t next_hb_ms;     /* monotonic */
+	uint32_t heartbeat_ms;
+	struct feed_topic *topics; /* sorted by code */
+	size_t n_topics;
+};
+
+int feed_open(struct feed *f, void *zctx, const struct zt_config *c, const struct decode_opts *o,
+    uint64_t feed_seq, char *err, size_t errlen);
+void feed_close(struct feed *f);
+struct feed_topic *feed_topic(const struct feed *f, uint32_t code);
+int feed_publish(struct feed *f, const struct zt_store *s, uint64_t feed_seq);
+int feed_wait_ms(const struct feed *f, int64_t now_ms);
+int feed_tick(struct feed *f, int64_t now_ms);
+
+/* query.c */
+
+struct query {
+	void *router; /* NULL: the query socket is off */
+	char bound[ZT_ENDPOINT_MAX];
+	struct zt_store *store; /* read-only handle on the writer's environment */
+	const struct feed *feed;
+	uint32_t max_request;
+	uint64_t served;
+	uint64_t errors;
+};
+
+/* One zone of a `top` answer while it is ranked. */
+struct query_rank {
+	uint32_t code;
+	struct zt_totals_block b;
+};
+
+int query_open(struct query *q, void *zctx, const struct zt_config *c, struct zt_store *owner,
+    const struct feed *f, char *err, size_t errlen);
+void query_close(struct query *q);
+int query_serve(struct query *q);
+
 /* loop.c */
 
 /* Everything the main loop needs, built by main.c. */
@@ -219,6 +270,8 @@ struct daemon {
 	int (*reload_load)(struct zt_config *ret, char *err, size_t errlen);
 	struct router rt;    /* the acknowledged path (router.c) */
 	struct acktrack ack; /* what may be acknowledged (acktrack.c) */
+	struct feed feed;    /* issue 4: live totals feed */
+	struct query query;  /* issue 4: query socket */
 };
 
 int loop_signals(struct daemon *d);

@@ -150,12 +150,13 @@ out:
 
 /*
  * Writes <state_dir>/zonetallyd.endpoints atomically (temporary file, then rename): one
- * "sub <endpoint>" line per bound endpoint, then "ingest <endpoint>" for the acknowledged
- * path's ROUTER when it is on. Its appearance means "ready".
+ * "sub <endpoint>" line per bound endpoint, "metrics <addr:port>", "ingest <endpoint>" for the
+ * acknowledged path's ROUTER when it is on, then the lines of `extra` (other sockets' "kind
+ * endpoint" lines, each ending in a newline; may be NULL). Its appearance means "ready".
  * @return 0 or a negative errno.
  */
 int
-ingest_write_endpoints(const struct ingest *in, const char *state_dir)
+ingest_write_endpoints(const struct ingest *in, const char *state_dir, const char *extra)
 {
 	char path[4096], tmp[4096];
 
@@ -179,6 +180,8 @@ ingest_write_endpoints(const struct ingest *in, const char *state_dir)
 		(void)fprintf(f, "metrics %s\n", in->metrics_bound);
 	if (in->ingest_ep[0] != '\0')
 		(void)fprintf(f, "ingest %s\n", in->ingest_ep);
+	if (extra != NULL)
+		(void)fputs(extra, f);
 	int r = fflush(f) == 0 && fsync(fd) == 0 ? 0 : -errno;
 	if (fclose(f) != 0 && r == 0)
 		r = -errno;

@@ -113,6 +113,10 @@ collect(struct daemon *d, struct batch **spare)
 	acktrack_committed(&d->ack, b);
 	if (router_ack(&d->rt, b) < 0)
 		log_warnx("router: out of memory for acknowledgements; publishers will resend");
+	/* the writer is idle until the next submit: its store's changed list is ours to read */
+	if (feed_publish(&d->feed, d->w.store, b->res.feed_seq) < 0)
+		log_warnx("feed: cannot publish commit %llu; watchers will re-snapshot",
+		    (unsigned long long)b->res.feed_seq);
 	batch_clear(b);
 	*spare = b;
 	return 0;
@@ -191,14 +195,24 @@ log_stats(struct daemon *d, int64_t *last_ms, uint64_t *last_received)
 static int
 loop_once(struct daemon *d, struct batch **spare)
 {
-	zmq_pollitem_t items[4] = {
+	zmq_pollitem_t items[5] = {
 	    {.socket = d->w.pair, .events = ZMQ_POLLIN},
 	    {.fd = d->sigpipe[0], .events = ZMQ_POLLIN},
-	    {.socket = d->in.sub, .events = ZMQ_POLLIN},
-	    {.socket = d->rt.sock, .events = ZMQ_POLLIN},
 	};
-	/* At the cap, stop reading: ZeroMQ queues and TCP back-pressure hold the rest. */
-	int nitems = d->fill->n < d->fill->cap ? (d->rt.sock != NULL ? 4 : 3) : 2;
+	int nitems = 2, at_query = -1;
+	/* At the cap, stop reading input: ZeroMQ queues and TCP back-pressure hold the rest.
+	 * Queries are answered from the store whatever the ingest backlog. */
+	bool reading = d->fill->n < d->fill->cap;
+	if (reading) {
+		items[nitems++] = (zmq_pollitem_t){.socket = d->in.sub, .events = ZMQ_POLLIN};
+		if (d->rt.sock != NULL)
+			items[nitems++] =
+			    (zmq_pollitem_t){.socket = d->rt.sock, .events = ZMQ_POLLIN};
+	}
+	if (d->query.router != NULL) {
+		at_query = nitems;
+		items[nitems++] = (zmq_pollitem_t){.socket = d->query.router, .events = ZMQ_POLLIN};
+	}
 	long timeout = d->w.busy
 	    ? STATS_EVERY_MS
 	    : batch_wait_ms(d->fill, now_monotonic_ms(), d->conf->batch_max_ms);
@@ -206,10 +220,16 @@ loop_once(struct daemon *d, struct batch **spare)
 	if (timeout < 0)
 		timeout = STATS_EVERY_MS;
 	timeout = notify_poll_cap(&d->notify, timeout);
-	if (d->rt.has_pending && nitems > 2)
+	if (d->rt.has_pending && reading)
 		timeout = 0; /* the rest of an EventBatch waits in memory, not in the socket */
+	long hb = feed_wait_ms(&d->feed, now_monotonic_ms());
+	if (hb >= 0 && hb < timeout)
+		timeout = hb;
 	if (zmq_poll(items, nitems, timeout) < 0)
 		return errno == EINTR ? 0 : -errno;
+	(void)feed_tick(&d->feed, now_monotonic_ms());
+	if (at_query >= 0 && (items[at_query].revents & ZMQ_POLLIN) && query_serve(&d->query) < 0)
+		log_warn("query socket");
 	if (items[1].revents & ZMQ_POLLIN) {
 		char buf[16];
 		while (read(d->sigpipe[0], buf, sizeof(buf)) > 0)
@@ -218,9 +238,10 @@ loop_once(struct daemon *d, struct batch **spare)
 	int r = 0;
 	if (items[0].revents & ZMQ_POLLIN)
 		r = collect(d, spare);
-	bool readable = (items[2].revents & ZMQ_POLLIN) ||
-	    (nitems == 4 && ((items[3].revents & ZMQ_POLLIN) || d->rt.has_pending));
-	if (r == 0 && nitems >= 3 && readable)
+	bool readable = reading &&
+	    ((items[2].revents & ZMQ_POLLIN) || d->rt.has_pending ||
+	        (d->rt.sock != NULL && (items[3].revents & ZMQ_POLLIN)));
+	if (r == 0 && readable)
 		r = take_messages(d);
 	if (r == 0 && hup && !d->w.busy && !quit) {
 		hup = 0; /* between batches: the writer holds none */

@@ -31,6 +31,8 @@ struct cli {
 	int foreground;
 	const char *metrics_listen;
 	const char *router_bind;
+	const char *feed_bind;
+	const char *query_bind;
 };
 
 static void __attribute__((noreturn)) usage(void)
@@ -38,7 +40,8 @@ static void __attribute__((noreturn)) usage(void)
 	(void)fprintf(stderr,
 	    "usage: zonetallyd [-c CONFIG] [--state-dir DIR] [--zones FILE] [--sub-bind EP]...\n"
 	    "                  [--sub-connect EP]... [--log-level error|warning|info|debug]\n"
-	    "                  [--foreground] [--metrics-listen ADDR:PORT|off] [--router-bind EP]\n");
+	    "                  [--foreground] [--metrics-listen ADDR:PORT|off] [--router-bind EP]\n"
+	    "                  [--feed-bind EP] [--query-bind EP]\n");
 	exit(2);
 }
 
@@ -67,6 +70,8 @@ parse_args(int argc, char **argv, struct cli *a)
 	    {"metrics-listen", required_argument, NULL, 'M'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"router-bind", required_argument, NULL, 'R'},
+	    {"feed-bind", required_argument, NULL, 'F'},
+	    {"query-bind", required_argument, NULL, 'Q'},
 	    {NULL, 0, NULL, 0},
 	};
 	int ch;
@@ -100,6 +105,12 @@ parse_args(int argc, char **argv, struct cli *a)
 		case 'd':
 		case 'f':
 			a->foreground = 1;
+			break;
+		case 'F':
+			a->feed_bind = optarg;
+			break;
+		case 'Q':
+			a->query_bind = optarg;
 			break;
 		default:
 			usage();
@@ -154,6 +165,10 @@ apply_cli(struct zt_config *c, const struct cli *a)
 		r |= zt_config_set_string(&c->metrics_listen, a->metrics_listen);
 	if (a->n_sub_connect > 0)
 		r |= set_list(c->sub_connect, &c->n_sub_connect, a->sub_connect, a->n_sub_connect);
+	if (a->feed_bind != NULL)
+		r |= zt_config_set_string(&c->feed_bind, a->feed_bind);
+	if (a->query_bind != NULL)
+		r |= zt_config_set_string(&c->query_bind, a->query_bind);
 	if (r != 0)
 		fatalx("out of memory");
 	if (a->log_level != NULL) {
@@ -381,6 +396,12 @@ start(struct daemon *d, struct zt_store *s, void **zctx)
 	if ((r = acktrack_init(&d->ack, c->router_window)) < 0 ||
 	    (r = acktrack_load(&d->ack, s)) < 0)
 		fatalx("cannot load the publishers' acknowledged sequences: %s", zt_strerror(r));
+	struct zt_counters ctr;
+	if ((r = zt_store_counters(s, &ctr)) < 0)
+		fatalx("cannot read the store's counters: %s", zt_strerror(r));
+	if (feed_open(&d->feed, *zctx, c, &d->dopts, ctr.feed_seq, err, sizeof(err)) < 0 ||
+	    query_open(&d->query, *zctx, c, s, &d->feed, err, sizeof(err)) < 0)
+		fatalx("%s", err);
 	if ((r = writer_start(&d->w, *zctx, s, c)) < 0)
 		fatalx("cannot start the writer: %s", strerror(-r));
 	if (ingest_open(&d->in, *zctx, c, err, sizeof(err)) < 0)
@@ -396,7 +417,13 @@ start(struct daemon *d, struct zt_store *s, void **zctx)
 	if (metrics_new(c->metrics_listen, &d->metrics, err, sizeof(err)) < 0)
 		fatalx("%s", err);
 	d->in.metrics_bound = metrics_bound(d->metrics);
-	if ((r = ingest_write_endpoints(&d->in, c->state_dir)) < 0)
+	char extra[2 * ZT_ENDPOINT_MAX + 32] = "";
+	if (d->feed.pub != NULL || d->query.router != NULL)
+		(void)snprintf(extra, sizeof(extra), "%s%s%s%s%s%s", d->feed.pub ? "feed " : "",
+		    d->feed.pub ? d->feed.bound : "", d->feed.pub ? "\n" : "",
+		    d->query.router ? "query " : "", d->query.router ? d->query.bound : "",
+		    d->query.router ? "\n" : "");
+	if ((r = ingest_write_endpoints(&d->in, c->state_dir, extra)) < 0)
 		fatalx("cannot write %s/%s: %s", c->state_dir, ZT_ENDPOINTS_FILE, strerror(-r));
 	if ((r = reload_files_write(d)) < 0)
 		fatalx("cannot write %s/%s: %s", c->state_dir, ZT_PID_FILE, strerror(-r));
@@ -447,6 +474,8 @@ main(int argc, char **argv)
 	ingest_close(&d.in);
 	router_close(&d.rt);
 	acktrack_done(&d.ack);
+	query_close(&d.query);
+	feed_close(&d.feed);
 	(void)zmq_ctx_term(zctx);
 	for (int i = 0; i < 2; i++)
 		batch_done(&d.bufs[i]);

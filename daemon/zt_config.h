@@ -54,6 +54,14 @@ struct zt_config {
 	/* [ingest], acknowledged path (daemon/router.c) */
 	char *router_bind;      /* ROUTER binds here (DEALER publishers connect); "" = off */
 	uint32_t router_window; /* messages of one peer received but not yet acked, at most */
+	/* [feed] */
+	char *feed_bind;            /* PUB of totals updates; "" disables the feed */
+	uint32_t feed_heartbeat_ms; /* a heartbeat at least this often */
+	uint32_t feed_sndhwm;       /* per-watcher queue; a slow watcher loses updates beyond */
+
+	/* [query] */
+	char *query_bind;                 /* ROUTER answering QueryRequest; "" disables */
+	uint32_t query_max_request_bytes; /* larger requests get an error reply */
 };
 
 /* Default path of the configuration file. */

@@ -551,6 +551,7 @@ zt_store_apply(struct zt_store *s, struct zt_entry *e, size_t n, const struct zt
 	}
 	if (rc < 0)
 		return rc;
+	s->changed_ok = true;
 	for (size_t i = 0; i < n; i++) {
 		e[i].outcome = s->out[i];
 		e[i].reason = s->reason[i];

@@ -39,6 +39,8 @@ zt_tab_begin(struct zt_store *s)
 	}
 	s->tab_used = 0;
 	s->ptab_used = 0;
+	s->ndirty = 0;
+	s->changed_ok = false;
 }
 
 /* Moves the current generation's slots into a table of new_cap slots. */
@@ -148,6 +150,7 @@ zt_tab_flush(struct zt_store *s, MDB_txn *txn, uint32_t *ret_written)
 		if (rc != 0)
 			return zt_wr_err(rc);
 	}
+	s->ndirty = n;
 	*ret_written = n;
 	return 0;
 }

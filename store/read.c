@@ -79,9 +79,14 @@ int
 zt_rd_acquire(struct zt_store *s, MDB_txn **ret)
 {
 	if (s->rdepth == 0) {
+		if (s->maplock != NULL)
+			(void)pthread_rwlock_rdlock(s->maplock);
 		int rc = rtxn_start(s);
-		if (rc < 0)
+		if (rc < 0) {
+			if (s->maplock != NULL)
+				(void)pthread_rwlock_unlock(s->maplock);
 			return rc;
+		}
 	}
 	s->rdepth++;
 	*ret = s->rtxn;
@@ -91,8 +96,11 @@ zt_rd_acquire(struct zt_store *s, MDB_txn **ret)
 void
 zt_rd_release(struct zt_store *s)
 {
-	if (s->rdepth > 0 && --s->rdepth == 0)
+	if (s->rdepth > 0 && --s->rdepth == 0) {
 		mdb_txn_reset(s->rtxn);
+		if (s->maplock != NULL)
+			(void)pthread_rwlock_unlock(s->maplock);
+	}
 }
 
 int

@@ -174,7 +174,11 @@ zt_map_grow(struct zt_store *s)
 	if (info.me_mapsize > SIZE_MAX / 2)
 		return -ENOSPC;
 	zt_rtxn_drop(s);
+	if (s->maplock != NULL)
+		(void)pthread_rwlock_wrlock(s->maplock);
 	rc = mdb_env_set_mapsize(s->env, info.me_mapsize * 2);
+	if (s->maplock != NULL)
+		(void)pthread_rwlock_unlock(s->maplock);
 	if (rc == ENOMEM)
 		return -ENOSPC;
 	return zt_mdb_err(rc);
@@ -429,6 +433,8 @@ zt_store_open(const char *dir, unsigned flags, size_t map_size, struct zt_store 
 	if (!s->rdonly) {
 		int dead;
 		(void)mdb_reader_check(s->env, &dead);
+		if ((rc = zt_maplock_new(s)) < 0)
+			goto fail;
 	}
 	if ((rc = zt_mdb_err(mdb_txn_begin(s->env, NULL, s->rdonly ? MDB_RDONLY : 0, &txn))))
 		goto fail;
@@ -466,8 +472,12 @@ zt_store_free(struct zt_store *s)
 		return NULL;
 	if (s->rtxn != NULL)
 		mdb_txn_abort(s->rtxn);
-	if (s->env != NULL)
+	if (s->env != NULL && !s->shared)
 		mdb_env_close(s->env);
+	if (s->maplock != NULL && !s->shared) {
+		(void)pthread_rwlock_destroy(s->maplock);
+		free(s->maplock);
+	}
 	free(s->zones);
 	free(s->tab);
 	free(s->dirty);

@@ -380,5 +380,26 @@ struct zt_verify_report {
  * @return 0 consistent; ZT_E_CORRUPT (ret says where); -ENOMEM; ZT_E_MDB.
  */
 int zt_store_verify(struct zt_store *s, struct zt_verify_report *ret);
+/* Sharing the daemon's store between its threads                                           */
+
+/*
+ * Opens a second, read-only handle on the environment of `owner` for another thread of the
+ * same process (LMDB allows one open of an environment per process). It has its own reused
+ * read transaction; map growth by the owner waits until its reads end, so reads are safe
+ * while the owner writes.
+ * @param[out] ret the handle, freed with zt_store_free() before the owner is
+ * @return 0; -ENOMEM.
+ * @note The registry is copied at this call; the handle sees later zt_store_put_zones()
+ *     calls of the owner only in the totals, not in zt_store_zone().
+ */
+int zt_store_open_shared(struct zt_store *owner, struct zt_store **ret);
+
+/*
+ * Calls cb, in key order, for every total that the last zt_store_apply() on this handle
+ * wrote, with its new absolute values (what the live feed publishes). Valid from the return
+ * of a successful zt_store_apply() until the next call on the handle, from one thread.
+ * @return 0; cb's non-zero value; -ENOENT (the last apply failed, or none ran).
+ */
+int zt_store_changed(const struct zt_store *s, zt_totals_cb cb, void *arg);
 
 #endif /* ZT_STORE_H */

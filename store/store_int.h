@@ -7,6 +7,7 @@
 #define ZT_STORE_INT_H
 
 #include <lmdb.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -77,6 +78,12 @@ struct zt_store {
 	MDB_env *env;
 	MDB_dbi meta, zones_db, totals, dedup, dedup_age, pubs, rejects;
 	bool rdonly;
+	bool shared;     /* opened by zt_store_open_shared(): env borrowed from the owner */
+	bool changed_ok; /* the dirty list describes the last successful commit */
+	/* read-write handles own it; shared handles borrow it: readers of this process hold
+	 * it shared while a read transaction is live, map growth holds it exclusive, because
+	 * mdb_env_set_mapsize() remaps under every thread of the process */
+	pthread_rwlock_t *maplock;
 	/* the cached read transaction (MDB_NOTLS: reset/renew, never tied to a thread) */
 	MDB_txn *rtxn;
 	int rdepth;       /* nested users of rtxn, 0 = reset */
@@ -158,6 +165,7 @@ void zt_counters_encode(const struct ctr_rec *c, uint8_t out[ZT_COUNTERS_LEN]);
 int zt_counters_decode(const MDB_val *v, struct ctr_rec *ret);
 int zt_counters_load(struct zt_store *s, MDB_txn *txn, struct ctr_rec *ret);
 int zt_map_grow(struct zt_store *s);
+int zt_maplock_new(struct zt_store *s);
 void zt_rtxn_drop(struct zt_store *s);
 
 /* As zt_mdb_err(), but MDB_MAP_FULL becomes the internal ZT_E_MAPFULL (grow and retry). */

@@ -144,3 +144,17 @@ zt_reader_zones(const struct zt_reader *r, const struct zt_zone **ret)
 {
 	return zt_store_zones(r->store, ret);
 }
+
+int
+zt_reader_total(struct zt_reader *r, int level, uint32_t code, const struct zt_period *p,
+    int direction, int mode, struct zt_totals *ret)
+{
+	struct zt_tkey k = {.level = (uint8_t)level,
+	    .code = code,
+	    .gran = p->gran,
+	    .bucket = p->bucket,
+	    .direction = (uint8_t)direction,
+	    .mode = (uint8_t)mode};
+
+	return zt_store_get(r->store, &k, ret);
+}

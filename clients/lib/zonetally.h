@@ -113,6 +113,20 @@ int zt_reader_resolve(
 int zt_reader_get(struct zt_reader *r, int level, uint32_t code, const struct zt_period *p,
     struct zt_totals_block *ret);
 
+/*
+ * Reads one total: a single LMDB key lookup, the fastest read there is (a few hundred ns).
+ * Inside zt_reader_begin()/zt_reader_end() the read transaction is reused; outside, each
+ * call renews and resets the reader's one cached transaction (no allocation either way).
+ * @param[in] level enum zt_level; code 0 for the nation
+ * @param[in] direction enum zt_direction (ZT_DIR_ALL for both); mode enum zt_mode (ZT_MODE_ALL)
+ * @param[out] ret the total; zeros if nothing was counted there
+ * @return 1 found; 0 nothing counted (ret zeroed); ZT_E_CORRUPT; ZT_E_MDB.
+ * @note A map grown by the daemon is adopted on the next transaction (MDB_MAP_RESIZED).
+ *     One thread at a time per reader; open one reader per thread.
+ */
+int zt_reader_total(struct zt_reader *r, int level, uint32_t code, const struct zt_period *p,
+    int direction, int mode, struct zt_totals *ret);
+
 /* Called for each stored day of a scan with that day's all-direction, all-mode total. */
 typedef int (*zt_day_cb)(uint32_t yyyymmdd, const struct zt_totals *t, void *arg);
 
@@ -382,5 +396,167 @@ int zt_publisher_flush(struct zt_pubconn *pc, int timeout_ms);
 
 /* Copies the counters. */
 void zt_publisher_get_stats(const struct zt_pubconn *pc, struct zt_publisher_stats *ret);
+/* Query: a daemon's query socket (remote reads)                                            */
+
+#define ZT_E_REMOTE (ZT_E_BASE - 40) /* the daemon answered with an error: zt_query_error() */
+
+struct zt_query;
+
+/* One block of totals as a daemon answers it: a code, its level and a period. */
+struct zt_qblock {
+	uint8_t level; /* enum zt_level */
+	uint32_t code;
+	struct zt_period period;
+	struct zt_totals_block b; /* zeros where nothing was counted */
+};
+
+/*
+ * Connects to a daemon's query socket ("tcp://host:7604"). Connecting never fails for a
+ * daemon that is down: the first request then times out, and ZeroMQ reconnects by itself.
+ * @param[in] timeout_ms how long each request waits for its answer (<= 0: 5000)
+ * @param[out] ret the handle, freed with zt_query_free()
+ * @return 0; -ENOMEM; a negative errno of zmq_connect() (e.g. -EINVAL: bad endpoint).
+ */
+int zt_query_new(const char *endpoint, int timeout_ms, struct zt_query **ret);
+
+/* Closes the handle and frees it. Takes NULL. Returns NULL. */
+struct zt_query *zt_query_free(struct zt_query *q);
+
+/* The text of the last error (ZT_E_REMOTE's reason, or the timeout). Borrowed. */
+const char *zt_query_error(const struct zt_query *q);
+
+/* The endpoint this handle connects to. Borrowed. */
+const char *zt_query_endpoint(const struct zt_query *q);
+
+/* The daemon's feed endpoint, as its last answer said ("" before any). Borrowed. */
+const char *zt_query_feed_endpoint(const struct zt_query *q);
+
+/*
+ * Reads one code's 18 totals of a period, like zt_reader_get().
+ * @param[out] ret_feed_seq the commit the answer reflects (may be NULL)
+ * @return 0; -ETIMEDOUT (no answer in time); ZT_E_REMOTE; ZT_E_CORRUPT (bad answer);
+ *     a negative errno of the socket.
+ */
+int zt_query_get(struct zt_query *q, int level, uint32_t code, const struct zt_period *p,
+    struct zt_totals_block *ret, uint64_t *ret_feed_seq);
+
+/*
+ * The zones with anything counted in the period, ranked by value in by_direction (enum
+ * zt_direction), larger first, then more events, then the smaller code; at most limit.
+ * @param[out] ret array of *ret_n blocks, caller frees with free()
+ * @return as zt_query_get(); -ENOMEM.
+ */
+int zt_query_top(struct zt_query *q, const struct zt_period *p, int by_direction, uint32_t limit,
+    struct zt_qblock **ret, size_t *ret_n);
+
+/* Every province's block of the period, then the nation's (caller frees *ret). */
+int zt_query_provinces(
+    struct zt_query *q, const struct zt_period *p, struct zt_qblock **ret, size_t *ret_n);
+
+/* The daemon's zone registry, sorted by code (caller frees *ret). */
+int zt_query_zones(struct zt_query *q, struct zt_zone **ret, size_t *ret_n);
+
+/* The daemon's counters (feed_seq included) and store sizes. */
+int zt_query_stats(
+    struct zt_query *q, struct zt_counters *ret, uint64_t *ret_map_bytes, uint64_t *ret_used_bytes);
+
+/* What a snapshot returns: read in one LMDB read transaction on the daemon. */
+struct zt_snapshot {
+	uint64_t feed_seq;        /* the commit the blocks reflect */
+	uint64_t epoch;           /* the daemon's run */
+	struct zt_qblock *blocks; /* current day, month, year and all-time of each code */
+	size_t n_blocks;
+	struct {
+		uint32_t code;
+		uint64_t seq; /* updates published on tot.<code> so far in this epoch */
+	} * topics;
+	size_t n_topics;
+};
+
+/*
+ * Takes a snapshot of every code whose 6-digit text starts with prefix ("" for all).
+ * @param[out] ret filled on success; release with zt_snapshot_done()
+ * @return as zt_query_get(); -ENOMEM.
+ */
+int zt_query_snapshot(struct zt_query *q, const char *prefix, struct zt_snapshot *ret);
+
+/* Frees what a snapshot holds and zeroes it. */
+void zt_snapshot_done(struct zt_snapshot *s);
+
+/* Decodes a wire TotalsBlock (a Zonetally__V1__TotalsBlock *). @return 0 or ZT_E_CORRUPT. */
+int zt_qblock_decode(const void *wire_block, struct zt_qblock *ret);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Watch: the live view of one or more daemons, joinable late, never a gap                  */
+
+#define ZT_WATCH_MAX_SHARDS 16
+
+struct zt_watch;
+
+struct zt_watch_opts {
+	const char *const *endpoints; /* query endpoints, one per daemon (shard) */
+	size_t n_endpoints;           /* 1..ZT_WATCH_MAX_SHARDS */
+	const char *const *prefixes;  /* code prefixes to follow ("33", "330100"); none: all */
+	size_t n_prefixes;
+	int rcvhwm;     /* feed receive high-water mark; 0: ZeroMQ's default */
+	int timeout_ms; /* of each snapshot request; <= 0: 5000 */
+};
+
+enum zt_watch_kind {
+	ZT_WATCH_SNAPSHOT = 0, /* a block as (re)loaded from a snapshot */
+	ZT_WATCH_UPDATE,       /* a block changed by a commit */
+	ZT_WATCH_HEARTBEAT,    /* a shard's heartbeat found the view complete (block NULL) */
+};
+
+struct zt_watch_event {
+	int kind; /* enum zt_watch_kind */
+	size_t shard;
+	uint64_t feed_seq;             /* of that shard: the commit the view now reflects */
+	const struct zt_qblock *block; /* merged over shards; valid during the callback only */
+};
+
+/* Called for every applied change; a non-zero return stops zt_watch_poll() with it. */
+typedef int (*zt_watch_cb)(const struct zt_watch_event *ev, void *arg);
+
+struct zt_watch_stats {
+	uint64_t snapshots; /* taken, first ones included */
+	uint64_t resyncs;   /* snapshots taken because a loss or a restart was seen */
+	uint64_t updates;   /* applied */
+	uint64_t skipped;   /* already in the snapshot */
+	uint64_t malformed; /* feed messages that did not decode */
+};
+
+/*
+ * Connects to each daemon: asks its query socket where its feed is, subscribes (one topic
+ * per prefix, then the heartbeat). The first snapshot is taken at the first heartbeat.
+ * @param[out] ret the watcher, freed with zt_watch_free()
+ * @return 0; -EINVAL (no or too many endpoints, a prefix that is not 0-6 digits);
+ *     -ENOMEM; -ETIMEDOUT or ZT_E_REMOTE (a daemon did not answer); a -errno of ZeroMQ.
+ */
+int zt_watch_new(const struct zt_watch_opts *o, struct zt_watch **ret);
+
+/* Closes every socket and frees the watcher. Takes NULL. Returns NULL. */
+struct zt_watch *zt_watch_free(struct zt_watch *w);
+
+/*
+ * Waits up to timeout_ms for feed messages and handles those waiting: snapshots, updates,
+ * re-snapshots on a loss; calls cb (may be NULL) for each.
+ * @return 0; cb's non-zero value; -ENOMEM; a -errno of ZeroMQ. A daemon that does not
+ *     answer a snapshot is not an error: the shard waits for its next heartbeat.
+ * @note Not thread-safe; one thread per watcher.
+ */
+int zt_watch_poll(struct zt_watch *w, int timeout_ms, zt_watch_cb cb, void *arg);
+
+/* The merged (summed over shards) block of a key. @return 0; -ENOENT (not in the view). */
+int zt_watch_get(struct zt_watch *w, int level, uint32_t code, const struct zt_period *p,
+    struct zt_totals_block *ret);
+
+/* Calls cb once for every block in the view (merged), kind ZT_WATCH_SNAPSHOT. */
+int zt_watch_each(struct zt_watch *w, zt_watch_cb cb, void *arg);
+
+/* True once every shard holds a snapshot and no loss is pending. */
+bool zt_watch_synced(const struct zt_watch *w);
+
+void zt_watch_get_stats(const struct zt_watch *w, struct zt_watch_stats *ret);
 
 #endif /* ZONETALLY_H */

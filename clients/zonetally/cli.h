@@ -12,7 +12,8 @@
 
 #include "zonetally.h"
 
-#define EXIT_USAGE 2 /* bad command line; EXIT_FAILURE (1) is a runtime error */
+#define EXIT_USAGE         2  /* bad command line; EXIT_FAILURE (1) is a runtime error */
+#define ZT_CLI_MAX_CONNECT 16 /* --connect shards, at most */
 
 /* The period flags every reading command takes; each sets its own opt value. */
 enum {
@@ -39,7 +40,9 @@ struct cli {
 	bool json;
 	bool period_set;
 	struct zt_period period;
-	const char *config; /* -c CONFIG, or NULL */
+	const char *config;                      /* -c CONFIG, or NULL */
+	const char *connect[ZT_CLI_MAX_CONNECT]; /* --connect: query sockets instead of the store */
+	size_t n_connect;
 };
 
 /* main.c */
@@ -71,5 +74,28 @@ int cmd_backup(struct cli *c, int argc, char **argv);
 int cmd_verify(struct cli *c, int argc, char **argv);
 /* cmd_rejects.c */
 int cmd_rejects(struct cli *c, int argc, char **argv);
+/* main.c, issue 4 */
+int query_endpoints(const struct cli *c, const char **ret, size_t *ret_n);
+
+/* remote.c: the --connect source of the read commands */
+struct remote;
+struct remote_zone {
+	const struct zt_zone *z;
+	struct zt_totals_block b;
+};
+int remote_open(const struct cli *c, struct remote **ret);
+struct remote *remote_free(struct remote *rm);
+size_t remote_zones(const struct remote *rm, const struct zt_zone **ret);
+int remote_resolve(
+    const struct remote *rm, uint32_t code, bool force_province, struct zt_target *ret);
+int remote_get(const struct cli *c, struct remote *rm, int level, uint32_t code,
+    const struct zt_period *p, struct zt_totals_block *ret);
+int remote_zone_blocks(const struct cli *c, struct remote *rm, const struct zt_period *p,
+    struct remote_zone *ret, size_t *ret_n);
+int remote_stats(const struct cli *c, struct remote *rm, struct zt_counters *ret, uint64_t *ret_map,
+    uint64_t *ret_used);
+
+/* cmd_watch.c */
+int cmd_watch(struct cli *c, int argc, char **argv);
 
 #endif /* ZT_CLI_H */

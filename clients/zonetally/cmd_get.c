@@ -134,6 +134,33 @@ parse_code(const char *s, uint32_t *ret)
 	return 0;
 }
 
+/* get over --connect: the same output, the block summed over the shards. */
+static int
+get_remote(struct cli *c, uint32_t code, bool province)
+{
+	struct remote *rm;
+	struct zt_target t;
+	struct zt_totals_block b;
+	int r;
+
+	if ((r = remote_open(c, &rm)) != 0)
+		return r;
+	if (remote_resolve(rm, code, province, &t) < 0) {
+		(void)fprintf(
+		    stderr, "zonetally get: %06u is not a zone, a province or 000000\n", code);
+		remote_free(rm);
+		return EXIT_FAILURE;
+	}
+	if ((r = remote_get(c, rm, t.level, t.code, &c->period, &b)) == 0) {
+		if (c->json)
+			r = print_json(get_json(&t, &c->period, &b));
+		else
+			get_text(&t, &c->period, &b);
+	}
+	remote_free(rm);
+	return r;
+}
+
 int
 cmd_get(struct cli *c, int argc, char **argv)
 {
@@ -160,6 +187,8 @@ cmd_get(struct cli *c, int argc, char **argv)
 		return usage_error(c->cmd, "CODE must be 6 digits, not '%s'", argv[optind]);
 	period_default(c);
 
+	if (c->n_connect > 0)
+		return get_remote(c, code, province);
 	struct zt_reader *rd;
 	struct zt_target t;
 	struct zt_totals_block b;
@@ -343,6 +372,42 @@ top_options(struct cli *c, int argc, char **argv, int *ret_dir, unsigned long *r
 	return 0;
 }
 
+/* top over --connect: every shard's touched zones, summed by code, ranked here. */
+static int
+top_remote(struct cli *c, unsigned long limit)
+{
+	const struct zt_zone *zones;
+	struct remote *rm;
+	size_t n = 0;
+	int r;
+
+	if ((r = remote_open(c, &rm)) != 0)
+		return r;
+	size_t nz = remote_zones(rm, &zones);
+	struct remote_zone *v = calloc(nz ? nz : 1, sizeof(*v));
+	struct ranked *rk = calloc(nz ? nz : 1, sizeof(*rk));
+	if (v == NULL || rk == NULL)
+		r = EXIT_FAILURE;
+	else
+		r = remote_zone_blocks(c, rm, &c->period, v, &n);
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		rk[i].z = v[i].z;
+		rk[i].b = v[i].b;
+	}
+	if (r == 0) {
+		qsort(rk, n, sizeof(*rk), rank_cmp);
+		n = n > limit ? limit : n;
+		if (c->json)
+			r = print_json(top_json(c, rk, n, dir_names[by_dir]));
+		else
+			top_text(c, rk, n, dir_names[by_dir]);
+	}
+	free(v);
+	free(rk);
+	remote_free(rm);
+	return r;
+}
+
 int
 cmd_top(struct cli *c, int argc, char **argv)
 {
@@ -354,6 +419,8 @@ cmd_top(struct cli *c, int argc, char **argv)
 
 	if ((r = top_options(c, argc, argv, &by_dir, &limit)) != 0)
 		return r;
+	if (c->n_connect > 0)
+		return top_remote(c, limit);
 	if ((r = open_reader(c, &rd)) != 0)
 		return r;
 	(void)zt_reader_begin(rd);
@@ -473,6 +540,26 @@ cmd_provinces(struct cli *c, int argc, char **argv)
 	if (optind != argc)
 		return usage_error(c->cmd, "unexpected operand '%s'", argv[optind]);
 	period_default(c);
+	if (c->n_connect > 0) {
+		struct remote *rm;
+		if ((r = remote_open(c, &rm)) != 0)
+			return r;
+		for (uint32_t code = 110000; code <= 650000 && r == 0; code += 10000)
+			if (zt_province_name(code, false) != NULL) {
+				v[n].code = code;
+				r = remote_get(
+				    c, rm, ZT_LEVEL_PROVINCE, code, &c->period, &v[n++].b);
+			}
+		if (r == 0)
+			r = remote_get(c, rm, ZT_LEVEL_NATION, ZT_NATION_CODE, &c->period, &nation);
+		remote_free(rm);
+		if (r != 0)
+			return r;
+		if (c->json)
+			return print_json(provinces_json(c, v, n));
+		provinces_text(c, v, n, &nation);
+		return 0;
+	}
 	if ((r = open_reader(c, &rd)) != 0)
 		return r;
 	(void)zt_reader_begin(rd);

@@ -203,10 +203,21 @@ cmd_stats(struct cli *c, int argc, char **argv)
 	}
 	if (optind != argc)
 		return usage_error(c->cmd, "unexpected operand '%s'", argv[optind]);
-	if ((r = open_reader(c, &rd)) != 0)
-		return r;
-	r = read_stats(rd, &k, &map, &used, &ps);
-	zt_reader_free(rd);
+	if (c->n_connect > 0) {
+		/* publishers are not served over the query socket: the list stays empty */
+		struct remote *rm;
+		if ((r = remote_open(c, &rm)) != 0)
+			return r;
+		r = remote_stats(c, rm, &k, &map, &used);
+		remote_free(rm);
+		if (r != 0)
+			return r;
+	} else {
+		if ((r = open_reader(c, &rd)) != 0)
+			return r;
+		r = read_stats(rd, &k, &map, &used, &ps);
+		zt_reader_free(rd);
+	}
 	if (r < 0) {
 		(void)fprintf(stderr, "zonetally stats: %s\n", zt_strerror(r));
 		free(ps.v);

@@ -97,6 +97,18 @@ cmd_zones(struct cli *c, int argc, char **argv)
 	}
 	if (optind != argc)
 		return usage_error(c->cmd, "unexpected operand '%s'", argv[optind]);
+	if (c->n_connect > 0) {
+		struct remote *rm;
+		if ((r = remote_open(c, &rm)) != 0)
+			return r;
+		size_t nr = remote_zones(rm, &z);
+		if (c->json)
+			r = print_json(zones_json(z, nr));
+		else
+			zones_text(z, nr);
+		remote_free(rm);
+		return r;
+	}
 	if ((r = open_reader(c, &rd)) != 0)
 		return r;
 	size_t n = zt_reader_zones(rd, &z);

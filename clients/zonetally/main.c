@@ -16,7 +16,7 @@
 #define DEFAULT_STATE_DIR "/var/lib/zonetally"
 
 static const char usage_text[] =
-    "usage: zonetally [-c CONFIG] [--state-dir DIR] COMMAND [ARGS]\n"
+    "usage: zonetally [-c CONFIG] [--state-dir DIR] [--connect EP]... COMMAND [ARGS]\n"
     "  get CODE [--province] [PERIOD] [--json]   totals of a zone, province or 000000\n"
     "  top [--by import|export|total] [-n N] [PERIOD] [--json]\n"
     "  provinces [PERIOD] [--json]\n"
@@ -27,6 +27,9 @@ static const char usage_text[] =
     "  backup DEST [--json]                    compacting online copy of the store\n"
     "  verify DIR [--json]                     check a store's schema and roll-ups\n"
     "  rejects [--reason R] [--limit N] [--raw FILE] [--json]   newest rejected messages\n"
+    "  watch [CODE...] [--json] [--heartbeats] [--rcvhwm N]   live totals\n"
+    "--connect EP: ask a daemon's query socket (tcp://host:7604) instead of the local\n"
+    "  store; repeat it for shards (results are merged)\n"
     "PERIOD: --day YYYY-MM-DD | --month YYYY-MM | --year YYYY | --all (default: today, CST)\n";
 
 static const struct {
@@ -43,6 +46,7 @@ static const struct {
     {"backup", cmd_backup},
     {"verify", cmd_verify},
     {"rejects", cmd_rejects},
+    {"watch", cmd_watch},
 };
 
 int
@@ -173,6 +177,50 @@ state_dir_from_config(const char *path, bool required, char **ret)
 	return 0;
 }
 
+/*
+ * The query endpoints a remote command talks to: every --connect, or else the "query" line
+ * of the local daemon's endpoints file. Returns 0 or an exit status.
+ */
+int
+query_endpoints(const struct cli *c, const char **ret, size_t *ret_n)
+{
+	static char local[600];
+	char path[4096], line[600];
+
+	if (c->n_connect > 0) {
+		for (size_t i = 0; i < c->n_connect; i++)
+			ret[i] = c->connect[i];
+		*ret_n = c->n_connect;
+		return 0;
+	}
+	(void)snprintf(path, sizeof(path), "%s/zonetallyd.endpoints", c->state_dir);
+	FILE *f = fopen(path, "re");
+	if (f == NULL) {
+		(void)fprintf(stderr,
+		    "zonetally %s: no running daemon in '%s' (%s); use --connect\n", c->cmd,
+		    c->state_dir, strerror(errno));
+		return EXIT_FAILURE;
+	}
+	local[0] = '\0';
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strncmp(line, "query ", 6) == 0) {
+			line[strcspn(line, "\n")] = '\0';
+			(void)snprintf(local, sizeof(local), "%s", line + 6);
+		}
+	(void)fclose(f);
+	if (local[0] == '\0') {
+		(void)fprintf(stderr, "zonetally %s: the daemon in '%s' has no query socket\n",
+		    c->cmd, c->state_dir);
+		return EXIT_FAILURE;
+	}
+	ret[0] = local;
+	*ret_n = 1;
+	return 0;
+}
+
+static const char *connect_eps[ZT_CLI_MAX_CONNECT];
+static size_t n_connect_eps;
+
 /* Parses the options before the command; sets *ret_cmd to the command's index in argv. */
 static int
 global_options(int argc, char **argv, const char **ret_config, const char **ret_dir)
@@ -181,6 +229,7 @@ global_options(int argc, char **argv, const char **ret_config, const char **ret_
 	    {"config", required_argument, NULL, 'c'},
 	    {"state-dir", required_argument, NULL, 's'},
 	    {"help", no_argument, NULL, 'h'},
+	    {"connect", required_argument, NULL, 'C'},
 	    {NULL, 0, NULL, 0},
 	};
 	int opt;
@@ -192,6 +241,12 @@ global_options(int argc, char **argv, const char **ret_config, const char **ret_
 			break;
 		case 's':
 			*ret_dir = optarg;
+			break;
+		case 'C':
+			if (n_connect_eps == ZT_CLI_MAX_CONNECT)
+				return usage_error(
+				    NULL, "at most %d --connect", ZT_CLI_MAX_CONNECT);
+			connect_eps[n_connect_eps++] = optarg;
 			break;
 		case 'h':
 			(void)fputs(usage_text, stdout);
@@ -214,8 +269,10 @@ main(int argc, char **argv)
 
 	if ((r = global_options(argc, argv, &config, &dir)) != 0)
 		return r;
-	/* check-config must not need a valid configuration to find the store. */
-	if (dir == NULL && strcmp(argv[optind], "check-config") != 0) {
+	/* check-config must not need a valid configuration to find the store; with --connect
+	 * and no -c, no local file is read: the store is not ours to find. */
+	if (dir == NULL && strcmp(argv[optind], "check-config") != 0 &&
+	    (n_connect_eps == 0 || config != NULL)) {
 		r = state_dir_from_config(
 		    config != NULL ? config : ZT_CONFIG_DEFAULT_PATH, config != NULL, &from_config);
 		if (r != 0)
@@ -227,7 +284,9 @@ main(int argc, char **argv)
 	                              : DEFAULT_STATE_DIR,
 	    .cmd = argv[optind],
 	    .config = config,
+	    .n_connect = n_connect_eps,
 	};
+	memcpy(c.connect, connect_eps, sizeof(connect_eps));
 	int cmdc = argc - optind;
 	char **cmdv = argv + optind;
 	r = -1;

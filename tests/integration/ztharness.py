@@ -103,8 +103,12 @@ class Daemon:
         """Starts the daemon and waits for its endpoints file (the readiness signal)."""
         args = [self.bins.daemon, "--foreground", "--state-dir", self.state_dir,
                 "--zones", self.bins.zones_csv, "--sub-bind", "tcp://127.0.0.1:*",
-                "--metrics-listen", "127.0.0.1:0", "--router-bind", "tcp://127.0.0.1:*"]
-        # The host's /etc/zonetally/zonetallyd.conf must never leak into a test.
+                "--metrics-listen", "127.0.0.1:0"]
+        # Every socket on a free port (parallel tests never clash), unless the test pins one
+        # (a restart on the same ports); and never the host's /etc config.
+        for flag in ("--router-bind", "--feed-bind", "--query-bind"):
+            if flag not in self.extra_args:
+                args += [flag, "tcp://127.0.0.1:*"]
         if "-c" not in self.extra_args:
             args += ["-c", self._empty_config()]
         args += self.extra_args
@@ -119,6 +123,10 @@ class Daemon:
                                      stderr=subprocess.STDOUT)
         log.close()
         self.endpoint = wait_for(self._read_endpoint, READY_TIMEOUT_S, "zonetallyd.endpoints")
+        with open(self.endpoints_path, encoding="utf-8") as f:
+            eps = dict(line.split(None, 1) for line in f if " " in line)
+        self.feed = eps.get("feed", "").strip() or None
+        self.query = eps.get("query", "").strip() or None
         return self
 
     def _empty_config(self):

@@ -12,3 +12,4 @@ zt_unit_test(test_apply ${CMAKE_CURRENT_LIST_DIR}/test_apply.c zt_store)
 zt_unit_test(test_store_ops ${CMAKE_CURRENT_LIST_DIR}/test_store_ops.c zt_store)
 target_compile_definitions(test_store_ops PRIVATE
   ZT_ZONES_CSV="${CMAKE_CURRENT_LIST_DIR}/../../data/zones.csv")
+zt_unit_test(test_store_shared ${CMAKE_CURRENT_LIST_DIR}/test_store_shared.c zt_store)

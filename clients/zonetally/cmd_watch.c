@@ -1,0 +1,300 @@
+/*
+ * cmd_watch.c: `zonetally watch [CODE...] [--json] [--heartbeats]`: follows the live feed
+ * of one daemon (the one of --state-dir, found through its endpoints file) or of every
+ * --connect shard, through zt_watch_*. Terminal mode redraws a table of today's totals
+ * every second; --json prints one line per applied change (snapshot blocks included, so the
+ * last line of each block is the view).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+
+#define REFRESH_MS 1000
+#define TABLE_ROWS 25
+
+static volatile sig_atomic_t stop;
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+struct wctx {
+	const struct cli *c;
+	bool heartbeats;
+	struct zt_zone *zones;
+	size_t n_zones;
+};
+
+static const char *const level_names[ZT_LEVEL__COUNT] = {"nation", "province", "zone"};
+static const char *const kind_names[] = {"snapshot", "update", "heartbeat"};
+
+/* The block as `get --json` prints it, plus what the watcher knows of it. */
+static struct json_object *
+event_json(const struct zt_watch_event *ev)
+{
+	struct json_object *o, *modes;
+	char code[16];
+
+	if (ev->block == NULL) {
+		o = json_object_new_object();
+		if (o == NULL ||
+		    json_object_object_add(
+		        o, "kind", json_object_new_string(kind_names[ev->kind])) ||
+		    json_object_object_add(o, "shard", json_object_new_int64((int64_t)ev->shard)) ||
+		    json_object_object_add(
+		        o, "feed_seq", json_object_new_int64((int64_t)ev->feed_seq))) {
+			json_object_put(o);
+			return NULL;
+		}
+		return o;
+	}
+	const struct zt_qblock *b = ev->block;
+	o = zt_fmt_dirs_json(&b->b, ZT_MODE_ALL);
+	modes = json_object_new_object();
+	(void)snprintf(code, sizeof(code), "%06u", b->code);
+	if (o == NULL || modes == NULL ||
+	    json_object_object_add(o, "kind", json_object_new_string(kind_names[ev->kind])) ||
+	    json_object_object_add(o, "shard", json_object_new_int64((int64_t)ev->shard)) ||
+	    json_object_object_add(o, "feed_seq", json_object_new_int64((int64_t)ev->feed_seq)) ||
+	    json_object_object_add(o, "code", json_object_new_string(code)) ||
+	    json_object_object_add(o, "level", json_object_new_string(level_names[b->level])) ||
+	    json_object_object_add(o, "period", zt_fmt_period_json(&b->period)))
+		goto fail;
+	for (int m = ZT_MODE_9610; m < ZT_MODE__COUNT; m++) {
+		char name[8];
+		(void)snprintf(name, sizeof(name), "%u", zt_mode_number(m));
+		if (json_object_object_add(modes, name, zt_fmt_dirs_json(&b->b, m)) < 0)
+			goto fail;
+	}
+	if (json_object_object_add(o, "by_mode", modes) < 0)
+		return NULL;
+	return o;
+fail:
+	json_object_put(modes);
+	json_object_put(o);
+	return NULL;
+}
+
+static int
+json_cb(const struct zt_watch_event *ev, void *arg)
+{
+	const struct wctx *x = arg;
+
+	if (ev->kind == ZT_WATCH_HEARTBEAT && !x->heartbeats)
+		return 0;
+	return print_json(event_json(ev)) == 0 ? 0 : -EIO;
+}
+
+/* Today's zone rows of the view, for the table. */
+struct row {
+	uint32_t code;
+	struct zt_totals_block b;
+};
+
+struct collect {
+	struct row *rows;
+	size_t n, cap;
+	uint32_t today;
+	int64_t nation_events; /* -1: the nation is not watched */
+	int64_t province_events;
+	int64_t zone_events;
+};
+
+static int
+collect_cb(const struct zt_watch_event *ev, void *arg)
+{
+	struct collect *c = arg;
+	const struct zt_qblock *b = ev->block;
+
+	if (b->period.gran != ZT_GRAN_DAY || b->period.bucket != c->today)
+		return 0;
+	int64_t n = b->b.t[ZT_DIR_ALL][ZT_MODE_ALL].events;
+	if (b->level == ZT_LEVEL_NATION)
+		c->nation_events = n;
+	else if (b->level == ZT_LEVEL_PROVINCE)
+		c->province_events += n;
+	else
+		c->zone_events += n;
+	if (b->level != ZT_LEVEL_ZONE || c->n == c->cap)
+		return 0;
+	c->rows[c->n].code = b->code;
+	c->rows[c->n++].b = b->b;
+	return 0;
+}
+
+static int
+row_cmp(const void *a, const void *b)
+{
+	const struct row *x = a, *y = b;
+	int64_t vx = x->b.t[ZT_DIR_ALL][ZT_MODE_ALL].value_fen;
+	int64_t vy = y->b.t[ZT_DIR_ALL][ZT_MODE_ALL].value_fen;
+
+	if (vx != vy)
+		return vx > vy ? -1 : 1;
+	return x->code < y->code ? -1 : x->code > y->code;
+}
+
+static const char *
+zone_name(const struct wctx *x, uint32_t code, char *buf, size_t len)
+{
+	for (size_t i = 0; i < x->n_zones; i++)
+		if (x->zones[i].code == code) {
+			(void)snprintf(buf, len, "%s %s", x->zones[i].city_en, x->zones[i].city_zh);
+			return buf;
+		}
+	(void)snprintf(buf, len, "%06u", code);
+	return buf;
+}
+
+/* Redraws the table: today's zones by total value, and the rate since the last redraw. */
+static void
+draw(struct zt_watch *w, const struct wctx *x, int64_t *last_events, double secs)
+{
+	static struct row rows[1024];
+	struct collect c = {.rows = rows, .cap = 1024, .nation_events = -1};
+	struct zt_period today = zt_period_day_of((int64_t)time(NULL) * 1000);
+	struct zt_watch_stats st;
+	char day[16];
+
+	c.today = today.bucket;
+	(void)zt_watch_each(w, collect_cb, &c);
+	qsort(rows, c.n, sizeof(*rows), row_cmp);
+	zt_watch_get_stats(w, &st);
+	(void)zt_period_format(&today, day, sizeof(day));
+	/* the widest level watched: zones nest (Yiwu in Jinhua), roll-ups do not */
+	int64_t events = c.nation_events >= 0 ? c.nation_events
+	    : c.province_events > 0           ? c.province_events
+	                                      : c.zone_events;
+	double rate = *last_events >= 0 && secs > 0 ? (double)(events - *last_events) / secs : 0.0;
+	*last_events = events;
+	(void)printf("\033[H\033[2Jzonetally watch  %s (CST)  %s  %.0f events/s  resyncs %llu\n\n",
+	    day, zt_watch_synced(w) ? "live" : "syncing", rate, (unsigned long long)st.resyncs);
+	(void)printf("code    ");
+	cell("zone", 32, false);
+	cell("import (yuan)", 20, true);
+	cell("export (yuan)", 20, true);
+	cell("total (yuan)", 20, true);
+	cell("events", 12, true);
+	(void)putchar('\n');
+	for (size_t i = 0; i < c.n && i < TABLE_ROWS; i++) {
+		char name[128], imp[ZT_YUAN_LEN], exp[ZT_YUAN_LEN], tot[ZT_YUAN_LEN],
+		    ev[ZT_YUAN_LEN];
+		const struct zt_totals_block *b = &rows[i].b;
+		(void)zt_fmt_yuan(b->t[ZT_DIR_IMPORT][ZT_MODE_ALL].value_fen, imp);
+		(void)zt_fmt_yuan(b->t[ZT_DIR_EXPORT][ZT_MODE_ALL].value_fen, exp);
+		(void)zt_fmt_yuan(b->t[ZT_DIR_ALL][ZT_MODE_ALL].value_fen, tot);
+		(void)zt_fmt_count(b->t[ZT_DIR_ALL][ZT_MODE_ALL].events, ev);
+		(void)printf("%06u  ", rows[i].code);
+		cell(zone_name(x, rows[i].code, name, sizeof(name)), 32, false);
+		cell(imp, 20, true);
+		cell(exp, 20, true);
+		cell(tot, 20, true);
+		cell(ev, 12, true);
+		(void)putchar('\n');
+	}
+	(void)fflush(stdout);
+}
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Runs until SIGINT/SIGTERM. */
+static int
+watch_loop(struct zt_watch *w, struct wctx *x)
+{
+	int64_t last_draw = 0, last_events = -1;
+	int r = 0;
+
+	while (!stop && r == 0) {
+		r = zt_watch_poll(w, x->c->json ? 200 : 100, x->c->json ? json_cb : NULL, x);
+		if (x->c->json || r != 0)
+			continue;
+		int64_t now = mono_ms();
+		if (now - last_draw >= REFRESH_MS) {
+			draw(
+			    w, x, &last_events, last_draw ? (double)(now - last_draw) / 1000.0 : 0);
+			last_draw = now;
+		}
+	}
+	if (r != 0 && r != -EINTR) {
+		(void)fprintf(stderr, "zonetally watch: %s\n", zt_strerror(r));
+		return EXIT_FAILURE;
+	}
+	return 0;
+}
+
+static int
+watch_options(struct cli *c, int argc, char **argv, struct wctx *x, int *ret_hwm)
+{
+	static const struct option longopts[] = {{"json", no_argument, NULL, OPT_JSON},
+	    {"heartbeats", no_argument, NULL, 'H'}, {"rcvhwm", required_argument, NULL, 'R'},
+	    {NULL, 0, NULL, 0}};
+	unsigned long v;
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		if (opt == OPT_JSON)
+			c->json = true;
+		else if (opt == 'H')
+			x->heartbeats = true;
+		else if (opt == 'R' && parse_uint(optarg, 1000000000, &v) == 0)
+			*ret_hwm = (int)v;
+		else
+			return usage_error(c->cmd, "invalid option");
+	}
+	for (int i = optind; i < argc; i++) {
+		size_t len = strlen(argv[i]);
+		if (len == 0 || len > 6 || strspn(argv[i], "0123456789") != len)
+			return usage_error(c->cmd, "CODE must be 1 to 6 digits, not '%s'", argv[i]);
+	}
+	return 0;
+}
+
+int
+cmd_watch(struct cli *c, int argc, char **argv)
+{
+	struct wctx x = {.c = c};
+	struct zt_watch *w = NULL;
+	const char *eps[ZT_CLI_MAX_CONNECT];
+	int hwm = 0, r;
+
+	if ((r = watch_options(c, argc, argv, &x, &hwm)) != 0)
+		return r;
+	size_t n = 0;
+	if ((r = query_endpoints(c, eps, &n)) != 0)
+		return r;
+	struct zt_watch_opts o = {.endpoints = eps,
+	    .n_endpoints = n,
+	    .prefixes = (const char *const *)(argv + optind),
+	    .n_prefixes = (size_t)(argc - optind),
+	    .rcvhwm = hwm};
+	if ((r = zt_watch_new(&o, &w)) < 0) {
+		(void)fprintf(
+		    stderr, "zonetally watch: cannot follow %s: %s\n", eps[0], zt_strerror(r));
+		return EXIT_FAILURE;
+	}
+	struct zt_query *q = NULL;
+	if (!c->json && zt_query_new(eps[0], 0, &q) == 0)
+		(void)zt_query_zones(q, &x.zones, &x.n_zones);
+	zt_query_free(q);
+	struct sigaction sa = {.sa_handler = on_signal};
+	(void)sigaction(SIGINT, &sa, NULL);
+	(void)sigaction(SIGTERM, &sa, NULL);
+	r = watch_loop(w, &x);
+	free(x.zones);
+	zt_watch_free(w);
+	return r;
+}

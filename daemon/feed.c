@@ -1,0 +1,286 @@
+/*
+ * feed.c: the live totals feed, a PUB socket. After each commit, for every block (code and
+ * period) the commit changed at the current day, month, year and all-time buckets, one
+ * TotalsUpdate on topic "tot.<code>" with the new absolute values; every heartbeat_ms a
+ * Heartbeat on topic "hb". Each topic carries its own sequence (topic_seq) and the heartbeat
+ * lists them all, so a watcher with a topic filter still sees every loss: the messages of
+ * one PUB->SUB pipe arrive in order, so a heartbeat naming a higher topic_seq than the last
+ * update received means that update was dropped (high-water mark) on the way.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <zmq.h>
+
+#include "daemon.h"
+#include "zonetally.pb-c.h"
+
+#define TOPIC_LEN 16
+
+static int
+code_cmp(const void *a, const void *b)
+{
+	const struct feed_topic *x = a, *y = b;
+	return x->code < y->code ? -1 : x->code > y->code;
+}
+
+/* Builds the sorted topic table: the nation, every province, every zone (one per code). */
+static int
+topics_init(struct feed *f, const struct decode_opts *o)
+{
+	size_t cap = 1 + 100 + o->n_zones, n = 0;
+
+	f->topics = calloc(cap, sizeof(*f->topics));
+	if (f->topics == NULL)
+		return -ENOMEM;
+	f->topics[n++].code = ZT_NATION_CODE;
+	for (uint32_t p = 110000; p <= 990000; p += 10000)
+		if (zt_province_name(p, false) != NULL)
+			f->topics[n++].code = p;
+	for (size_t i = 0; i < o->n_zones; i++)
+		f->topics[n++].code = o->zones[i].code;
+	qsort(f->topics, n, sizeof(*f->topics), code_cmp);
+	size_t u = 0;
+	for (size_t i = 0; i < n; i++)
+		if (u == 0 || f->topics[u - 1].code != f->topics[i].code)
+			f->topics[u++] = f->topics[i];
+	f->n_topics = u;
+	return 0;
+}
+
+struct feed_topic *
+feed_topic(const struct feed *f, uint32_t code)
+{
+	struct feed_topic key = {.code = code};
+
+	return bsearch(&key, f->topics, f->n_topics, sizeof(key), code_cmp);
+}
+
+/* A new epoch per daemon start, so that a watcher tells a restart from a quiet feed. */
+static uint64_t
+new_epoch(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_REALTIME, &ts);
+	return ((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec) ^
+	    ((uint64_t)getpid() << 48);
+}
+
+/*
+ * Creates and binds the PUB socket (unless bind is ""), and records the resolved endpoint.
+ * @param[in] feed_seq the store's feed_seq at start: the feed continues from it
+ * @return 0 or a negative errno (err says which endpoint and why).
+ */
+int
+feed_open(struct feed *f, void *zctx, const struct zt_config *c, const struct decode_opts *o,
+    uint64_t feed_seq, char *err, size_t errlen)
+{
+	int hwm = (int)c->feed_sndhwm, linger = 0;
+	size_t len = sizeof(f->bound);
+
+	memset(f, 0, sizeof(*f));
+	f->epoch = new_epoch();
+	f->last_feed_seq = feed_seq;
+	f->heartbeat_ms = c->feed_heartbeat_ms;
+	if (topics_init(f, o) < 0) {
+		(void)snprintf(err, errlen, "feed: out of memory");
+		return -ENOMEM;
+	}
+	if (c->feed_bind[0] == '\0')
+		return 0;
+	f->pub = zmq_socket(zctx, ZMQ_PUB);
+	if (f->pub == NULL || zmq_setsockopt(f->pub, ZMQ_SNDHWM, &hwm, sizeof(hwm)) < 0 ||
+	    zmq_setsockopt(f->pub, ZMQ_LINGER, &linger, sizeof(linger)) < 0 ||
+	    zmq_bind(f->pub, c->feed_bind) < 0 ||
+	    zmq_getsockopt(f->pub, ZMQ_LAST_ENDPOINT, f->bound, &len) < 0) {
+		int r = -errno;
+		(void)snprintf(
+		    err, errlen, "feed: cannot bind '%s': %s", c->feed_bind, zmq_strerror(errno));
+		return r;
+	}
+	return 0;
+}
+
+/* Closes the socket and frees the topic table. Idempotent. */
+void
+feed_close(struct feed *f)
+{
+	if (f->pub != NULL)
+		(void)zmq_close(f->pub);
+	f->pub = NULL;
+	free(f->topics);
+	f->topics = NULL;
+	f->n_topics = 0;
+}
+
+/* Sends topic + packed message; a watcher beyond its HWM loses it (and will see the gap). */
+static int
+send_msg(void *pub, const char *topic, const ProtobufCMessage *m)
+{
+	uint8_t stack[4096];
+	size_t len = protobuf_c_message_get_packed_size(m);
+	uint8_t *buf = len <= sizeof(stack) ? stack : malloc(len);
+
+	if (buf == NULL)
+		return -ENOMEM;
+	(void)protobuf_c_message_pack(m, buf);
+	int r = 0;
+	if (zmq_send(pub, topic, strlen(topic), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+	    zmq_send(pub, buf, len, ZMQ_DONTWAIT) < 0)
+		r = errno == EAGAIN ? 0 : -errno;
+	if (buf != stack)
+		free(buf);
+	return r;
+}
+
+/* The block being gathered from the commit's changed keys (which come in key order). */
+struct gather {
+	struct feed *f;
+	uint64_t feed_seq;
+	uint32_t cur[ZT_GRAN__COUNT]; /* current bucket of each granularity */
+	struct zt_tkey key;           /* of the open block; n == 0: none */
+	size_t n;
+	Zonetally__V1__Total t[ZT_DIR__COUNT * ZT_MODE__COUNT];
+	Zonetally__V1__Total *tp[ZT_DIR__COUNT * ZT_MODE__COUNT];
+	int err;
+};
+
+/* Publishes the open block, if any. */
+static void
+flush_block(struct gather *g)
+{
+	struct feed_topic *ft = feed_topic(g->f, g->key.code);
+	char topic[TOPIC_LEN];
+
+	if (g->n == 0 || ft == NULL) {
+		g->n = 0;
+		return;
+	}
+	Zonetally__V1__TotalsBlock b = ZONETALLY__V1__TOTALS_BLOCK__INIT;
+	Zonetally__V1__TotalsUpdate u = ZONETALLY__V1__TOTALS_UPDATE__INIT;
+	b.has_level = b.has_code = b.has_granularity = b.has_bucket = 1;
+	b.level = g->key.level;
+	b.code = g->key.code;
+	b.granularity = g->key.gran;
+	b.bucket = g->key.bucket;
+	b.n_totals = g->n;
+	b.totals = g->tp;
+	u.has_feed_seq = u.has_prev_feed_seq = u.has_epoch = u.has_topic_seq = 1;
+	u.feed_seq = g->feed_seq;
+	u.prev_feed_seq = g->f->last_feed_seq;
+	u.epoch = g->f->epoch;
+	u.topic_seq = ++ft->seq;
+	u.block = &b;
+	(void)snprintf(topic, sizeof(topic), "tot.%06u", g->key.code);
+	int r = send_msg(g->f->pub, topic, &u.base);
+	if (r < 0 && g->err == 0)
+		g->err = r;
+	g->f->updates++;
+	g->n = 0;
+}
+
+static bool
+same_block(const struct zt_tkey *a, const struct zt_tkey *b)
+{
+	return a->level == b->level && a->code == b->code && a->gran == b->gran &&
+	    a->bucket == b->bucket;
+}
+
+static int
+gather_fn(const struct zt_tkey *k, const struct zt_totals *t, void *arg)
+{
+	struct gather *g = arg;
+
+	if (k->bucket != g->cur[k->gran])
+		return 0; /* a late event's past day: not part of the live view */
+	if (g->n > 0 && !same_block(&g->key, k))
+		flush_block(g);
+	g->key = *k;
+	Zonetally__V1__Total *x = &g->t[g->n];
+	*x = (Zonetally__V1__Total)ZONETALLY__V1__TOTAL__INIT;
+	x->has_direction = x->has_mode = x->has_events = x->has_value_fen = x->has_items =
+	    x->has_reversals = 1;
+	x->direction = k->direction;
+	x->mode = k->mode;
+	x->events = t->events;
+	x->value_fen = t->value_fen;
+	x->items = t->items;
+	x->reversals = t->reversals;
+	g->tp[g->n] = x;
+	g->n++;
+	return 0;
+}
+
+/*
+ * Publishes what the commit feed_seq changed, read from the writer's store (the writer is
+ * idle: the main thread has just collected its batch).
+ * @return 0 or a negative errno of the socket (the feed then misses updates; watchers see
+ *     the gap and re-snapshot).
+ */
+int
+feed_publish(struct feed *f, const struct zt_store *s, uint64_t feed_seq)
+{
+	struct gather g = {.f = f, .feed_seq = feed_seq};
+	int64_t now = now_wall_ms();
+
+	if (f->pub == NULL || feed_seq <= f->last_feed_seq) {
+		f->last_feed_seq = feed_seq > f->last_feed_seq ? feed_seq : f->last_feed_seq;
+		return 0;
+	}
+	for (int gr = 0; gr < ZT_GRAN__COUNT; gr++)
+		g.cur[gr] = zt_bucket_of(gr, now);
+	int r = zt_store_changed(s, gather_fn, &g);
+	flush_block(&g);
+	f->last_feed_seq = feed_seq;
+	return r < 0 ? r : g.err;
+}
+
+/* Returns ms until the next heartbeat is due (0: now), or -1 with no feed. */
+int
+feed_wait_ms(const struct feed *f, int64_t now_ms)
+{
+	if (f->pub == NULL)
+		return -1;
+	int64_t left = f->next_hb_ms - now_ms;
+	return left < 0 ? 0 : (int)left;
+}
+
+/* Sends the heartbeat if it is due: the latest feed_seq and every topic's topic_seq. */
+int
+feed_tick(struct feed *f, int64_t now_ms)
+{
+	if (f->pub == NULL || now_ms < f->next_hb_ms)
+		return 0;
+	f->next_hb_ms = now_ms + f->heartbeat_ms;
+	Zonetally__V1__TopicSeq *ts = calloc(f->n_topics, sizeof(*ts));
+	Zonetally__V1__TopicSeq **tp = calloc(f->n_topics, sizeof(*tp));
+	if (ts == NULL || tp == NULL) {
+		free(ts);
+		free(tp);
+		return -ENOMEM;
+	}
+	Zonetally__V1__Heartbeat hb = ZONETALLY__V1__HEARTBEAT__INIT;
+	hb.has_feed_seq = hb.has_epoch = 1;
+	hb.feed_seq = f->last_feed_seq;
+	hb.epoch = f->epoch;
+	hb.topics = tp;
+	for (size_t i = 0; i < f->n_topics; i++) {
+		if (f->topics[i].seq == 0)
+			continue;
+		ts[hb.n_topics] = (Zonetally__V1__TopicSeq)ZONETALLY__V1__TOPIC_SEQ__INIT;
+		ts[hb.n_topics].has_code = ts[hb.n_topics].has_seq = 1;
+		ts[hb.n_topics].code = f->topics[i].code;
+		ts[hb.n_topics].seq = f->topics[i].seq;
+		tp[hb.n_topics] = &ts[hb.n_topics];
+		hb.n_topics++;
+	}
+	int r = send_msg(f->pub, "hb", &hb.base);
+	free(ts);
+	free(tp);
+	return r;
+}
