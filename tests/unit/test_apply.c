@@ -400,6 +400,43 @@ test_resend_is_not_regression(void **state)
 	assert_int_equal(p.last_sequence, 3);
 }
 
+/* Picks one publisher out of zt_store_publishers(). */
+static int
+pub_named(const struct zt_publisher *p, void *arg)
+{
+	struct zt_publisher *want = arg;
+	if (strcmp(p->id, want->id) == 0)
+		*want = *p;
+	return 0;
+}
+
+/* Sequence numbers at the top of the range neither wrap the gap count nor rewind. */
+static void
+test_hostile_sequences(void **state)
+{
+	(void)state;
+	const uint64_t seqs[] = {UINT64_MAX, 5, 1, UINT64_MAX};
+	struct zt_entry e[4];
+	for (int i = 0; i < 4; i++) {
+		e[i] = ev((uint32_t)i + 1, 330100, 2, 1, 1, 1, T0);
+		snprintf(e[i].ev.publisher, sizeof(e[i].ev.publisher), "cust-max");
+		e[i].ev.sequence = seqs[i];
+		e[i].has_seq = true;
+	}
+	apply(e, 2, NULL);
+	struct zt_publisher p = {.id = "cust-max"};
+	assert_int_equal(zt_store_publishers(s, pub_named, &p), 0);
+	assert_true(p.last_sequence == UINT64_MAX);
+	assert_true(p.gap_events == UINT64_MAX - 1);
+	assert_int_equal(p.gaps, 1);
+	assert_int_equal(p.late, 1); /* 5 after UINT64_MAX: late, not a gap of a wrapped size */
+	apply(e + 2, 2, NULL);       /* a restart at 1, then UINT64_MAX again */
+	assert_int_equal(zt_store_publishers(s, pub_named, &p), 0);
+	assert_int_equal(p.regressions, 1);
+	assert_int_equal(p.gaps, 2);
+	assert_true(p.gap_events == UINT64_MAX); /* saturated */
+}
+
 static void
 test_pruning(void **state)
 {
@@ -470,6 +507,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_one_event_48_keys, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_coalescing_sums, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_dedup, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_hostile_sequences, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_time_window, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_reversals, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_overflow, setup, teardown),
