@@ -335,18 +335,25 @@ rej_cb(const struct zt_reject_rec *r, void *arg)
 	return 0;
 }
 
+/* Fills e[0..n-1] with declarations of publisher pub numbered seqs[] (ids 1..n). */
+static void
+pub_events(struct zt_entry *e, int n, const char *pub, const uint64_t *seqs)
+{
+	for (int i = 0; i < n; i++) {
+		e[i] = ev((uint32_t)i + 1, 330100, 2, 1, 1, 1, T0);
+		snprintf(e[i].ev.publisher, sizeof(e[i].ev.publisher), "%s", pub);
+		e[i].ev.sequence = seqs[i];
+		e[i].has_seq = true;
+	}
+}
+
 static void
 test_publishers_and_rejects(void **state)
 {
 	(void)state;
 	const uint64_t seqs[] = {1, 2, 3, 6, 4, 1, 2};
 	struct zt_entry e[7];
-	for (int i = 0; i < 7; i++) {
-		e[i] = ev((uint32_t)i + 1, 330100, 2, 1, 1, 1, T0);
-		snprintf(e[i].ev.publisher, sizeof(e[i].ev.publisher), "cust-hz");
-		e[i].ev.sequence = seqs[i];
-		e[i].has_seq = true;
-	}
+	pub_events(e, 7, "cust-hz", seqs);
 	for (int i = 3; i < 7; i++) {
 		e[i].reason_in = ZT_REJECT_UNKNOWN_ZONE;
 		e[i].raw = "bad";
@@ -383,13 +390,9 @@ static void
 test_resend_is_not_regression(void **state)
 {
 	(void)state;
+	const uint64_t seqs[] = {1, 2, 3};
 	struct zt_entry e[3];
-	for (int i = 0; i < 3; i++) {
-		e[i] = ev((uint32_t)i + 1, 330100, 2, 1, 1, 1, T0);
-		snprintf(e[i].ev.publisher, sizeof(e[i].ev.publisher), "cust-nb");
-		e[i].ev.sequence = (uint64_t)i + 1;
-		e[i].has_seq = true;
-	}
+	pub_events(e, 3, "cust-nb", seqs);
 	apply(e, 3, NULL);
 	apply(e, 1, NULL); /* the same event 1 again */
 	struct zt_publisher p;
@@ -417,12 +420,7 @@ test_hostile_sequences(void **state)
 	(void)state;
 	const uint64_t seqs[] = {UINT64_MAX, 5, 1, UINT64_MAX};
 	struct zt_entry e[4];
-	for (int i = 0; i < 4; i++) {
-		e[i] = ev((uint32_t)i + 1, 330100, 2, 1, 1, 1, T0);
-		snprintf(e[i].ev.publisher, sizeof(e[i].ev.publisher), "cust-max");
-		e[i].ev.sequence = seqs[i];
-		e[i].has_seq = true;
-	}
+	pub_events(e, 4, "cust-max", seqs);
 	apply(e, 2, NULL);
 	struct zt_publisher p = {.id = "cust-max"};
 	assert_int_equal(zt_store_publishers(s, pub_named, &p), 0);
