@@ -249,6 +249,16 @@ def check_unknown_fields_metric(state):
     zh.wait_for(counted, 30, "zonetally_unknown_fields_messages_total >= 1", interval=0.1)
 
 
+def check_logged(daemon, reasons):
+    """Each reason was logged at least once (the log is rate-limited per reason, not muted)."""
+    def all_logged():
+        with open(daemon.log_path, encoding="utf-8", errors="replace") as f:
+            text = f.read()
+        return all(f"rejected ({r})" in text for r in reasons)
+
+    zh.wait_for(all_logged, 30, f"a log line for each of {sorted(reasons)}", interval=0.1)
+
+
 def test(bins, work):
     state = os.path.join(work, "state")
     os.mkdir(state)
@@ -274,6 +284,7 @@ def test(bins, work):
             sock.close()
             zh.check_eq(dump(store), reference, f"{make.name}: totals and dedup unchanged")
         check_unknown_fields_metric(state)
+        check_logged(daemon, {reason for _, _, reason in cases})
     finally:
         # destroy, not term: after a failure a socket may still be open, and term() would
         # wait for it forever instead of letting the failure be reported.
