@@ -14,7 +14,7 @@ else
   CMAKE_GENERATOR ?= Unix Makefiles
 endif
 
-.PHONY: all deps build demo run test bench clean distclean format package
+.PHONY: all deps build demo run test bench clean distclean format package fuzz
 
 all: build
 
@@ -50,6 +50,14 @@ package: deps
 	    -DCMAKE_INSTALL_PREFIX=/usr -DBUILD_TESTING=OFF $(CMAKE_EXTRA_FLAGS)
 	cmake --build build-deb -j $(JOBS) --target package
 
+# libFuzzer targets (clang, ASan+UBSan) in build-fuzz, each run for FUZZ_SECONDS; a crash
+# fails and leaves its input in build-fuzz/artifacts/. Issue 4 adds `query` to the list.
+FUZZ_SECONDS ?= 30
+FUZZ_TARGETS ?= decode config registry ndjson
+
+fuzz: deps
+	./scripts/fuzz.sh build-fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
 format:
 	git ls-files '*.c' '*.h' | xargs clang-format -i
 
@@ -57,4 +65,4 @@ clean:
 	-cmake --build $(BUILD_DIR) --target clean
 
 distclean:
-	rm -rf $(BUILD_DIR) build-release build-asan build-deb
+	rm -rf $(BUILD_DIR) build-release build-asan build-deb build-fuzz

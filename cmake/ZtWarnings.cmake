@@ -32,3 +32,15 @@ if(ZT_SANITIZE)
     -fsanitize=${ZT_SANITIZE} -fno-sanitize-recover=all -fno-omit-frame-pointer)
   target_link_options(zt_warnings INTERFACE -fsanitize=${ZT_SANITIZE})
 endif()
+
+# Fuzzing (tests/fuzz, `make fuzz`): clang's libFuzzer. Every target is compiled with
+# coverage instrumentation, so that the fuzzer sees inside the libraries it drives, not just
+# the fuzz target's own file; the fuzz binaries then link libFuzzer's main.
+option(ZT_FUZZ "Build the libFuzzer targets (clang only)" OFF)
+if(ZT_FUZZ)
+  if(NOT CMAKE_C_COMPILER_ID STREQUAL "Clang")
+    message(FATAL_ERROR "ZT_FUZZ needs clang (configure with CC=clang)")
+  endif()
+  target_compile_options(zt_warnings INTERFACE -fsanitize=fuzzer-no-link)
+  target_link_options(zt_warnings INTERFACE -fsanitize=fuzzer-no-link)
+endif()

@@ -44,6 +44,11 @@ int decode_message(const struct decode_opts *o, const void *topic, size_t topic_
     const void *payload, size_t len, struct zt_entry *e, unsigned *ret_unknown);
 const struct zt_zone *decode_zone(const struct decode_opts *o, uint32_t code);
 
+/* decode_wire.c */
+struct ProtobufCMessageDescriptor;
+bool decode_text_ok(const uint8_t *s, size_t n);
+bool decode_strings_ok(const struct ProtobufCMessageDescriptor *d, const void *payload, size_t len);
+
 /* batch.c */
 
 /* One batch of received messages, filled by the main thread, applied by the writer. */

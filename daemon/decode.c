@@ -1,7 +1,8 @@
 /*
  * decode.c: one payload -> protobuf-c unpack -> a validated struct zt_entry, with exactly one
- * rejection reason when something is wrong (the first failing check, in the order of
- * enum zt_reject). The protobuf-c message never leaves this file and is freed on every path.
+ * rejection reason when something is wrong (the first failing check, in the order the
+ * checks run below: size, protobuf framing, string bytes, shape, content). The protobuf-c
+ * message never leaves this file and is freed on every path.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,8 +13,11 @@
 
 typedef Zonetally__V1__TradeEvent TradeEvent;
 
-/* Oldest and newest times whose CST date the store's helpers handle: years 1..9999. */
-#define TIME_MIN_MS (-62135596800000LL)
+/* 2015-01-01T00:00 CST: no pilot zone existed before (Hangzhou, the first, opened in March
+ * 2015), so an earlier time is a publisher's clock or encoding error, not a late event. */
+#define TIME_MIN_MS (1420070400000LL - ZT_CST_OFFSET_MS)
+/* The last time whose CST date the store's calendar helpers handle (year 9999). Later times
+ * are rejected here as future_time; the writer compares the rest with its clock. */
 #define TIME_MAX_MS (253402300799999LL - ZT_CST_OFFSET_MS)
 
 static int
@@ -103,8 +107,11 @@ check_content(const struct decode_opts *o, const TradeEvent *m)
 
 	if (z == NULL)
 		return ZT_REJECT_UNKNOWN_ZONE;
-	if (m->declared_at_ms < TIME_MIN_MS || m->declared_at_ms > TIME_MAX_MS ||
-	    !zt_zone_valid_in(z, zt_cst_year(m->declared_at_ms)))
+	if (m->declared_at_ms < TIME_MIN_MS)
+		return ZT_REJECT_TOO_EARLY;
+	if (m->declared_at_ms > TIME_MAX_MS)
+		return ZT_REJECT_FUTURE_TIME;
+	if (!zt_zone_valid_in(z, zt_cst_year(m->declared_at_ms)))
 		return ZT_REJECT_ZONE_NOT_VALID;
 	if (dir != ZT_DIR_IMPORT && dir != ZT_DIR_EXPORT)
 		return ZT_REJECT_BAD_DIRECTION;
@@ -171,13 +178,15 @@ decode_message(const struct decode_opts *o, const void *topic, size_t topic_len,
 	}
 	if (ret_unknown != NULL)
 		*ret_unknown = m->base.n_unknown_fields;
-	if (m->publisher_id != NULL && publisher_ok(m->publisher_id) && m->has_sequence &&
-	    m->sequence != 0) {
+	/* Before anything reads a string: a NUL inside one would make strlen() lie. */
+	bool text_ok = decode_strings_ok(m->base.descriptor, payload, len);
+	if (text_ok && m->publisher_id != NULL && publisher_ok(m->publisher_id) &&
+	    m->has_sequence && m->sequence != 0) {
 		memcpy(e->ev.publisher, m->publisher_id, strlen(m->publisher_id) + 1);
 		e->ev.sequence = m->sequence;
 		e->has_seq = true;
 	}
-	int reason = check_shape(m, topic, topic_len);
+	int reason = text_ok ? check_shape(m, topic, topic_len) : ZT_REJECT_BAD_UTF8;
 	if (reason == ZT_REJECT_NONE)
 		reason = check_content(o, m);
 	if (reason == ZT_REJECT_NONE)

@@ -8,7 +8,8 @@ PKGS="build-essential cmake ninja-build pkg-config
 libzmq3-dev libprotobuf-c-dev protobuf-c-compiler liblmdb-dev lmdb-utils
 libinih-dev libcmocka-dev libsystemd-dev libjson-c-dev
 python3 python3-zmq valgrind
-libmicrohttpd-dev prometheus clang-format"
+libmicrohttpd-dev prometheus clang-format
+clang libclang-rt-14-dev"
 
 missing=""
 for p in $PKGS; do

@@ -43,20 +43,23 @@ cutoff_of(int64_t watermark_ms, uint32_t window_days)
 /*
  * Sequence tracking of one message from a publisher (DESIGN.md §4). A duplicate at or below
  * the highest sequence is a resend, never a restart: only a new event numbered 1 means the
- * publisher started over.
+ * publisher started over. Written so that no sequence, UINT64_MAX included, wraps: a
+ * hostile publisher can inflate its own gap counter (saturating), not rewind last_sequence.
  */
 static void
 track_seq(struct zt_publisher *p, uint64_t seq, bool duplicate, uint64_t *ret_gap)
 {
 	uint64_t last = p->last_sequence;
 	*ret_gap = 0;
-	if (seq == last + 1) {
+	if (last != UINT64_MAX && seq == last + 1) {
 		p->last_sequence = seq;
-	} else if (seq > last + 1) {
+	} else if (seq > last) {
+		uint64_t missing = seq - last - 1;
 		p->gaps++;
-		p->gap_events += seq - last - 1;
+		p->gap_events =
+		    p->gap_events > UINT64_MAX - missing ? UINT64_MAX : p->gap_events + missing;
 		p->last_sequence = seq;
-		*ret_gap = seq - last - 1;
+		*ret_gap = missing;
 	} else if (seq == 1 && last > 1 && !duplicate) {
 		p->regressions++;
 		p->last_sequence = 1;

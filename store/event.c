@@ -41,6 +41,10 @@ static const struct {
     [ZT_REJECT_REVERSAL_MISMATCH] = {"reversal_mismatch",
         "reversal fields differ from the declaration's"},
     [ZT_REJECT_OVERFLOW] = {"overflow", "a total would leave the int64 range"},
+    [ZT_REJECT_BAD_UTF8] = {"bad_utf8",
+        "a string field is not valid UTF-8 or holds NUL or control characters"},
+    [ZT_REJECT_TOO_EARLY] = {"too_early",
+        "declared_at_ms before 2015-01-01 CST, when the first pilot zone opened"},
 };
 
 const char *

@@ -395,9 +395,9 @@ open_dbs(struct zt_store *s, MDB_txn *txn)
 	return 0;
 }
 
-/* Creates and opens the environment (no transaction yet). */
+/* Creates and opens the environment (no transaction yet); extra: more MDB_* env flags. */
 static int
-env_open(struct zt_store *s, const char *dir, size_t map_size)
+env_open(struct zt_store *s, const char *dir, size_t map_size, unsigned extra)
 {
 	int rc = mdb_env_create(&s->env);
 	if (rc != 0)
@@ -415,7 +415,7 @@ env_open(struct zt_store *s, const char *dir, size_t map_size)
 	} else if ((rc = mdb_env_set_mapsize(s->env, map_size ? map_size : DEFAULT_MAP_SIZE))) {
 		return zt_mdb_err(rc);
 	}
-	unsigned flags = MDB_NOTLS | (s->rdonly ? MDB_RDONLY : 0);
+	unsigned flags = MDB_NOTLS | extra | (s->rdonly ? MDB_RDONLY : 0);
 	return zt_mdb_err(mdb_env_open(s->env, dir, flags, 0644));
 }
 
@@ -427,7 +427,7 @@ zt_store_open(const char *dir, unsigned flags, size_t map_size, struct zt_store 
 	if (s == NULL)
 		return -ENOMEM;
 	s->rdonly = (flags & ZT_STORE_RDONLY) != 0;
-	int rc = env_open(s, dir, map_size);
+	int rc = env_open(s, dir, map_size, (flags & ZT_STORE_NOSYNC) != 0 ? MDB_NOSYNC : 0);
 	if (rc < 0)
 		goto fail;
 	if (!s->rdonly) {

@@ -36,6 +36,7 @@ const char *zt_strerror(int err);
 /* Open and close                                                                           */
 
 #define ZT_STORE_RDONLY 0x1u /* open an existing store for reading only */
+#define ZT_STORE_NOSYNC 0x2u /* commits are not fsynced: scratch stores (fuzzing) only */
 
 /* Opaque handle of an open store. */
 struct zt_store;
@@ -44,7 +45,8 @@ struct zt_store;
  * Opens (read-write: creates) the store in directory `dir` (the LMDB environment files
  * data.mdb and lock.mdb live there; the directory must exist).
  * @param[in] dir path of the store directory, e.g. "<state_dir>/store"
- * @param[in] flags 0 or ZT_STORE_RDONLY
+ * @param[in] flags 0, ZT_STORE_RDONLY, or ZT_STORE_NOSYNC (a crash may lose or corrupt the
+ *     store: never for real data)
  * @param[in] map_size initial map size in bytes (0: 1 GiB); the writer grows it when full
  * @param[out] ret the store, owned by the caller, freed with zt_store_free()
  * @return 0; -ENOMEM; ZT_E_NOSTORE (read-only, nothing there); ZT_E_SCHEMA (other version);

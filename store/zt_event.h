@@ -71,6 +71,8 @@ enum zt_reject {
 	ZT_REJECT_REVERSAL_TWICE,    /* the original was already reversed */
 	ZT_REJECT_REVERSAL_MISMATCH, /* reversal's fields differ from the original's */
 	ZT_REJECT_OVERFLOW,          /* a total would leave the int64 range */
+	ZT_REJECT_BAD_UTF8,          /* a string field is not UTF-8, or holds NUL/control bytes */
+	ZT_REJECT_TOO_EARLY,         /* declared_at_ms before 2015-01-01 CST (no zone existed) */
 	ZT_REJECT__COUNT
 };
 

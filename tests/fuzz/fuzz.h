@@ -7,10 +7,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* libFuzzer's entry point: one input, decoded, validated and applied to a scratch store. */
+/*
+ * libFuzzer's entry point, one per target (fuzz_<target>.c): feeds one input to the code
+ * under test. Returns 0. A target that needs scratch state sets it up on the first call and
+ * removes it with atexit(), which both libFuzzer and the replay driver reach.
+ */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-/* Removes the scratch store (the replay driver calls it at exit). */
-void fuzz_decode_cleanup(void);
 
 #endif /* ZT_FUZZ_H */

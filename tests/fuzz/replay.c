@@ -1,6 +1,7 @@
 /*
- * replay.c: runs the fuzz target over every file of the corpus directories given on the
- * command line, so that each past finding stays a regression test under ctest.
+ * replay.c: runs a fuzz target over every file of the corpus directories given on the
+ * command line, so that each past finding stays a regression test under ctest (built with
+ * any compiler, with or without sanitizers; no libFuzzer needed).
  */
 #include <dirent.h>
 #include <stdio.h>
@@ -79,7 +80,6 @@ main(int argc, char **argv)
 	for (int i = 1; i < argc; i++)
 		if (replay_dir(argv[i], &count) < 0)
 			rc = 1;
-	fuzz_decode_cleanup();
 	printf("replayed %zu inputs\n", count);
 	return rc != 0 || count == 0 ? 1 : 0;
 }

@@ -355,18 +355,25 @@ rej_cb(const struct zt_reject_rec *r, void *arg)
 	return 0;
 }
 
+/* Fills e[0..n-1] with declarations of publisher pub numbered seqs[] (ids 1..n). */
+static void
+pub_events(struct zt_entry *e, int n, const char *pub, const uint64_t *seqs)
+{
+	for (int i = 0; i < n; i++) {
+		e[i] = ev((uint32_t)i + 1, 330100, 2, 1, 1, 1, T0);
+		snprintf(e[i].ev.publisher, sizeof(e[i].ev.publisher), "%s", pub);
+		e[i].ev.sequence = seqs[i];
+		e[i].has_seq = true;
+	}
+}
+
 static void
 test_publishers_and_rejects(void **state)
 {
 	(void)state;
 	const uint64_t seqs[] = {1, 2, 3, 6, 4, 1, 2};
 	struct zt_entry e[7];
-	for (int i = 0; i < 7; i++) {
-		e[i] = ev((uint32_t)i + 1, 330100, 2, 1, 1, 1, T0);
-		snprintf(e[i].ev.publisher, sizeof(e[i].ev.publisher), "cust-hz");
-		e[i].ev.sequence = seqs[i];
-		e[i].has_seq = true;
-	}
+	pub_events(e, 7, "cust-hz", seqs);
 	for (int i = 3; i < 7; i++) {
 		e[i].reason_in = ZT_REJECT_UNKNOWN_ZONE;
 		e[i].raw = "bad";
@@ -403,13 +410,9 @@ static void
 test_resend_is_not_regression(void **state)
 {
 	(void)state;
+	const uint64_t seqs[] = {1, 2, 3};
 	struct zt_entry e[3];
-	for (int i = 0; i < 3; i++) {
-		e[i] = ev((uint32_t)i + 1, 330100, 2, 1, 1, 1, T0);
-		snprintf(e[i].ev.publisher, sizeof(e[i].ev.publisher), "cust-nb");
-		e[i].ev.sequence = (uint64_t)i + 1;
-		e[i].has_seq = true;
-	}
+	pub_events(e, 3, "cust-nb", seqs);
 	apply(e, 3, NULL);
 	apply(e, 1, NULL); /* the same event 1 again */
 	struct zt_publisher p;
@@ -418,6 +421,38 @@ test_resend_is_not_regression(void **state)
 	assert_int_equal(p.late, 1);
 	assert_int_equal(p.regressions, 0);
 	assert_int_equal(p.last_sequence, 3);
+}
+
+/* Picks one publisher out of zt_store_publishers(). */
+static int
+pub_named(const struct zt_publisher *p, void *arg)
+{
+	struct zt_publisher *want = arg;
+	if (strcmp(p->id, want->id) == 0)
+		*want = *p;
+	return 0;
+}
+
+/* Sequence numbers at the top of the range neither wrap the gap count nor rewind. */
+static void
+test_hostile_sequences(void **state)
+{
+	(void)state;
+	const uint64_t seqs[] = {UINT64_MAX, 5, 1, UINT64_MAX};
+	struct zt_entry e[4];
+	pub_events(e, 4, "cust-max", seqs);
+	apply(e, 2, NULL);
+	struct zt_publisher p = {.id = "cust-max"};
+	assert_int_equal(zt_store_publishers(s, pub_named, &p), 0);
+	assert_true(p.last_sequence == UINT64_MAX);
+	assert_true(p.gap_events == UINT64_MAX - 1);
+	assert_int_equal(p.gaps, 1);
+	assert_int_equal(p.late, 1); /* 5 after UINT64_MAX: late, not a gap of a wrapped size */
+	apply(e + 2, 2, NULL);       /* a restart at 1, then UINT64_MAX again */
+	assert_int_equal(zt_store_publishers(s, pub_named, &p), 0);
+	assert_int_equal(p.regressions, 1);
+	assert_int_equal(p.gaps, 2);
+	assert_true(p.gap_events == UINT64_MAX); /* saturated */
 }
 
 static void
@@ -490,6 +525,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_one_event_48_keys, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_coalescing_sums, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_dedup, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_hostile_sequences, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_time_window, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_reversals, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_reversal_before_original, setup, teardown),

@@ -282,8 +282,12 @@ test_zone(void **state)
 	m.zone_code = 330000; /* a province, not a zone */
 	assert_reason(run(&m, &e), ZT_REJECT_UNKNOWN_ZONE);
 	m = valid_event();
-	m.declared_at_ms = T_2014; /* Hangzhou was approved in 2015 */
-	assert_reason(run(&m, &e), ZT_REJECT_ZONE_NOT_VALID);
+	m.declared_at_ms = T_2014; /* before the first pilot zone */
+	assert_reason(run(&m, &e), ZT_REJECT_TOO_EARLY);
+	m.declared_at_ms = 1420041600000LL - 1; /* 2014-12-31T23:59:59.999 CST */
+	assert_reason(run(&m, &e), ZT_REJECT_TOO_EARLY);
+	m.declared_at_ms = 1420041600000LL; /* 2015-01-01T00:00 CST, Hangzhou's approval year */
+	assert_reason(run(&m, &e), ZT_REJECT_NONE);
 	m.zone_code = 460100; /* Haikou, revoked in 2025 */
 	m.declared_at_ms = T_2025;
 	assert_reason(run(&m, &e), ZT_REJECT_ZONE_NOT_VALID);
@@ -291,12 +295,12 @@ test_zone(void **state)
 	assert_reason(run(&m, &e), ZT_REJECT_NONE);
 	m.zone_code = 460000; /* Hainan island, from 2025 */
 	assert_reason(run(&m, &e), ZT_REJECT_ZONE_NOT_VALID);
-	/* Times no calendar helper handles are not valid for any zone, and do not crash. */
+	/* Times no calendar helper handles get the time's own reason, and do not crash. */
 	m = valid_event();
 	m.declared_at_ms = INT64_MAX;
-	assert_reason(run(&m, &e), ZT_REJECT_ZONE_NOT_VALID);
+	assert_reason(run(&m, &e), ZT_REJECT_FUTURE_TIME);
 	m.declared_at_ms = INT64_MIN;
-	assert_reason(run(&m, &e), ZT_REJECT_ZONE_NOT_VALID);
+	assert_reason(run(&m, &e), ZT_REJECT_TOO_EARLY);
 }
 
 static void
@@ -362,6 +366,68 @@ test_hs_value_kind(void **state)
 }
 
 /* The first failing check gives the reason: several faults at once. */
+/* Packs m, overwrites the bytes of the string `find` in the payload with `with` (same
+ * length: the framing stays valid) and decodes the result. */
+static int
+run_patched(const Zonetally__V1__TradeEvent *m, const char *find, const char *with, size_t n,
+    struct zt_entry *e)
+{
+	uint8_t buf[8192];
+	char t[32];
+	size_t len = zonetally__v1__trade_event__pack(m, buf);
+
+	for (size_t i = 0; i + n <= len; i++)
+		if (memcmp(buf + i, find, n) == 0) {
+			memcpy(buf + i, with, n);
+			(void)snprintf(t, sizeof(t), "ev.%06u", m->zone_code);
+			return decode_message(&opts, t, strlen(t), buf, len, e, NULL);
+		}
+	fail_msg("'%s' not in the packed message", find);
+	return -1;
+}
+
+/* Strings as they were on the wire: an embedded NUL must not shorten them unseen. */
+static void
+test_strings(void **state)
+{
+	struct zt_entry e;
+	Zonetally__V1__TradeEvent m = valid_event();
+
+	(void)state;
+	assert_reason(run_patched(&m, "cust-hz", "cu\0t-hz", 7, &e), ZT_REJECT_BAD_UTF8);
+	assert_false(e.has_seq);
+	assert_reason(run_patched(&m, "cust-hz", "cust\xff\xfe!", 7, &e), ZT_REJECT_BAD_UTF8);
+	assert_reason(run_patched(&m, "6109100000",
+	                  "61091\x80\x80"
+	                  "000",
+	                  10, &e),
+	    ZT_REJECT_BAD_UTF8);
+	/* Valid UTF-8 outside the publisher charset is the charset's reason. */
+	assert_reason(
+	    run_patched(&m, "cust-hz", "\xe6\x9d\xad-hz!", 7, &e), ZT_REJECT_BAD_PUBLISHER);
+
+	const struct {
+		const char *s;
+		bool ok;
+	} t[] = {
+	    {"plain", true},
+	    {"\xe6\x9d\xad\xe5\xb7\x9e", true},
+	    {"\xf0\x9f\x98\x80", true},
+	    {"\xc0\xaf", false},         /* overlong "/" */
+	    {"\xe0\x80\xaf", false},     /* overlong, 3 bytes */
+	    {"\xed\xa0\x80", false},     /* a UTF-16 surrogate */
+	    {"\xf4\x90\x80\x80", false}, /* above U+10FFFF */
+	    {"\xe6\x9d", false},         /* cut short */
+	    {"\xc2\x85", false},         /* C1 control NEL */
+	    {"a\x7f", false},
+	    {"a\tb", false},
+	    {"\xff", false},
+	};
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		if (decode_text_ok((const uint8_t *)t[i].s, strlen(t[i].s)) != t[i].ok)
+			fail_msg("decode_text_ok case %zu: expected %d", i, t[i].ok);
+}
+
 static void
 test_order(void **state)
 {
@@ -433,6 +499,7 @@ main(void)
 	    cmocka_unit_test(test_direction_mode),
 	    cmocka_unit_test(test_hs_value_kind),
 	    cmocka_unit_test(test_order),
+	    cmocka_unit_test(test_strings),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
