@@ -56,6 +56,10 @@ static const struct key keys[] = {
     {"store", "map_size_mb", T_U64, F(map_size_mb), 0, 1, 1 << 24, "1024", false},
     {"store", "rejects_max", T_U32, F(rejects_max), 0, 0, 100000000, "10000", true},
     {"metrics", "listen", T_STRING, F(metrics_listen), 0, 0, 0, "127.0.0.1:9464", false},
+    {"security", "curve_secret_key_file", T_STRING, F(curve_secret_key_file), 0, 0, 0, "", false},
+    {"security", "authorized_dir", T_STRING, F(authorized_dir), 0, 0, 0, "authorized_publishers.d",
+        true},
+    {"security", "readers_dir", T_STRING, F(readers_dir), 0, 0, 0, "authorized_readers.d", true},
 };
 
 static const char *const level_names[] = {"error", "warning", "info", "debug"};
@@ -222,6 +226,9 @@ zt_config_done(struct zt_config *c)
 	free(c->zones_file);
 	free(c->subscribe);
 	free(c->metrics_listen);
+	free(c->curve_secret_key_file);
+	free(c->authorized_dir);
+	free(c->readers_dir);
 	free_list(c->sub_bind, &c->n_sub_bind);
 	free_list(c->sub_connect, &c->n_sub_connect);
 	memset(c, 0, sizeof(*c));

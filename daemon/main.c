@@ -365,6 +365,9 @@ start(struct daemon *d, struct zt_store *s, void **zctx)
 
 	if ((*zctx = zmq_ctx_new()) == NULL)
 		fatal("zmq_ctx_new");
+	/* before any socket binds: without a ZAP handler libzmq admits every CURVE key */
+	if (security_start(*zctx, c, reload_args.config, err, sizeof(err)) < 0)
+		fatalx("%s", err);
 	if ((r = writer_start(&d->w, *zctx, s, c)) < 0)
 		fatalx("cannot start the writer: %s", strerror(-r));
 	if (ingest_open(&d->in, *zctx, c, err, sizeof(err)) < 0)
@@ -427,6 +430,7 @@ main(int argc, char **argv)
 	d.metrics = metrics_free(d.metrics);
 	ingest_close(&d.in);
 	(void)zmq_ctx_term(zctx);
+	security_stop();
 	for (int i = 0; i < 2; i++)
 		batch_done(&d.bufs[i]);
 	free((void *)(uintptr_t)d.dopts.zones);

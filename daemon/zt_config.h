@@ -51,6 +51,11 @@ struct zt_config {
 
 	/* [metrics] */
 	char *metrics_listen; /* ADDR:PORT of the Prometheus endpoint; "" or "off": none */
+
+	/* [security] (issue 6); relative paths are relative to the configuration file's dir */
+	char *curve_secret_key_file; /* the daemon's NAME.key; "" = plaintext (the default) */
+	char *authorized_dir;        /* publishers' NAME.pub files: key and zones */
+	char *readers_dir;           /* query/feed clients' NAME.pub files */
 };
 
 /* Default path of the configuration file. */

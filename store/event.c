@@ -41,6 +41,8 @@ static const struct {
     [ZT_REJECT_REVERSAL_MISMATCH] = {"reversal_mismatch",
         "reversal fields differ from the declaration's"},
     [ZT_REJECT_OVERFLOW] = {"overflow", "a total would leave the int64 range"},
+    [ZT_REJECT_UNAUTHORIZED_ZONE] = {"unauthorized_zone",
+        "the sender's key is not authorised for this zone (or was revoked)"},
 };
 
 const char *

@@ -71,6 +71,7 @@ enum zt_reject {
 	ZT_REJECT_REVERSAL_TWICE,    /* the original was already reversed */
 	ZT_REJECT_REVERSAL_MISMATCH, /* reversal's fields differ from the original's */
 	ZT_REJECT_OVERFLOW,          /* a total would leave the int64 range */
+	ZT_REJECT_UNAUTHORIZED_ZONE, /* the sender's CURVE key may not publish for this zone */
 	ZT_REJECT__COUNT
 };
 

@@ -297,4 +297,23 @@ struct json_object *zt_fmt_dirs_json(const struct zt_totals_block *b, int mode);
 /* Returns a new {"granularity":"day","bucket":"2022-11-11"|null} object, or NULL. */
 struct json_object *zt_fmt_period_json(const struct zt_period *p);
 
+/* ---------------------------------------------------------------------------------------- */
+/* CURVE client (issue 6)                                                                   */
+
+/*
+ * Makes a ZeroMQ socket a CURVE client of a zonetallyd whose sockets are CURVE servers.
+ * Call before zmq_connect(). Key files are those of `zonetally keygen` (zt_keyfile.h).
+ * @param[in] sock any socket type that connects to the daemon (PUB/XPUB, DEALER, SUB, REQ)
+ * @param[in] server_key the daemon's public key: 40 Z85 characters, or a file holding
+ *     "public-key = ..." (its NAME.pub)
+ * @param[in] client_key_file this client's NAME.key (mode 0600: refused if group/others
+ *     may read it); its NAME.pub must be in the daemon's allowlist
+ * @param[out] err on failure, what and why (NUL-terminated)
+ * @return 0; -EPERM (key file open to others); -EINVAL (malformed key or file); -ENOTSUP
+ *     (libzmq without CURVE); another negative errno from the files or zmq_setsockopt.
+ * @note The keys are copied into the socket; nothing is kept.
+ */
+int zt_curve_client(
+    void *sock, const char *server_key, const char *client_key_file, char *err, size_t errlen);
+
 #endif /* ZONETALLY_H */

@@ -25,7 +25,8 @@ static const char usage_text[] =
     "usage: zonetally-pub [--endpoint EP]... (--generate N [--seed S] [--day YYYY-MM-DD]\n"
     "           [--dup-ratio R] [--kind-mix R] [--random-ids] [--zones FILE] | --file PATH|-)\n"
     "           [--rate EV_PER_S] [--publisher ID] [--start-seq N]\n"
-    "           [--wait-subscribers N] [--timeout S]\n";
+    "           [--wait-subscribers N] [--timeout S]\n"
+    "           [--curve-server-key FILE|Z85 --curve-key FILE]\n";
 
 enum {
 	OPT_ENDPOINT = 0x100,
@@ -42,6 +43,8 @@ enum {
 	OPT_WAIT,
 	OPT_TIMEOUT,
 	OPT_ZONES,
+	OPT_CURVE_SERVER_KEY,
+	OPT_CURVE_KEY,
 };
 
 static int usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -178,6 +181,12 @@ send_option(struct pub_opts *o, int opt, const char *arg)
 			return usage("--timeout: expected seconds (0..86400), not '%s'", arg);
 		o->timeout_s = (unsigned long)v;
 		return 0;
+	case OPT_CURVE_SERVER_KEY:
+		o->curve_server_key = arg;
+		return 0;
+	case OPT_CURVE_KEY:
+		o->curve_key = arg;
+		return 0;
 	default:
 		return usage("invalid option");
 	}
@@ -198,6 +207,8 @@ static const struct option longopts[] = {
     {"start-seq", required_argument, NULL, OPT_START_SEQ},
     {"wait-subscribers", required_argument, NULL, OPT_WAIT},
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"curve-server-key", required_argument, NULL, OPT_CURVE_SERVER_KEY},
+    {"curve-key", required_argument, NULL, OPT_CURVE_KEY},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -236,6 +247,8 @@ parse_options(int argc, char **argv, struct pub_opts *o, const char **zones)
 		return usage("unexpected operand '%s'", argv[optind]);
 	if (o->generate == (o->file != NULL))
 		return usage("exactly one input: --generate N or --file PATH");
+	if ((o->curve_server_key == NULL) != (o->curve_key == NULL))
+		return usage("--curve-server-key and --curve-key go together");
 	if (o->n_endpoints == 0)
 		o->endpoints[o->n_endpoints++] = DEFAULT_EP;
 	o->gen.publisher = o->publisher;
@@ -342,6 +355,10 @@ start(struct pub *p, const struct pub_opts *o)
 {
 	int r = pub_open(p, o);
 
+	if (r < 0 && p->err[0] != '\0') {
+		(void)fprintf(stderr, "zonetally-pub: CURVE: %s\n", p->err);
+		return EXIT_FAILURE;
+	}
 	if (r < 0) {
 		(void)fprintf(stderr, "zonetally-pub: cannot connect: %s\n", zmq_strerror(-r));
 		return EXIT_FAILURE;

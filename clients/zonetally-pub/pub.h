@@ -23,6 +23,8 @@ struct pub_opts {
 	uint64_t start_seq;
 	unsigned long wait_subscribers;
 	unsigned long timeout_s;
+	const char *curve_server_key; /* --curve-server-key FILE|Z85, or NULL: plaintext */
+	const char *curve_key;        /* --curve-key FILE: this publisher's NAME.key */
 };
 
 /* One open publisher socket and its pacing state. */
@@ -33,6 +35,7 @@ struct pub {
 	uint64_t sent;
 	int64_t start_ns;
 	uint8_t buf[ZT_WIRE_MSG_MAX];
+	char err[256]; /* pub_open(): why it failed, when it knows better than errno */
 };
 
 /* send.c */

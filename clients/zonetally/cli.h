@@ -70,4 +70,7 @@ int cmd_check_config(struct cli *c, int argc, char **argv);
 int cmd_backup(struct cli *c, int argc, char **argv);
 int cmd_verify(struct cli *c, int argc, char **argv);
 
+/* cmd_keygen.c */
+int cmd_keygen(struct cli *c, int argc, char **argv);
+
 #endif /* ZT_CLI_H */

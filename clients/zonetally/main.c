@@ -26,6 +26,7 @@ static const char usage_text[] =
     "  check-config [FILE]                     validate a configuration file\n"
     "  backup DEST [--json]                    compacting online copy of the store\n"
     "  verify DIR [--json]                     check a store's schema and roll-ups\n"
+    "  keygen NAME [--dir DIR]                 CURVE key pair NAME.key (0600) + NAME.pub\n"
     "PERIOD: --day YYYY-MM-DD | --month YYYY-MM | --year YYYY | --all (default: today, CST)\n";
 
 static const struct {
@@ -41,6 +42,7 @@ static const struct {
     {"check-config", cmd_check_config},
     {"backup", cmd_backup},
     {"verify", cmd_verify},
+    {"keygen", cmd_keygen},
 };
 
 int
@@ -213,7 +215,8 @@ main(int argc, char **argv)
 	if ((r = global_options(argc, argv, &config, &dir)) != 0)
 		return r;
 	/* check-config must not need a valid configuration to find the store. */
-	if (dir == NULL && strcmp(argv[optind], "check-config") != 0) {
+	if (dir == NULL && strcmp(argv[optind], "check-config") != 0 &&
+	    strcmp(argv[optind], "keygen") != 0) {
 		r = state_dir_from_config(
 		    config != NULL ? config : ZT_CONFIG_DEFAULT_PATH, config != NULL, &from_config);
 		if (r != 0)

@@ -1,0 +1,185 @@
+/*
+ * curve.c: CURVE encryption and authorisation for every socket of the daemon. When
+ * [security] curve_secret_key_file is set, security_start() loads the daemon's key pair and
+ * the allowlists and starts the ZAP handler (zap.c) before any socket exists; then each
+ * socket becomes a CURVE server with one call, curve_server(sock, domain), before it binds
+ * or connects. Each received message is authorised with curve_authorize(): the connection's
+ * ZAP User-Id (never the event's publisher_id) must still be on the current allowlist and
+ * hold the event's zone.
+ *
+ * The state is process-wide on purpose: libzmq allows one ZAP handler per context, and the
+ * one-line call must not need plumbing through every socket's open function.
+ */
+#define _DEFAULT_SOURCE /* explicit_bzero */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <zmq.h>
+
+#include "daemon.h"
+#include "zt_keyfile.h"
+
+static struct {
+	bool on;
+	char secret[ZT_KEY_Z85_LEN + 1]; /* Z85; wiped at stop */
+	char public_key[ZT_KEY_Z85_LEN + 1];
+	char base[PATH_MAX]; /* relative paths in [security] are relative to this directory */
+} sec;
+
+/* The directory relative [security] paths start from: the configuration file's, or the
+ * working directory at start-up when no file is used. */
+static int
+set_base(const char *config_path)
+{
+	char cwd[PATH_MAX];
+	const char *slash = config_path != NULL ? strrchr(config_path, '/') : NULL;
+
+	if (getcwd(cwd, sizeof(cwd)) == NULL)
+		return -errno;
+	if (config_path == NULL && access(ZT_CONFIG_DEFAULT_PATH, F_OK) == 0)
+		return set_base(ZT_CONFIG_DEFAULT_PATH); /* main.c reads it in this case too */
+	if (config_path == NULL)
+		(void)snprintf(sec.base, sizeof(sec.base), "%s", cwd);
+	else if (slash == NULL)
+		(void)snprintf(sec.base, sizeof(sec.base), "%s", cwd);
+	else if (config_path[0] == '/')
+		(void)snprintf(
+		    sec.base, sizeof(sec.base), "%.*s", (int)(slash - config_path), config_path);
+	else if (snprintf(sec.base, sizeof(sec.base), "%s/%.*s", cwd, (int)(slash - config_path),
+	             config_path) >= (int)sizeof(sec.base))
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+/* path made absolute against the base directory. */
+static void
+resolve(const char *path, char *out, size_t size)
+{
+	if (path[0] == '/' || sec.base[0] == '\0')
+		(void)snprintf(out, size, "%s", path);
+	else
+		(void)snprintf(out, size, "%s/%s", sec.base, path);
+}
+
+/* Loads both allowlists of c. @return 0 or a negative errno with err set. */
+static int
+load_lists(const struct zt_config *c, struct allowlist **pubs, struct allowlist **readers,
+    char *err, size_t errlen)
+{
+	char dir[PATH_MAX + 256];
+	int r;
+
+	resolve(c->authorized_dir, dir, sizeof(dir));
+	if ((r = allowlist_load(dir, true, pubs, err, errlen)) < 0)
+		return r;
+	if ((*pubs)->n == 0)
+		log_warnx("security: no publisher keys in '%s': every publisher is refused", dir);
+	resolve(c->readers_dir, dir, sizeof(dir));
+	if ((r = allowlist_load(dir, false, readers, err, errlen)) < 0)
+		*pubs = allowlist_free(*pubs);
+	return r;
+}
+
+int
+security_start(
+    void *zctx, const struct zt_config *c, const char *config_path, char *err, size_t errlen)
+{
+	char path[PATH_MAX + 256];
+	struct zt_keyfile k;
+	struct allowlist *pubs = NULL, *readers = NULL;
+	int r;
+
+	if (c->curve_secret_key_file[0] == '\0')
+		return 0; /* plaintext: the loopback demo */
+	if ((r = set_base(config_path)) < 0) {
+		(void)snprintf(err, errlen, "security: working directory: %s", strerror(-r));
+		return r;
+	}
+	resolve(c->curve_secret_key_file, path, sizeof(path));
+	if ((r = zt_keyfile_load(path, true, &k, err, errlen)) < 0)
+		return r;
+	if (!zmq_has("curve")) {
+		(void)snprintf(err, errlen, "security: this libzmq has no CURVE support");
+		return -ENOTSUP;
+	}
+	if ((r = load_lists(c, &pubs, &readers, err, errlen)) < 0 ||
+	    (r = zap_start(zctx, pubs, readers, err, errlen)) < 0) {
+		(void)allowlist_free(pubs);
+		(void)allowlist_free(readers);
+		return r;
+	}
+	memcpy(sec.secret, k.secret_key, sizeof(sec.secret));
+	memcpy(sec.public_key, k.public_key, sizeof(sec.public_key));
+	explicit_bzero(&k, sizeof(k));
+	sec.on = true;
+	log_info("security: CURVE on, server public key %s; %zu publisher and %zu reader keys",
+	    sec.public_key, pubs->n, readers->n);
+	return 0;
+}
+
+int
+security_reload(const struct zt_config *c, char *err, size_t errlen)
+{
+	struct allowlist *pubs = NULL, *readers = NULL;
+	int r;
+
+	if (!sec.on)
+		return 0;
+	if ((r = load_lists(c, &pubs, &readers, err, errlen)) < 0)
+		return r;
+	log_info("security: allowlists reloaded: %zu publisher and %zu reader keys", pubs->n,
+	    readers->n);
+	zap_swap(pubs, readers);
+	return 0;
+}
+
+void
+security_stop(void)
+{
+	if (sec.on)
+		zap_stop();
+	explicit_bzero(sec.secret, sizeof(sec.secret));
+	sec.on = false;
+}
+
+bool
+security_on(void)
+{
+	return sec.on;
+}
+
+int
+curve_server(void *sock, const char *domain)
+{
+	int one = 1;
+
+	if (!sec.on)
+		return 0;
+	if (zmq_setsockopt(sock, ZMQ_CURVE_SERVER, &one, sizeof(one)) < 0 ||
+	    zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, sec.secret, sizeof(sec.secret)) < 0 ||
+	    zmq_setsockopt(sock, ZMQ_ZAP_DOMAIN, domain, strlen(domain)) < 0)
+		return -errno;
+	return 0;
+}
+
+uint16_t
+curve_authorize(struct zmq_msg_t *msg, uint32_t zone)
+{
+	if (!sec.on)
+		return ZT_REJECT_NONE;
+	/* Set by our ZAP handler at the handshake; absent only if no handler ran. */
+	const char *user = zmq_msg_gets(msg, "User-Id");
+	if (user == NULL)
+		return ZT_REJECT_UNAUTHORIZED_ZONE;
+	/* The current list, not the one of the handshake: a revoked key is refused at once. */
+	const struct allow_entry *e = allowlist_by_name(zap_publishers(), user);
+	if (allow_zone(e, zone))
+		return ZT_REJECT_NONE;
+	/* the one line that names the key: the commit's line can only name publisher_id */
+	log_reject(ZT_REJECT_UNAUTHORIZED_ZONE, "key '%s' may not publish for zone %06u%s", user,
+	    zone, e == NULL ? " (no longer on the allowlist)" : "");
+	return ZT_REJECT_UNAUTHORIZED_ZONE;
+}

@@ -1,0 +1,67 @@
+/*
+ * zt_keyfile.h: the CURVE key files of zonetally, shared by the daemon (its secret key, the
+ * allowlist directories) and the clients (zonetally-pub's client key and the server's
+ * public key). Never logs: errors come back as text for the caller.
+ *
+ * A key file is lines of "name = value"; '#' starts a comment line; blank lines are ignored:
+ *   public-key = <40 Z85 characters>      (every file)
+ *   secret-key = <40 Z85 characters>      (NAME.key only, written by `zonetally keygen`)
+ *   zones = 330100 330200                 (allowlist files of publishers: the zone codes
+ *                                          this key may publish for; may repeat)
+ * Any other name, a repeated key, a malformed key or zone is an error with its line number.
+ */
+#ifndef ZT_KEYFILE_H
+#define ZT_KEYFILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define ZT_KEY_Z85_LEN       40    /* a 32-byte CURVE key in Z85 */
+#define ZT_KEYFILE_MAX_ZONES 512   /* zone codes one publisher may hold */
+#define ZT_KEYFILE_MAX_BYTES 65536 /* larger files are refused unread */
+
+struct zt_keyfile {
+	char public_key[ZT_KEY_Z85_LEN + 1];  /* "" when absent */
+	char secret_key[ZT_KEY_Z85_LEN + 1];  /* "" when absent */
+	uint32_t zones[ZT_KEYFILE_MAX_ZONES]; /* in file order, no duplicates */
+	size_t n_zones;
+};
+
+/*
+ * Parses the text of a key file.
+ * @param[in] text the file's bytes (need not be NUL-terminated)
+ * @param[out] ret filled on success only
+ * @param[out] err on failure "line N: reason"
+ * @return 0; -EINVAL on a malformed file; -E2BIG beyond ZT_KEYFILE_MAX_ZONES zones.
+ */
+int zt_keyfile_parse(
+    const char *text, size_t len, struct zt_keyfile *ret, char *err, size_t errlen);
+
+/*
+ * Reads and parses a key file. With `secret`, the file must hold a secret key and must not
+ * be readable, writable or executable by group or others (a leaked secret key lets anyone
+ * impersonate its owner).
+ * @param[out] err on failure "PATH: reason" or "PATH:N: reason"
+ * @return 0; -EPERM for a secret key file open to group/others; -EINVAL if malformed or
+ *     without the needed key; -EFBIG above ZT_KEYFILE_MAX_BYTES; another negative errno.
+ */
+int zt_keyfile_load(
+    const char *path, bool secret, struct zt_keyfile *ret, char *err, size_t errlen);
+
+/* Whether s is exactly 40 characters of valid Z85 (a CURVE key). */
+bool zt_key_z85_ok(const char *s);
+
+/*
+ * Writes NAME.key (public + secret, mode 0600, created exclusively) and NAME.pub (public
+ * only, mode 0644) in dir from a fresh zmq_curve_keypair().
+ * @param[out] ret_public the new public key (41 bytes), may be NULL
+ * @return 0; -EEXIST if either file exists (nothing is overwritten); -ENOTSUP without
+ *     CURVE in libzmq; another negative errno.
+ */
+int zt_keyfile_generate(const char *dir, const char *name, char *ret_public);
+
+/* Whether name is a usable key or publisher name: 1..64 of [A-Za-z0-9._-], not "." first. */
+bool zt_key_name_ok(const char *name);
+
+#endif /* ZT_KEYFILE_H */
