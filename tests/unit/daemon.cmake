@@ -4,3 +4,4 @@ zt_unit_test(test_validate test_validate.c zt_daemon_core)
 target_compile_definitions(test_validate PRIVATE
   ZT_ZONES_CSV="${CMAKE_CURRENT_LIST_DIR}/../../data/zones.csv")
 
+zt_unit_test(test_keyfile test_keyfile.c zt_daemon_core)
