@@ -166,7 +166,8 @@ allowlist_load(const char *dir, bool publishers, struct allowlist **ret, char *e
 		allowlist_free(a);
 		return r;
 	}
-	qsort(a->e, a->n, sizeof(a->e[0]), cmp_name);
+	if (a->n > 1) /* qsort's base must not be NULL, even for 0 elements */
+		qsort(a->e, a->n, sizeof(a->e[0]), cmp_name);
 	*ret = a;
 	return 0;
 }

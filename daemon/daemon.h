@@ -202,7 +202,7 @@ bool allow_zone(const struct allow_entry *e, uint32_t zone);
 int zap_start(
     void *zctx, struct allowlist *pubs, struct allowlist *readers, char *err, size_t errlen);
 void zap_swap(struct allowlist *pubs, struct allowlist *readers);
-const struct allowlist *zap_publishers(void);
+const struct allowlist *zap_publishers(void); /* main thread only: it alone swaps */
 void zap_stop(void);
 
 /* curve.c */

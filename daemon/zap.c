@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -53,8 +54,8 @@ recv_request(void *rep, struct request *q)
 		if (zmq_msg_recv(&m, rep, 0) < 0) {
 			int r = -errno;
 			zmq_msg_close(&m);
-			if (r == -EINTR && q->frames == 0)
-				continue;
+			if (r == -EINTR)
+				continue; /* the next call goes on with the same message */
 			return r;
 		}
 		if (q->frames < ZAP_FRAMES) {
@@ -197,8 +198,13 @@ zap_start(void *zctx, struct allowlist *pubs, struct allowlist *readers, char *e
 	}
 	zap.lists[0] = pubs;
 	zap.lists[1] = readers;
-	/* the socket moves to the thread: pthread_create is the memory barrier libzmq asks for */
+	/* Signals stay with the main thread (its self-pipe wakes the loop). The socket moves to
+	 * the thread: pthread_create is the memory barrier libzmq asks for. */
+	sigset_t all, old;
+	(void)sigfillset(&all);
+	(void)pthread_sigmask(SIG_BLOCK, &all, &old);
 	int r = pthread_create(&zap.thread, NULL, run, rep);
+	(void)pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (r != 0) {
 		(void)snprintf(err, errlen, "ZAP handler thread: %s", strerror(r));
 		(void)zmq_close(rep);
