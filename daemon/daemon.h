@@ -204,6 +204,7 @@ int zap_start(
 void zap_swap(struct allowlist *pubs, struct allowlist *readers);
 const struct allowlist *zap_publishers(void); /* main thread only: it alone swaps */
 void zap_stop(void);
+void zap_counts(uint64_t *ret_admitted, uint64_t *ret_refused); /* any thread */
 
 /* curve.c */
 struct zmq_msg_t;

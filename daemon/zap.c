@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -32,6 +33,8 @@ static struct {
 	struct allowlist *lists[2];
 	pthread_t thread;
 	bool started;
+	atomic_ullong admitted; /* handshakes, for metrics (read from the metrics thread) */
+	atomic_ullong refused;
 } zap = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 /* One request, each frame copied (and cut at ZAP_FRAME_MAX). */
@@ -144,16 +147,19 @@ handle(void *rep, const struct request *q)
 
 	if (q->frames != ZAP_FRAMES || strcmp(q->f[0], "1.0") != 0) {
 		send_reply(rep, q, "500", "malformed ZAP request", "");
+		atomic_fetch_add(&zap.refused, 1);
 		log_warnx("zap: malformed request (%zu frames), refusing", q->frames);
 		return;
 	}
 	if (admit(q, user, sizeof(user))) {
 		send_reply(rep, q, "200", "OK", user);
+		atomic_fetch_add(&zap.admitted, 1);
 		if (log_allowed())
 			log_info("zap: admitted %s '%s' from %s", q->f[2], user, q->f[3]);
 		return;
 	}
 	send_reply(rep, q, "400", "key not authorised", "");
+	atomic_fetch_add(&zap.refused, 1);
 	if (q->len[6] == 32)
 		(void)zmq_z85_encode(key, (const uint8_t *)q->f[6], 32);
 	if (log_allowed())
@@ -241,4 +247,11 @@ zap_stop(void)
 		(void)pthread_join(zap.thread, NULL);
 	zap.started = false;
 	zap_swap(NULL, NULL);
+}
+
+void
+zap_counts(uint64_t *ret_admitted, uint64_t *ret_refused)
+{
+	*ret_admitted = atomic_load(&zap.admitted);
+	*ret_refused = atomic_load(&zap.refused);
 }

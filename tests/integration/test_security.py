@@ -24,6 +24,7 @@ import zmq
 from zmq.utils.monitor import recv_monitor_message
 
 import ztharness as zh
+import ztops
 
 HANDSHAKE_TIMEOUT_S = 20.0
 REFUSED = {zmq.EVENT_HANDSHAKE_FAILED_AUTH}
@@ -226,6 +227,12 @@ def test(bins, work):
     authorised_and_zone(bins, work, d, cli, etc, clients)
     refused_clients(bins, work, d, cli, etc, clients)
     revocation(bins, work, d, cli, etc, clients)
+    text = ztops.scrape(ztops.endpoints(state)["metrics"][0])
+    refused = ztops.metric_value(text, "zonetally_zap_handshakes_total", {"result": "refused"})
+    zh.check(refused is not None and refused >= 3, "refused handshakes in the metrics", refused)
+    zh.check_eq(ztops.metric_value(text, "zonetally_messages_rejected_total",
+                                   {"path": "pub", "reason": "unauthorized_zone"}), 3,
+                "unauthorized_zone in the metrics")
     d.stop()
 
 
