@@ -2,7 +2,8 @@
  * allowlist.c: the directories of authorised client keys (authorized_publishers.d/,
  * authorized_readers.d/): one key file per client, named NAME.pub, whose NAME becomes the
  * connection's ZAP User-Id. A list is built whole and then never changes: a reload builds a
- * new one and swaps it (zap.c), so readers need no lock while they hold it.
+ * new one and swaps it (the daemon's zap.c), so readers need no lock while they hold it.
+ * Library code (zt_keyfile.h): never logs, so that `zonetally check-config` can use it too.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -12,7 +13,6 @@
 
 #include <zmq.h>
 
-#include "daemon.h"
 #include "zt_keyfile.h"
 
 #define SUFFIX ".pub"
@@ -20,7 +20,8 @@
 static int
 cmp_name(const void *a, const void *b)
 {
-	return strcmp(((const struct allow_entry *)a)->name, ((const struct allow_entry *)b)->name);
+	return strcmp(
+	    ((const struct zt_allow_entry *)a)->name, ((const struct zt_allow_entry *)b)->name);
 }
 
 static int
@@ -55,7 +56,7 @@ entry_name(const char *file, char *name, size_t size)
 
 /* Loads dir/file into e; checks what a publisher or reader entry may hold. */
 static int
-load_entry(const char *dir, const char *file, bool publishers, struct allow_entry *e, char *err,
+load_entry(const char *dir, const char *file, bool publishers, struct zt_allow_entry *e, char *err,
     size_t errlen)
 {
 	char path[4096];
@@ -90,10 +91,10 @@ load_entry(const char *dir, const char *file, bool publishers, struct allow_entr
 }
 
 /* Appends one more slot to a. */
-static struct allow_entry *
-grow(struct allowlist *a)
+static struct zt_allow_entry *
+grow(struct zt_allowlist *a)
 {
-	struct allow_entry *e = realloc(a->e, (a->n + 1) * sizeof(*e));
+	struct zt_allow_entry *e = realloc(a->e, (a->n + 1) * sizeof(*e));
 
 	if (e == NULL)
 		return NULL;
@@ -104,7 +105,7 @@ grow(struct allowlist *a)
 
 /* Two files with one key would make the identity ambiguous: refuse the list. */
 static int
-check_unique(const struct allowlist *a, const char *dir, char *err, size_t errlen)
+check_unique(const struct zt_allowlist *a, const char *dir, char *err, size_t errlen)
 {
 	for (size_t i = 0; i < a->n; i++)
 		for (size_t j = i + 1; j < a->n; j++)
@@ -119,7 +120,7 @@ check_unique(const struct allowlist *a, const char *dir, char *err, size_t errle
 
 /* Reads every NAME.pub of an open directory into a. */
 static int
-read_dir(DIR *d, const char *dir, bool publishers, struct allowlist *a, char *err, size_t errlen)
+read_dir(DIR *d, const char *dir, bool publishers, struct zt_allowlist *a, char *err, size_t errlen)
 {
 	struct dirent *de;
 	int r = 0;
@@ -128,7 +129,7 @@ read_dir(DIR *d, const char *dir, bool publishers, struct allowlist *a, char *er
 	while (r == 0 && (de = readdir(d)) != NULL) {
 		if (!is_entry(de->d_name))
 			continue;
-		struct allow_entry *e = grow(a);
+		struct zt_allow_entry *e = grow(a);
 		if (e == NULL)
 			return -ENOMEM;
 		if ((r = load_entry(dir, de->d_name, publishers, e, err, errlen)) == 0)
@@ -145,9 +146,10 @@ read_dir(DIR *d, const char *dir, bool publishers, struct allowlist *a, char *er
 }
 
 int
-allowlist_load(const char *dir, bool publishers, struct allowlist **ret, char *err, size_t errlen)
+zt_allowlist_load(
+    const char *dir, bool publishers, struct zt_allowlist **ret, char *err, size_t errlen)
 {
-	struct allowlist *a = calloc(1, sizeof(*a));
+	struct zt_allowlist *a = calloc(1, sizeof(*a));
 	int r = 0;
 
 	if (a == NULL)
@@ -163,7 +165,7 @@ allowlist_load(const char *dir, bool publishers, struct allowlist **ret, char *e
 	if (r == 0)
 		r = check_unique(a, dir, err, errlen);
 	if (r < 0) {
-		allowlist_free(a);
+		zt_allowlist_free(a);
 		return r;
 	}
 	if (a->n > 1) /* qsort's base must not be NULL, even for 0 elements */
@@ -172,8 +174,8 @@ allowlist_load(const char *dir, bool publishers, struct allowlist **ret, char *e
 	return 0;
 }
 
-struct allowlist *
-allowlist_free(struct allowlist *a)
+struct zt_allowlist *
+zt_allowlist_free(struct zt_allowlist *a)
 {
 	if (a == NULL)
 		return NULL;
@@ -184,8 +186,8 @@ allowlist_free(struct allowlist *a)
 	return NULL;
 }
 
-const struct allow_entry *
-allowlist_by_key(const struct allowlist *a, const uint8_t *key)
+const struct zt_allow_entry *
+zt_allowlist_by_key(const struct zt_allowlist *a, const uint8_t *key)
 {
 	for (size_t i = 0; a != NULL && i < a->n; i++)
 		if (memcmp(a->e[i].key, key, sizeof(a->e[i].key)) == 0)
@@ -193,19 +195,19 @@ allowlist_by_key(const struct allowlist *a, const uint8_t *key)
 	return NULL;
 }
 
-const struct allow_entry *
-allowlist_by_name(const struct allowlist *a, const char *name)
+const struct zt_allow_entry *
+zt_allowlist_by_name(const struct zt_allowlist *a, const char *name)
 {
-	struct allow_entry k;
+	struct zt_allow_entry k;
 
-	if (a == NULL || a->n == 0 || strlen(name) > ZT_ALLOW_NAME_MAX)
+	if (a == NULL || a->n == 0 || strlen(name) > ZT_KEY_NAME_MAX)
 		return NULL;
 	(void)snprintf(k.name, sizeof(k.name), "%s", name);
 	return bsearch(&k, a->e, a->n, sizeof(a->e[0]), cmp_name);
 }
 
 bool
-allow_zone(const struct allow_entry *e, uint32_t zone)
+zt_allowlist_zone_ok(const struct zt_allow_entry *e, uint32_t zone)
 {
 	return e != NULL && bsearch(&zone, e->zones, e->n_zones, sizeof(zone), cmp_u32) != NULL;
 }

@@ -26,60 +26,46 @@ static struct {
 	bool on;
 	char secret[ZT_KEY_Z85_LEN + 1]; /* Z85; wiped at stop */
 	char public_key[ZT_KEY_Z85_LEN + 1];
-	char base[PATH_MAX]; /* relative paths in [security] are relative to this directory */
+	/* absolute; only its directory is used: relative [security] paths start there */
+	char config[PATH_MAX];
 } sec;
 
-/* The directory relative [security] paths start from: the configuration file's, or the
- * working directory at start-up when no file is used. */
+/* Remembers where relative paths start, once, before detach's chdir("/"): the directory of
+ * the configuration file main.c read, or the working directory when it read none. */
 static int
 set_base(const char *config_path)
 {
-	char cwd[PATH_MAX];
-	const char *slash = config_path != NULL ? strrchr(config_path, '/') : NULL;
-
-	if (getcwd(cwd, sizeof(cwd)) == NULL)
-		return -errno;
 	if (config_path == NULL && access(ZT_CONFIG_DEFAULT_PATH, F_OK) == 0)
-		return set_base(ZT_CONFIG_DEFAULT_PATH); /* main.c reads it in this case too */
+		config_path = ZT_CONFIG_DEFAULT_PATH; /* main.c reads it in this case too */
 	if (config_path == NULL)
-		(void)snprintf(sec.base, sizeof(sec.base), "%s", cwd);
-	else if (slash == NULL)
-		(void)snprintf(sec.base, sizeof(sec.base), "%s", cwd);
-	else if (config_path[0] == '/')
-		(void)snprintf(
-		    sec.base, sizeof(sec.base), "%.*s", (int)(slash - config_path), config_path);
-	else if (snprintf(sec.base, sizeof(sec.base), "%s/%.*s", cwd, (int)(slash - config_path),
-	             config_path) >= (int)sizeof(sec.base))
-		return -ENAMETOOLONG;
-	return 0;
+		config_path = "zonetallyd.conf"; /* a name in the working directory */
+	return zt_keyfile_resolve(NULL, config_path, sec.config, sizeof(sec.config));
 }
 
-/* path made absolute against the base directory. */
+/* path made absolute against the configuration's directory. */
 static void
 resolve(const char *path, char *out, size_t size)
 {
-	if (path[0] == '/' || sec.base[0] == '\0')
-		(void)snprintf(out, size, "%s", path);
-	else
-		(void)snprintf(out, size, "%s/%s", sec.base, path);
+	if (zt_keyfile_resolve(sec.config, path, out, size) < 0)
+		(void)snprintf(out, size, "%s", path); /* too long: the open will say so */
 }
 
 /* Loads both allowlists of c. @return 0 or a negative errno with err set. */
 static int
-load_lists(const struct zt_config *c, struct allowlist **pubs, struct allowlist **readers,
+load_lists(const struct zt_config *c, struct zt_allowlist **pubs, struct zt_allowlist **readers,
     char *err, size_t errlen)
 {
 	char dir[PATH_MAX + 256];
 	int r;
 
 	resolve(c->authorized_dir, dir, sizeof(dir));
-	if ((r = allowlist_load(dir, true, pubs, err, errlen)) < 0)
+	if ((r = zt_allowlist_load(dir, true, pubs, err, errlen)) < 0)
 		return r;
 	if ((*pubs)->n == 0)
 		log_warnx("security: no publisher keys in '%s': every publisher is refused", dir);
 	resolve(c->readers_dir, dir, sizeof(dir));
-	if ((r = allowlist_load(dir, false, readers, err, errlen)) < 0)
-		*pubs = allowlist_free(*pubs);
+	if ((r = zt_allowlist_load(dir, false, readers, err, errlen)) < 0)
+		*pubs = zt_allowlist_free(*pubs);
 	return r;
 }
 
@@ -89,13 +75,13 @@ security_start(
 {
 	char path[PATH_MAX + 256];
 	struct zt_keyfile k;
-	struct allowlist *pubs = NULL, *readers = NULL;
+	struct zt_allowlist *pubs = NULL, *readers = NULL;
 	int r;
 
 	if (c->curve_secret_key_file[0] == '\0')
 		return 0; /* plaintext: the loopback demo */
 	if ((r = set_base(config_path)) < 0) {
-		(void)snprintf(err, errlen, "security: working directory: %s", strerror(-r));
+		(void)snprintf(err, errlen, "security: configuration path: %s", strerror(-r));
 		return r;
 	}
 	resolve(c->curve_secret_key_file, path, sizeof(path));
@@ -107,8 +93,8 @@ security_start(
 	}
 	if ((r = load_lists(c, &pubs, &readers, err, errlen)) < 0 ||
 	    (r = zap_start(zctx, pubs, readers, err, errlen)) < 0) {
-		(void)allowlist_free(pubs);
-		(void)allowlist_free(readers);
+		(void)zt_allowlist_free(pubs);
+		(void)zt_allowlist_free(readers);
 		return r;
 	}
 	memcpy(sec.secret, k.secret_key, sizeof(sec.secret));
@@ -123,7 +109,7 @@ security_start(
 int
 security_reload(const struct zt_config *c, char *err, size_t errlen)
 {
-	struct allowlist *pubs = NULL, *readers = NULL;
+	struct zt_allowlist *pubs = NULL, *readers = NULL;
 	int r;
 
 	if (!sec.on)
@@ -175,8 +161,8 @@ curve_authorize(struct zmq_msg_t *msg, uint32_t zone)
 	if (user == NULL)
 		return ZT_REJECT_UNAUTHORIZED_ZONE;
 	/* The current list, not the one of the handshake: a revoked key is refused at once. */
-	const struct allow_entry *e = allowlist_by_name(zap_publishers(), user);
-	if (allow_zone(e, zone))
+	const struct zt_allow_entry *e = zt_allowlist_by_name(zap_publishers(), user);
+	if (zt_allowlist_zone_ok(e, zone))
 		return ZT_REJECT_NONE;
 	/* the one line that names the key: the commit's line can only name publisher_id */
 	log_reject(ZT_REJECT_UNAUTHORIZED_ZONE, "key '%s' may not publish for zone %06u%s", user,

@@ -12,6 +12,7 @@
 
 #include "store.h"
 #include "zt_config.h"
+#include "zt_keyfile.h"
 
 #define ZT_ENDPOINTS_FILE "zonetallyd.endpoints"
 #define ZT_ENDPOINT_MAX   256
@@ -171,38 +172,14 @@ int reload_files_write(const struct daemon *d);
 void reload_files_remove(const char *state_dir);
 void reload_run(struct daemon *d);
 
-/* allowlist.c (issue 6) */
-#define ZT_ALLOW_NAME_MAX 64
-
-/* One authorised client key: NAME.pub of an allowlist directory. */
-struct allow_entry {
-	char name[ZT_ALLOW_NAME_MAX + 1]; /* the ZAP User-Id of its connections */
-	uint8_t key[32];                  /* CURVE public key */
-	uint32_t *zones;                  /* sorted; publishers only */
-	size_t n_zones;
-};
-
-/* Sorted by name; built whole by allowlist_load(), never changed afterwards. */
-struct allowlist {
-	struct allow_entry *e;
-	size_t n;
-};
-
-int allowlist_load(
-    const char *dir, bool publishers, struct allowlist **ret, char *err, size_t errlen);
-struct allowlist *allowlist_free(struct allowlist *a);
-const struct allow_entry *allowlist_by_key(const struct allowlist *a, const uint8_t *key);
-const struct allow_entry *allowlist_by_name(const struct allowlist *a, const char *name);
-bool allow_zone(const struct allow_entry *e, uint32_t zone);
-
 /* zap.c */
 #define ZT_ZAP_PUBLISHERS "publishers" /* ZAP domain of the ingest sockets */
 #define ZT_ZAP_READERS    "readers"    /* ZAP domain of the query and feed sockets */
 
 int zap_start(
-    void *zctx, struct allowlist *pubs, struct allowlist *readers, char *err, size_t errlen);
-void zap_swap(struct allowlist *pubs, struct allowlist *readers);
-const struct allowlist *zap_publishers(void); /* main thread only: it alone swaps */
+    void *zctx, struct zt_allowlist *pubs, struct zt_allowlist *readers, char *err, size_t errlen);
+void zap_swap(struct zt_allowlist *pubs, struct zt_allowlist *readers);
+const struct zt_allowlist *zap_publishers(void); /* main thread only: it alone swaps */
 void zap_stop(void);
 void zap_counts(uint64_t *ret_admitted, uint64_t *ret_refused); /* any thread */
 

@@ -312,3 +312,24 @@ zt_keyfile_generate(const char *dir, const char *name, char *ret_public)
 		memcpy(ret_public, pub, sizeof(pub));
 	return 0;
 }
+
+int
+zt_keyfile_resolve(const char *config_path, const char *path, char *out, size_t size)
+{
+	char cwd[4096];
+	const char *slash = config_path != NULL ? strrchr(config_path, '/') : NULL;
+	int n;
+
+	if (path[0] == '/')
+		n = snprintf(out, size, "%s", path);
+	else if (slash != NULL && config_path[0] == '/')
+		n = snprintf(out, size, "%.*s/%s", (int)(slash - config_path), config_path, path);
+	else if (getcwd(cwd, sizeof(cwd)) == NULL)
+		return -errno;
+	else if (slash != NULL)
+		n = snprintf(
+		    out, size, "%s/%.*s/%s", cwd, (int)(slash - config_path), config_path, path);
+	else
+		n = snprintf(out, size, "%s/%s", cwd, path);
+	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+}

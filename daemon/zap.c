@@ -30,7 +30,7 @@
 
 static struct {
 	pthread_mutex_t lock; /* guards lists[] against the main thread's swap */
-	struct allowlist *lists[2];
+	struct zt_allowlist *lists[2];
 	pthread_t thread;
 	bool started;
 	atomic_ullong admitted; /* handshakes, for metrics (read from the metrics thread) */
@@ -130,7 +130,8 @@ admit(const struct request *q, char *user, size_t size)
 	if (i < 0 || strcmp(q->f[5], "CURVE") != 0 || q->len[6] != 32)
 		return false;
 	(void)pthread_mutex_lock(&zap.lock);
-	const struct allow_entry *e = allowlist_by_key(zap.lists[i], (const uint8_t *)q->f[6]);
+	const struct zt_allow_entry *e =
+	    zt_allowlist_by_key(zap.lists[i], (const uint8_t *)q->f[6]);
 	if (e != NULL) {
 		(void)snprintf(user, size, "%s", e->name);
 		ok = true;
@@ -143,7 +144,7 @@ admit(const struct request *q, char *user, size_t size)
 static void
 handle(void *rep, const struct request *q)
 {
-	char user[ZT_ALLOW_NAME_MAX + 1] = "", key[ZT_KEY_Z85_LEN + 1] = "?";
+	char user[ZT_KEY_NAME_MAX + 1] = "", key[ZT_KEY_Z85_LEN + 1] = "?";
 
 	if (q->frames != ZAP_FRAMES || strcmp(q->f[0], "1.0") != 0) {
 		send_reply(rep, q, "500", "malformed ZAP request", "");
@@ -188,7 +189,8 @@ run(void *arg)
 }
 
 int
-zap_start(void *zctx, struct allowlist *pubs, struct allowlist *readers, char *err, size_t errlen)
+zap_start(
+    void *zctx, struct zt_allowlist *pubs, struct zt_allowlist *readers, char *err, size_t errlen)
 {
 	int linger = 0;
 	void *rep = zmq_socket(zctx, ZMQ_REP);
@@ -222,18 +224,18 @@ zap_start(void *zctx, struct allowlist *pubs, struct allowlist *readers, char *e
 }
 
 void
-zap_swap(struct allowlist *pubs, struct allowlist *readers)
+zap_swap(struct zt_allowlist *pubs, struct zt_allowlist *readers)
 {
 	(void)pthread_mutex_lock(&zap.lock);
-	struct allowlist *old_pubs = zap.lists[0], *old_readers = zap.lists[1];
+	struct zt_allowlist *old_pubs = zap.lists[0], *old_readers = zap.lists[1];
 	zap.lists[0] = pubs;
 	zap.lists[1] = readers;
 	(void)pthread_mutex_unlock(&zap.lock);
-	(void)allowlist_free(old_pubs);
-	(void)allowlist_free(old_readers);
+	(void)zt_allowlist_free(old_pubs);
+	(void)zt_allowlist_free(old_readers);
 }
 
-const struct allowlist *
+const struct zt_allowlist *
 zap_publishers(void)
 {
 	/* no lock: only the main thread swaps, and it is the caller */

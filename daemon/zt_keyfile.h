@@ -61,7 +61,58 @@ bool zt_key_z85_ok(const char *s);
  */
 int zt_keyfile_generate(const char *dir, const char *name, char *ret_public);
 
+#define ZT_KEY_NAME_MAX 64
+
 /* Whether name is a usable key or publisher name: 1..64 of [A-Za-z0-9._-], not "." first. */
 bool zt_key_name_ok(const char *name);
+
+/*
+ * Resolves a [security] path of the configuration: absolute paths as they are, relative ones
+ * against the directory of the configuration file (or the working directory when config_path
+ * is NULL), so that "server.key" means /etc/zonetally/server.key under systemd.
+ * @param[out] out the absolute path (NUL-terminated)
+ * @return 0; -ENAMETOOLONG; another negative errno from getcwd().
+ */
+int zt_keyfile_resolve(const char *config_path, const char *path, char *out, size_t size);
+
+/* ---- allowlist directories (allowlist.c) ---- */
+
+/* One authorised client key: NAME.pub of an allowlist directory. */
+struct zt_allow_entry {
+	char name[ZT_KEY_NAME_MAX + 1]; /* file name without .pub: the ZAP User-Id */
+	uint8_t key[32];                /* CURVE public key */
+	uint32_t *zones;                /* sorted; publishers only */
+	size_t n_zones;
+};
+
+/* Sorted by name; built whole by zt_allowlist_load(), never changed afterwards, so that a
+ * reload builds a new list and swaps the pointer. */
+struct zt_allowlist {
+	struct zt_allow_entry *e;
+	size_t n;
+};
+
+/*
+ * Loads every NAME.pub (not starting with '.') of dir. Publishers' files need at least one
+ * zones line, readers' files must have none; no file may hold a secret key; no two files
+ * may hold the same key. A missing directory is an empty list.
+ * @param[out] ret the list, set on success only; free with zt_allowlist_free()
+ * @param[out] err on failure "PATH: reason" or "PATH: line N: reason"
+ * @return 0; -EINVAL (a malformed file: the whole list is refused); -ENOMEM; -errno.
+ */
+int zt_allowlist_load(
+    const char *dir, bool publishers, struct zt_allowlist **ret, char *err, size_t errlen);
+
+/* Frees a list (NULL is fine). @return NULL, for a = zt_allowlist_free(a). */
+struct zt_allowlist *zt_allowlist_free(struct zt_allowlist *a);
+
+/* The entry of a 32-byte public key, or NULL. Borrowed: valid while the list lives. */
+const struct zt_allow_entry *zt_allowlist_by_key(const struct zt_allowlist *a, const uint8_t *key);
+
+/* The entry named name (a ZAP User-Id), or NULL. Borrowed: valid while the list lives. */
+const struct zt_allow_entry *zt_allowlist_by_name(const struct zt_allowlist *a, const char *name);
+
+/* Whether entry e (may be NULL: no) may publish for zone. */
+bool zt_allowlist_zone_ok(const struct zt_allow_entry *e, uint32_t zone);
 
 #endif /* ZT_KEYFILE_H */

@@ -70,7 +70,9 @@ int cmd_check_config(struct cli *c, int argc, char **argv);
 int cmd_backup(struct cli *c, int argc, char **argv);
 int cmd_verify(struct cli *c, int argc, char **argv);
 
-/* cmd_keygen.c */
+/* cmd_keys.c */
+struct zt_config;
 int cmd_keygen(struct cli *c, int argc, char **argv);
+int check_security(const char *config_path, const struct zt_config *c, char *err, size_t errlen);
 
 #endif /* ZT_CLI_H */

@@ -133,7 +133,11 @@ class Client:
 def refuses_open_secret_key(bins, work, etc, conf):
     """A group/world-readable secret key: exit non-zero with the chmod advice."""
     key = os.path.join(etc, "server.key")
+    rc, out, err = zh.run([bins.cli, "check-config", conf])
+    zh.check_eq(rc, 0, f"check-config with CURVE keys: {out}{err}")
     os.chmod(key, 0o644)
+    rc, out, err = zh.run([bins.cli, "check-config", conf])
+    zh.check(rc == 1 and "chmod 600" in err, "check-config refuses an open secret key", err)
     state = os.path.join(work, "state-refused")
     p = subprocess.run([bins.daemon, "--foreground", "-c", conf, "--state-dir", state,
                         "--zones", bins.zones_csv, "--sub-bind", "tcp://127.0.0.1:*",
@@ -202,8 +206,17 @@ def revocation(bins, work, d, cli, etc, clients):
     c.send_after_subscription([b"ev.330100", zh.encode_event(event(1, 330100))])
     s = cli.wait_received(s0["received"] + 1)
     zh.check_eq(s["accepted"], s0["accepted"] + 1, "accepted before the revocation")
-    os.unlink(os.path.join(etc, "authorized_publishers.d", "hangzhou.pub"))
-    rc, out, err = zh.run([bins.cli, "--state-dir", d.state_dir, "reload", "--timeout", "30"])
+    allow = os.path.join(etc, "authorized_publishers.d")
+    bad = os.path.join(allow, "broken.pub")
+    with open(bad, "w", encoding="ascii") as f:
+        f.write("public-key = not-a-key\n")
+    reload_cmd = [bins.cli, "--state-dir", d.state_dir, "reload", "--timeout", "30"]
+    rc, out, err = zh.run(reload_cmd)
+    zh.check(rc == 1 and "broken.pub: line 1" in err, "a bad allowlist file fails the reload",
+             out + err)
+    os.unlink(bad)
+    os.unlink(os.path.join(allow, "hangzhou.pub"))
+    rc, out, err = zh.run(reload_cmd)
     zh.check_eq(rc, 0, f"zonetally reload: {out}{err}")
     c.sock.send_multipart([b"ev.330100", zh.encode_event(event(2, 330100))])
     s = cli.wait_received(s0["received"] + 2)

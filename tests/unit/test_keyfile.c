@@ -166,7 +166,7 @@ test_generate(void **state)
 static void
 test_allowlist(void **state)
 {
-	struct allowlist *a = NULL;
+	struct zt_allowlist *a = NULL;
 	char err[512], path[256];
 
 	(void)state;
@@ -174,39 +174,39 @@ test_allowlist(void **state)
 	write_file("README", "not a key file\n", 0644);
 	write_file(".hidden.pub", "garbage\n", 0644);
 	write_file("hz.pub~", "garbage\n", 0644);
-	assert_int_equal(allowlist_load(dir, true, &a, err, sizeof(err)), 0);
+	assert_int_equal(zt_allowlist_load(dir, true, &a, err, sizeof(err)), 0);
 	assert_int_equal(a->n, 1);
-	const struct allow_entry *e = allowlist_by_name(a, "hz");
+	const struct zt_allow_entry *e = zt_allowlist_by_name(a, "hz");
 	assert_non_null(e);
-	assert_true(allow_zone(e, 330200));
-	assert_false(allow_zone(e, 440300));
-	assert_null(allowlist_by_name(a, "gz"));
-	assert_false(allow_zone(NULL, 330100));
+	assert_true(zt_allowlist_zone_ok(e, 330200));
+	assert_false(zt_allowlist_zone_ok(e, 440300));
+	assert_null(zt_allowlist_by_name(a, "gz"));
+	assert_false(zt_allowlist_zone_ok(NULL, 330100));
 	uint8_t key[32];
 	assert_non_null(zmq_z85_decode(key, PUB));
-	assert_ptr_equal(allowlist_by_key(a, key), e);
-	a = allowlist_free(a);
+	assert_ptr_equal(zt_allowlist_by_key(a, key), e);
+	a = zt_allowlist_free(a);
 	assert_null(a);
 	/* a reader list refuses zones; a publisher list needs them */
-	assert_int_equal(allowlist_load(dir, false, &a, err, sizeof(err)), -EINVAL);
+	assert_int_equal(zt_allowlist_load(dir, false, &a, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "not readers"));
 	write_file("gz.pub", "public-key = " SEC "\n", 0644);
-	assert_int_equal(allowlist_load(dir, true, &a, err, sizeof(err)), -EINVAL);
+	assert_int_equal(zt_allowlist_load(dir, true, &a, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "gz.pub: no zones"));
 	write_file("gz.pub", "public-key = " PUB "\nzones = 440100\n", 0644);
-	assert_int_equal(allowlist_load(dir, true, &a, err, sizeof(err)), -EINVAL);
+	assert_int_equal(zt_allowlist_load(dir, true, &a, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "the same key"));
 	write_file("gz.pub", "public-key = " SEC "\nsecret-key = " SEC "\nzones = 440100\n", 0600);
-	assert_int_equal(allowlist_load(dir, true, &a, err, sizeof(err)), -EINVAL);
+	assert_int_equal(zt_allowlist_load(dir, true, &a, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "never NAME.key"));
 	write_file("gz.pub", "zones = 440100\n", 0644);
-	assert_int_equal(allowlist_load(dir, true, &a, err, sizeof(err)), -EINVAL);
+	assert_int_equal(zt_allowlist_load(dir, true, &a, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "no public-key"));
 	write_file("gz.pub", "public-key = " SEC "\nzones = 440100\n", 0644);
-	assert_int_equal(allowlist_load(dir, true, &a, err, sizeof(err)), 0);
+	assert_int_equal(zt_allowlist_load(dir, true, &a, err, sizeof(err)), 0);
 	assert_int_equal(a->n, 2);
 	assert_string_equal(a->e[0].name, "gz"); /* sorted by name */
-	a = allowlist_free(a);
+	a = zt_allowlist_free(a);
 	static const char *const files[] = {"hz.pub", "gz.pub", "README", ".hidden.pub", "hz.pub~"};
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		(void)snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
@@ -214,9 +214,9 @@ test_allowlist(void **state)
 	}
 	/* a missing directory is an empty list: every key is refused */
 	(void)snprintf(path, sizeof(path), "%s/none.d", dir);
-	assert_int_equal(allowlist_load(path, true, &a, err, sizeof(err)), 0);
+	assert_int_equal(zt_allowlist_load(path, true, &a, err, sizeof(err)), 0);
 	assert_int_equal(a->n, 0);
-	a = allowlist_free(a);
+	a = zt_allowlist_free(a);
 }
 
 static int
