@@ -69,6 +69,12 @@ load_lists(const struct zt_config *c, struct zt_allowlist **pubs, struct zt_allo
 	return r;
 }
 
+/*
+ * With curve_secret_key_file set: loads the key pair (refused if open to group/others) and
+ * both allowlists, and binds the ZAP handler. Call after zmq_ctx_new(), before any socket.
+ * @param config_path the file main.c read, or NULL (default path if it exists, else cwd)
+ * @return 0 (also when CURVE is off); a negative errno with err set: start-up must stop.
+ */
 int
 security_start(
     void *zctx, const struct zt_config *c, const char *config_path, char *err, size_t errlen)
@@ -106,6 +112,8 @@ security_start(
 	return 0;
 }
 
+/* SIGHUP: re-reads both allowlists of c and swaps them in; on error (err set) the running
+ * lists stay. Main thread only. @return 0 or a negative errno. */
 int
 security_reload(const struct zt_config *c, char *err, size_t errlen)
 {
@@ -122,6 +130,7 @@ security_reload(const struct zt_config *c, char *err, size_t errlen)
 	return 0;
 }
 
+/* After zmq_ctx_term(): joins the ZAP thread, frees the lists, wipes the secret key. */
 void
 security_stop(void)
 {
@@ -137,6 +146,12 @@ security_on(void)
 	return sec.on;
 }
 
+/*
+ * The one call each daemon socket makes before it binds or connects: with CURVE on, it
+ * becomes a CURVE server with the daemon's key whose clients ZAP checks in `domain`
+ * (ZT_ZAP_PUBLISHERS or ZT_ZAP_READERS); with CURVE off, nothing changes.
+ * @return 0 or a negative errno from zmq_setsockopt().
+ */
 int
 curve_server(void *sock, const char *domain)
 {
@@ -151,6 +166,12 @@ curve_server(void *sock, const char *domain)
 	return 0;
 }
 
+/*
+ * Authorises one received ingest message: the User-Id ZAP gave its connection must be on the
+ * current publishers' list with `zone`. Main thread only.
+ * @param msg any frame of the message (they carry the same properties)
+ * @return ZT_REJECT_NONE (also with CURVE off) or ZT_REJECT_UNAUTHORIZED_ZONE (logged).
+ */
 uint16_t
 curve_authorize(struct zmq_msg_t *msg, uint32_t zone)
 {
@@ -168,4 +189,18 @@ curve_authorize(struct zmq_msg_t *msg, uint32_t zone)
 	log_reject(ZT_REJECT_UNAUTHORIZED_ZONE, "key '%s' may not publish for zone %06u%s", user,
 	    zone, e == NULL ? " (no longer on the allowlist)" : "");
 	return ZT_REJECT_UNAUTHORIZED_ZONE;
+}
+
+/*
+ * For the query socket (issue 4): whether a request comes from a reader still on the
+ * current readers' list (a revoked reader's open connection is refused per request, as a
+ * revoked publisher's is). Always true with CURVE off.
+ */
+bool
+curve_reader_ok(struct zmq_msg_t *msg)
+{
+	if (!sec.on)
+		return true;
+	const char *user = zmq_msg_gets(msg, "User-Id");
+	return user != NULL && zt_allowlist_by_name(zap_readers(), user) != NULL;
 }

@@ -180,6 +180,7 @@ int zap_start(
     void *zctx, struct zt_allowlist *pubs, struct zt_allowlist *readers, char *err, size_t errlen);
 void zap_swap(struct zt_allowlist *pubs, struct zt_allowlist *readers);
 const struct zt_allowlist *zap_publishers(void); /* main thread only: it alone swaps */
+const struct zt_allowlist *zap_readers(void);    /* main thread only */
 void zap_stop(void);
 void zap_counts(uint64_t *ret_admitted, uint64_t *ret_refused); /* any thread */
 
@@ -192,5 +193,6 @@ void security_stop(void);
 bool security_on(void);
 int curve_server(void *sock, const char *domain);
 uint16_t curve_authorize(struct zmq_msg_t *msg, uint32_t zone);
+bool curve_reader_ok(struct zmq_msg_t *msg);
 
 #endif /* ZT_DAEMON_H */

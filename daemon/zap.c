@@ -242,6 +242,12 @@ zap_publishers(void)
 	return zap.lists[0];
 }
 
+const struct zt_allowlist *
+zap_readers(void)
+{
+	return zap.lists[1]; /* as zap_publishers() */
+}
+
 void
 zap_stop(void)
 {
