@@ -54,6 +54,19 @@ entry_name(const char *file, char *name, size_t size)
 	return true;
 }
 
+/* What is wrong with a loaded file as a publisher's or a reader's entry, or NULL. */
+static const char *
+entry_problem(const struct zt_keyfile *k, bool publishers)
+{
+	if (k->secret_key[0] != '\0')
+		return "holds a secret key: copy NAME.pub, never NAME.key";
+	if (publishers && k->n_zones == 0)
+		return "no zones: a publisher needs 'zones = CODE ...'";
+	if (!publishers && (k->n_zones > 0 || k->n_publisher_ids > 0))
+		return "zones and publisher-ids are for publishers, not readers";
+	return NULL;
+}
+
 /* Loads dir/file into e; checks what a publisher or reader entry may hold. */
 static int
 load_entry(const char *dir, const char *file, bool publishers, struct zt_allow_entry *e, char *err,
@@ -61,6 +74,7 @@ load_entry(const char *dir, const char *file, bool publishers, struct zt_allow_e
 {
 	char path[4096];
 	struct zt_keyfile *k = calloc(1, sizeof(*k));
+	const char *why = NULL;
 	int r = -EINVAL;
 
 	if (k == NULL)
@@ -71,12 +85,8 @@ load_entry(const char *dir, const char *file, bool publishers, struct zt_allow_e
 		    err, errlen, "%s: the name must be 1..64 of A-Z a-z 0-9 . _ -", path);
 	else if ((r = zt_keyfile_load(path, false, k, err, errlen)) < 0)
 		;
-	else if (k->secret_key[0] != '\0' || (!publishers && k->n_zones > 0) ||
-	    (publishers && k->n_zones == 0)) {
-		(void)snprintf(err, errlen, "%s: %s", path,
-		    k->secret_key[0] != '\0' ? "holds a secret key: copy NAME.pub, never NAME.key"
-		        : publishers         ? "no zones: a publisher needs 'zones = CODE ...'"
-		                             : "zones are for publishers, not readers");
+	else if ((why = entry_problem(k, publishers)) != NULL) {
+		(void)snprintf(err, errlen, "%s: %s", path, why);
 		r = -EINVAL;
 	} else if ((e->zones = calloc(k->n_zones + 1, sizeof(uint32_t))) == NULL) {
 		r = -ENOMEM;
@@ -85,6 +95,8 @@ load_entry(const char *dir, const char *file, bool publishers, struct zt_allow_e
 		memcpy(e->zones, k->zones, k->n_zones * sizeof(uint32_t));
 		e->n_zones = k->n_zones;
 		qsort(e->zones, e->n_zones, sizeof(uint32_t), cmp_u32);
+		memcpy(e->publisher_ids, k->publisher_ids, sizeof(e->publisher_ids));
+		e->n_publisher_ids = k->n_publisher_ids;
 	}
 	free(k);
 	return r;
@@ -210,4 +222,17 @@ bool
 zt_allowlist_zone_ok(const struct zt_allow_entry *e, uint32_t zone)
 {
 	return e != NULL && bsearch(&zone, e->zones, e->n_zones, sizeof(zone), cmp_u32) != NULL;
+}
+
+bool
+zt_allowlist_publisher_ok(const struct zt_allow_entry *e, const char *id)
+{
+	if (e == NULL)
+		return false;
+	if (strcmp(e->name, id) == 0)
+		return true;
+	for (size_t i = 0; i < e->n_publisher_ids; i++)
+		if (strcmp(e->publisher_ids[i], id) == 0)
+			return true;
+	return false;
 }

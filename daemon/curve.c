@@ -167,28 +167,41 @@ curve_server(void *sock, const char *domain)
 }
 
 /*
- * Authorises one received ingest message: the User-Id ZAP gave its connection must be on the
- * current publishers' list with `zone`. Main thread only.
+ * Authorises one received ingest message by the User-Id ZAP gave its connection, against the
+ * current publishers' list (so a revoked key is refused at once): the key must hold the
+ * event's zone (else unauthorized_zone) and may use only its own name or its publisher-ids
+ * as publisher_id (else unauthorized_publisher). A publisher_id the key may not use never
+ * reaches per-publisher state (sequence, gaps), whatever the message's outcome. Call after
+ * decode, on the main thread; nothing happens with CURVE off.
  * @param msg any frame of the message (they carry the same properties)
- * @return ZT_REJECT_NONE (also with CURVE off) or ZT_REJECT_UNAUTHORIZED_ZONE (logged).
+ * @param[in,out] e the decoded entry: reason_in (if still NONE) and has_seq may change
  */
-uint16_t
-curve_authorize(struct zmq_msg_t *msg, uint32_t zone)
+void
+curve_authorize(struct zmq_msg_t *msg, struct zt_entry *e)
 {
 	if (!sec.on)
-		return ZT_REJECT_NONE;
+		return;
 	/* Set by our ZAP handler at the handshake; absent only if no handler ran. */
 	const char *user = zmq_msg_gets(msg, "User-Id");
-	if (user == NULL)
-		return ZT_REJECT_UNAUTHORIZED_ZONE;
-	/* The current list, not the one of the handshake: a revoked key is refused at once. */
-	const struct zt_allow_entry *e = zt_allowlist_by_name(zap_publishers(), user);
-	if (zt_allowlist_zone_ok(e, zone))
-		return ZT_REJECT_NONE;
-	/* the one line that names the key: the commit's line can only name publisher_id */
-	log_reject(ZT_REJECT_UNAUTHORIZED_ZONE, "key '%s' may not publish for zone %06u%s", user,
-	    zone, e == NULL ? " (no longer on the allowlist)" : "");
-	return ZT_REJECT_UNAUTHORIZED_ZONE;
+	const struct zt_allow_entry *a =
+	    user != NULL ? zt_allowlist_by_name(zap_publishers(), user) : NULL;
+	bool id_ok = e->has_seq && zt_allowlist_publisher_ok(a, e->ev.publisher);
+
+	if (!id_ok)
+		e->has_seq = false;
+	if (e->reason_in != ZT_REJECT_NONE)
+		return; /* the validator's reason stands */
+	if (!zt_allowlist_zone_ok(a, e->ev.zone)) {
+		e->reason_in = ZT_REJECT_UNAUTHORIZED_ZONE;
+		/* the one line that names the key: the commit's line cannot */
+		log_reject(e->reason_in, "key '%s' may not publish for zone %06u%s",
+		    user != NULL ? user : "?", e->ev.zone,
+		    a == NULL ? " (no longer on the allowlist)" : "");
+	} else if (!id_ok) {
+		e->reason_in = ZT_REJECT_UNAUTHORIZED_PUBLISHER;
+		log_reject(
+		    e->reason_in, "key '%s' may not use publisher_id '%s'", user, e->ev.publisher);
+	}
 }
 
 /*

@@ -192,7 +192,7 @@ int security_reload(const struct zt_config *c, char *err, size_t errlen);
 void security_stop(void);
 bool security_on(void);
 int curve_server(void *sock, const char *domain);
-uint16_t curve_authorize(struct zmq_msg_t *msg, uint32_t zone);
+void curve_authorize(struct zmq_msg_t *msg, struct zt_entry *e);
 bool curve_reader_ok(struct zmq_msg_t *msg);
 
 #endif /* ZT_DAEMON_H */

@@ -140,8 +140,7 @@ ingest_recv(struct ingest *in, const struct decode_opts *o, struct batch *b)
 		    zmq_msg_data(&payload), zmq_msg_size(&payload), e, &unknown);
 		if (unknown > 0)
 			in->unknown_fields++;
-		if (e->reason_in == ZT_REJECT_NONE)
-			e->reason_in = curve_authorize(&payload, e->ev.zone);
+		curve_authorize(&payload, e);
 	}
 	r = 1;
 out:

@@ -95,6 +95,38 @@ add_zones(struct zt_keyfile *k, const char *v, size_t n, const char **why)
 	return 0;
 }
 
+/* Appends the space-separated publisher ids of v to k. */
+static int
+add_ids(struct zt_keyfile *k, const char *v, size_t n, const char **why)
+{
+	for (size_t i = 0, len; i < n; i += len) {
+		char id[ZT_KEY_NAME_MAX + 2];
+		while (i < n && (v[i] == ' ' || v[i] == '\t'))
+			i++;
+		for (len = 0; i + len < n && v[i + len] != ' ' && v[i + len] != '\t'; len++)
+			;
+		if (len == 0)
+			break;
+		(void)snprintf(
+		    id, sizeof(id), "%.*s", (int)(len < sizeof(id) ? len : sizeof(id) - 1), v + i);
+		if (len > ZT_KEY_NAME_MAX || !zt_key_name_ok(id)) {
+			*why = "publisher-ids: expected ids of 1..64 of A-Z a-z 0-9 . _ -";
+			return -EINVAL;
+		}
+		for (size_t j = 0; j < k->n_publisher_ids; j++)
+			if (strcmp(k->publisher_ids[j], id) == 0) {
+				*why = "publisher-ids: an id is listed twice";
+				return -EINVAL;
+			}
+		if (k->n_publisher_ids == ZT_KEYFILE_MAX_IDS) {
+			*why = "publisher-ids: too many ids";
+			return -E2BIG;
+		}
+		memcpy(k->publisher_ids[k->n_publisher_ids++], id, len + 1);
+	}
+	return 0;
+}
+
 /* Stores a Z85 key value once. */
 static int
 set_key(char *field, const char *v, size_t n, const char **why)
@@ -137,7 +169,9 @@ parse_line(struct zt_keyfile *k, const char *s, size_t n, const char **why)
 		return set_key(k->secret_key, v, vlen, why);
 	if (nlen == 5 && memcmp(name, "zones", 5) == 0)
 		return add_zones(k, v, vlen, why);
-	*why = "unknown name (expected public-key, secret-key or zones)";
+	if (nlen == 13 && memcmp(name, "publisher-ids", 13) == 0)
+		return add_ids(k, v, vlen, why);
+	*why = "unknown name (expected public-key, secret-key, zones or publisher-ids)";
 	return -EINVAL;
 }
 

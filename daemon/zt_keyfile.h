@@ -8,6 +8,8 @@
  *   secret-key = <40 Z85 characters>      (NAME.key only, written by `zonetally keygen`)
  *   zones = 330100 330200                 (allowlist files of publishers: the zone codes
  *                                          this key may publish for; may repeat)
+ *   publisher-ids = hz-1 hz-2             (publishers: publisher_id values this key may use
+ *                                          besides its NAME; may repeat)
  * Any other name, a repeated key, a malformed key or zone is an error with its line number.
  */
 #ifndef ZT_KEYFILE_H
@@ -20,12 +22,16 @@
 #define ZT_KEY_Z85_LEN       40    /* a 32-byte CURVE key in Z85 */
 #define ZT_KEYFILE_MAX_ZONES 512   /* zone codes one publisher may hold */
 #define ZT_KEYFILE_MAX_BYTES 65536 /* larger files are refused unread */
+#define ZT_KEYFILE_MAX_IDS   16    /* publisher-ids of one key */
+#define ZT_KEY_NAME_MAX      64    /* key names and publisher ids: 1..64 of [A-Za-z0-9._-] */
 
 struct zt_keyfile {
 	char public_key[ZT_KEY_Z85_LEN + 1];  /* "" when absent */
 	char secret_key[ZT_KEY_Z85_LEN + 1];  /* "" when absent */
 	uint32_t zones[ZT_KEYFILE_MAX_ZONES]; /* in file order, no duplicates */
 	size_t n_zones;
+	char publisher_ids[ZT_KEYFILE_MAX_IDS][ZT_KEY_NAME_MAX + 1];
+	size_t n_publisher_ids;
 };
 
 /*
@@ -33,7 +39,8 @@ struct zt_keyfile {
  * @param[in] text the file's bytes (need not be NUL-terminated)
  * @param[out] ret filled on success only
  * @param[out] err on failure "line N: reason"
- * @return 0; -EINVAL on a malformed file; -E2BIG beyond ZT_KEYFILE_MAX_ZONES zones.
+ * @return 0; -EINVAL on a malformed file; -E2BIG beyond ZT_KEYFILE_MAX_ZONES zones or
+ *     ZT_KEYFILE_MAX_IDS publisher ids.
  */
 int zt_keyfile_parse(
     const char *text, size_t len, struct zt_keyfile *ret, char *err, size_t errlen);
@@ -61,8 +68,6 @@ bool zt_key_z85_ok(const char *s);
  */
 int zt_keyfile_generate(const char *dir, const char *name, char *ret_public);
 
-#define ZT_KEY_NAME_MAX 64
-
 /* Whether name is a usable key or publisher name: 1..64 of [A-Za-z0-9._-], not "." first. */
 bool zt_key_name_ok(const char *name);
 
@@ -83,6 +88,9 @@ struct zt_allow_entry {
 	uint8_t key[32];                /* CURVE public key */
 	uint32_t *zones;                /* sorted; publishers only */
 	size_t n_zones;
+	/* publisher_id values it may use besides name (publishers only) */
+	char publisher_ids[ZT_KEYFILE_MAX_IDS][ZT_KEY_NAME_MAX + 1];
+	size_t n_publisher_ids;
 };
 
 /* Sorted by name; built whole by zt_allowlist_load(), never changed afterwards, so that a
@@ -114,5 +122,9 @@ const struct zt_allow_entry *zt_allowlist_by_name(const struct zt_allowlist *a, 
 
 /* Whether entry e (may be NULL: no) may publish for zone. */
 bool zt_allowlist_zone_ok(const struct zt_allow_entry *e, uint32_t zone);
+
+/* Whether entry e (may be NULL: no) may send events whose publisher_id is id: its own name
+ * or one of its publisher-ids. */
+bool zt_allowlist_publisher_ok(const struct zt_allow_entry *e, const char *id);
 
 #endif /* ZT_KEYFILE_H */

@@ -43,6 +43,8 @@ static const struct {
     [ZT_REJECT_OVERFLOW] = {"overflow", "a total would leave the int64 range"},
     [ZT_REJECT_UNAUTHORIZED_ZONE] = {"unauthorized_zone",
         "the sender's key is not authorised for this zone (or was revoked)"},
+    [ZT_REJECT_UNAUTHORIZED_PUBLISHER] = {"unauthorized_publisher",
+        "the sender's key may not use this publisher_id"},
 };
 
 const char *

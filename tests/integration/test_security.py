@@ -6,7 +6,8 @@ The daemon runs with [security] curve_secret_key_file set and one authorised pub
   - a secret key file readable by others is refused at start (exit status, clear message);
   - the authorised key gets in through `zonetally-pub --curve-server-key --curve-key`;
   - the same key sending an event for 440300 is rejected as unauthorized_zone, totals
-    unchanged (the event's publisher_id plays no part);
+    unchanged; with a publisher_id that is neither its name nor in its publisher-ids, as
+    unauthorized_publisher, leaving no per-publisher state behind;
   - an unknown key is refused at the handshake (libzmq 4.3 would admit it without our ZAP
     handler), and so is a plaintext client: nothing of theirs is counted;
   - after the key's file is removed and `zonetally reload` ran, the open connection's next
@@ -63,7 +64,7 @@ def setup(bins, work):
         keygen(bins, name, clients)
     shutil.copy(os.path.join(clients, "hangzhou.pub"), allow)
     with open(os.path.join(allow, "hangzhou.pub"), "a", encoding="ascii") as f:
-        f.write("zones = 330100\n")
+        f.write("zones = 330100\npublisher-ids = hz-customs-1\n")
     conf = os.path.join(etc, "zonetallyd.conf")
     with open(conf, "w", encoding="ascii") as f:
         # relative: resolved against the configuration file's directory
@@ -152,12 +153,12 @@ def by_reason(cli, reason):
     return cli.stats()["by_reason"][reason]
 
 
-def publish(bins, d, args, zone, n, work):
+def publish(bins, d, args, zone, n, work, publisher="hz-customs-1"):
     """zonetally-pub over CURVE; returns (exit status, stderr)."""
-    path = os.path.join(work, f"ev-{zone}-{n}.ndjson")
+    path = os.path.join(work, f"ev-{zone}-{n}-{publisher}.ndjson")
     ndjson(path, zone, n)
     rc, _, err = zh.run([bins.pub, "--endpoint", d.endpoint, "--file", path,
-                         "--publisher", "not-hangzhou", "--timeout", "10"] + args, timeout=60)
+                         "--publisher", publisher, "--timeout", "10"] + args, timeout=60)
     return rc, err
 
 
@@ -175,7 +176,16 @@ def authorised_and_zone(bins, work, d, cli, etc, clients):
     cli.wait_received(5)
     zh.check_eq(by_reason(cli, "unauthorized_zone"), 2, "unauthorized_zone count")
     zh.check_eq(cli.json("get", "440300", "--all"), before, "440300 totals unchanged")
-    zh.check("unauthorized" in d.log_tail(20), "the rejection is logged", d.log_tail(20))
+    zh.check("key 'hangzhou' may not publish for zone 440300" in d.log_tail(20),
+             "the rejection is logged with the key's name", d.log_tail(20))
+    # publisher_id is bound to the key: its name or its publisher-ids, nothing else
+    rc, err = publish(bins, d, curve, 330100, 1, work, publisher="guangzhou")
+    zh.check_eq(rc, 0, f"zonetally-pub with another publisher_id: {err}")
+    s = cli.wait_received(6)
+    zh.check_eq((s["accepted"], s["by_reason"]["unauthorized_publisher"]), (3, 1),
+                "accepted and unauthorized_publisher after a foreign publisher_id")
+    zh.check("guangzhou" not in [p["id"] for p in s["publishers"]],
+             "a foreign publisher_id leaves no per-publisher state", s["publishers"])
 
 
 def refused_clients(bins, work, d, cli, etc, clients):

@@ -63,6 +63,10 @@ test_parse_ok(void **state)
 	assert_int_equal(k.zones[2], 110100);
 	assert_int_equal(parse("", &k, err, sizeof(err)), 0);
 	assert_int_equal(k.n_zones, 0);
+	assert_int_equal(
+	    parse("publisher-ids = hz-1  hz.2\npublisher-ids = x_3\n", &k, err, sizeof(err)), 0);
+	assert_int_equal(k.n_publisher_ids, 3);
+	assert_string_equal(k.publisher_ids[1], "hz.2");
 }
 
 static void
@@ -83,6 +87,9 @@ test_parse_malformed(void **state)
 	    {"zones = 012345\n", "6-digit zone codes"},
 	    {"zones = 330100 330100\n", "listed twice"},
 	    {"zones = -330100\n", "6-digit zone codes"},
+	    {"publisher-ids = hz/1\n", "publisher-ids: expected ids"},
+	    {"publisher-ids = a a\n", "listed twice"},
+	    {"publisher-ids = .hidden\n", "publisher-ids: expected ids"},
 	};
 	struct zt_keyfile k;
 	char err[128];
@@ -170,7 +177,8 @@ test_allowlist(void **state)
 	char err[512], path[256];
 
 	(void)state;
-	write_file("hz.pub", "public-key = " PUB "\nzones = 330100 330200\n", 0644);
+	write_file(
+	    "hz.pub", "public-key = " PUB "\nzones = 330100 330200\npublisher-ids = hz-1\n", 0644);
 	write_file("README", "not a key file\n", 0644);
 	write_file(".hidden.pub", "garbage\n", 0644);
 	write_file("hz.pub~", "garbage\n", 0644);
@@ -182,6 +190,10 @@ test_allowlist(void **state)
 	assert_false(zt_allowlist_zone_ok(e, 440300));
 	assert_null(zt_allowlist_by_name(a, "gz"));
 	assert_false(zt_allowlist_zone_ok(NULL, 330100));
+	assert_true(zt_allowlist_publisher_ok(e, "hz"));
+	assert_true(zt_allowlist_publisher_ok(e, "hz-1"));
+	assert_false(zt_allowlist_publisher_ok(e, "gz"));
+	assert_false(zt_allowlist_publisher_ok(NULL, "hz"));
 	uint8_t key[32];
 	assert_non_null(zmq_z85_decode(key, PUB));
 	assert_ptr_equal(zt_allowlist_by_key(a, key), e);
