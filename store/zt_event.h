@@ -48,31 +48,33 @@ enum zt_kind {
  */
 enum zt_reject {
 	ZT_REJECT_NONE = 0,
-	ZT_REJECT_FRAME_COUNT,            /* not exactly two frames (topic, payload) */
-	ZT_REJECT_OVERSIZE,               /* payload above max_message_bytes */
-	ZT_REJECT_UNDECODABLE,            /* protobuf-c could not unpack it */
-	ZT_REJECT_TOPIC_MISMATCH,         /* topic is not "ev.<zone_code>" of the payload */
-	ZT_REJECT_MISSING_FIELD,          /* a required field is absent */
-	ZT_REJECT_BAD_EVENT_ID,           /* event_id (or ref_event_id) not exactly 16 bytes */
-	ZT_REJECT_BAD_PUBLISHER,          /* publisher_id empty, too long or bad characters */
-	ZT_REJECT_BAD_SEQUENCE,           /* sequence 0 */
-	ZT_REJECT_UNKNOWN_ZONE,           /* zone_code not in the registry */
-	ZT_REJECT_ZONE_NOT_VALID,         /* zone not approved yet, or revoked, at the event time */
-	ZT_REJECT_BAD_DIRECTION,          /* direction unspecified or out of range */
-	ZT_REJECT_BAD_MODE,               /* mode unspecified or out of range */
-	ZT_REJECT_MODE_DIRECTION,         /* 9710/9810 import, or 1239 export */
-	ZT_REJECT_BAD_HS_CODE,            /* hs_code present but not 4..10 digits */
-	ZT_REJECT_NEGATIVE_VALUE,         /* value_fen < 0 */
-	ZT_REJECT_VALUE_TOO_LARGE,        /* value_fen above max_value_fen */
-	ZT_REJECT_BAD_KIND,               /* kind out of range, or ref_event_id on a declaration */
-	ZT_REJECT_FUTURE_TIME,            /* declared_at_ms beyond now + future tolerance */
-	ZT_REJECT_TOO_OLD,                /* declared_at_ms older than the dedup window */
-	ZT_REJECT_REVERSAL_UNKNOWN,       /* reversal of an id never counted */
-	ZT_REJECT_REVERSAL_TWICE,         /* the original was already reversed */
-	ZT_REJECT_REVERSAL_MISMATCH,      /* reversal's fields differ from the original's */
-	ZT_REJECT_OVERFLOW,               /* a total would leave the int64 range */
-	ZT_REJECT_UNAUTHORIZED_ZONE,      /* the sender's CURVE key may not publish for this zone */
-	ZT_REJECT_UNAUTHORIZED_PUBLISHER, /* ...or may not use this publisher_id */
+	ZT_REJECT_FRAME_COUNT,       /* not exactly two frames (topic, payload) */
+	ZT_REJECT_OVERSIZE,          /* payload above max_message_bytes */
+	ZT_REJECT_UNDECODABLE,       /* protobuf-c could not unpack it */
+	ZT_REJECT_TOPIC_MISMATCH,    /* topic is not "ev.<zone_code>" of the payload */
+	ZT_REJECT_MISSING_FIELD,     /* a required field is absent */
+	ZT_REJECT_BAD_EVENT_ID,      /* event_id (or ref_event_id) not exactly 16 bytes */
+	ZT_REJECT_BAD_PUBLISHER,     /* publisher_id empty, too long or bad characters */
+	ZT_REJECT_BAD_SEQUENCE,      /* sequence 0 */
+	ZT_REJECT_UNKNOWN_ZONE,      /* zone_code not in the registry */
+	ZT_REJECT_ZONE_NOT_VALID,    /* zone not approved yet, or revoked, at the event time */
+	ZT_REJECT_BAD_DIRECTION,     /* direction unspecified or out of range */
+	ZT_REJECT_BAD_MODE,          /* mode unspecified or out of range */
+	ZT_REJECT_MODE_DIRECTION,    /* 9710/9810 import, or 1239 export */
+	ZT_REJECT_BAD_HS_CODE,       /* hs_code present but not 4..10 digits */
+	ZT_REJECT_NEGATIVE_VALUE,    /* value_fen < 0 */
+	ZT_REJECT_VALUE_TOO_LARGE,   /* value_fen above max_value_fen */
+	ZT_REJECT_BAD_KIND,          /* kind out of range, or ref_event_id on a declaration */
+	ZT_REJECT_FUTURE_TIME,       /* declared_at_ms beyond now + future tolerance */
+	ZT_REJECT_TOO_OLD,           /* declared_at_ms older than the dedup window */
+	ZT_REJECT_REVERSAL_UNKNOWN,  /* reversal of an id never counted */
+	ZT_REJECT_REVERSAL_TWICE,    /* the original was already reversed */
+	ZT_REJECT_REVERSAL_MISMATCH, /* reversal's fields differ from the original's */
+	ZT_REJECT_OVERFLOW,          /* a total would leave the int64 range */
+	/* CURVE on (issue 6): the sender's key may not publish for this zone, or was revoked */
+	ZT_REJECT_UNAUTHORIZED_ZONE,
+	/* CURVE on: the sender's key may not use this publisher_id */
+	ZT_REJECT_UNAUTHORIZED_PUBLISHER,
 	ZT_REJECT__COUNT
 };
 
