@@ -64,6 +64,10 @@ static const struct key keys[] = {
     {"query", "bind", T_STRING, F(query_bind), 0, 0, 0, "tcp://127.0.0.1:7604", false},
     {"query", "max_request_bytes", T_U32, F(query_max_request_bytes), 0, 16, 1 << 20, "4096",
         false},
+    {"security", "curve_secret_key_file", T_STRING, F(curve_secret_key_file), 0, 0, 0, "", false},
+    {"security", "authorized_dir", T_STRING, F(authorized_dir), 0, 0, 0, "authorized_publishers.d",
+        true},
+    {"security", "readers_dir", T_STRING, F(readers_dir), 0, 0, 0, "authorized_readers.d", true},
 };
 
 static const char *const level_names[] = {"error", "warning", "info", "debug"};
@@ -233,6 +237,9 @@ zt_config_done(struct zt_config *c)
 	free(c->router_bind);
 	free(c->feed_bind);
 	free(c->query_bind);
+	free(c->curve_secret_key_file);
+	free(c->authorized_dir);
+	free(c->readers_dir);
 	free_list(c->sub_bind, &c->n_sub_bind);
 	free_list(c->sub_connect, &c->n_sub_connect);
 	memset(c, 0, sizeof(*c));

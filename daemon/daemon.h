@@ -13,6 +13,7 @@
 
 #include "store.h"
 #include "zt_config.h"
+#include "zt_keyfile.h"
 
 #define ZT_ENDPOINTS_FILE "zonetallyd.endpoints"
 #define ZT_ENDPOINT_MAX   256
@@ -298,5 +299,28 @@ void metrics_refresh(struct metrics *m, struct zt_store *s);
 int reload_files_write(const struct daemon *d);
 void reload_files_remove(const char *state_dir);
 void reload_run(struct daemon *d);
+
+/* zap.c */
+#define ZT_ZAP_PUBLISHERS "publishers" /* ZAP domain of the ingest sockets */
+#define ZT_ZAP_READERS    "readers"    /* ZAP domain of the query and feed sockets */
+
+int zap_start(
+    void *zctx, struct zt_allowlist *pubs, struct zt_allowlist *readers, char *err, size_t errlen);
+void zap_swap(struct zt_allowlist *pubs, struct zt_allowlist *readers);
+const struct zt_allowlist *zap_publishers(void); /* main thread only: it alone swaps */
+const struct zt_allowlist *zap_readers(void);    /* main thread only */
+void zap_stop(void);
+void zap_counts(uint64_t *ret_admitted, uint64_t *ret_refused); /* any thread */
+
+/* curve.c */
+struct zmq_msg_t;
+int security_start(
+    void *zctx, const struct zt_config *c, const char *config_path, char *err, size_t errlen);
+int security_reload(const struct zt_config *c, char *err, size_t errlen);
+void security_stop(void);
+bool security_on(void);
+int curve_server(void *sock, const char *domain);
+void curve_authorize(struct zmq_msg_t *msg, struct zt_entry *e);
+bool curve_reader_ok(struct zmq_msg_t *msg);
 
 #endif /* ZT_DAEMON_H */

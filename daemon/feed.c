@@ -96,7 +96,7 @@ feed_open(struct feed *f, void *zctx, const struct zt_config *c, const struct de
 	f->pub = zmq_socket(zctx, ZMQ_PUB);
 	if (f->pub == NULL || zmq_setsockopt(f->pub, ZMQ_SNDHWM, &hwm, sizeof(hwm)) < 0 ||
 	    zmq_setsockopt(f->pub, ZMQ_LINGER, &linger, sizeof(linger)) < 0 ||
-	    zmq_bind(f->pub, c->feed_bind) < 0 ||
+	    curve_server(f->pub, ZT_ZAP_READERS) < 0 || zmq_bind(f->pub, c->feed_bind) < 0 ||
 	    zmq_getsockopt(f->pub, ZMQ_LAST_ENDPOINT, f->bound, &len) < 0) {
 		int r = -errno;
 		(void)snprintf(

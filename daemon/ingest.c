@@ -51,7 +51,8 @@ ingest_open(struct ingest *in, void *zctx, const struct zt_config *c, char *err,
 	memset(in, 0, sizeof(*in));
 	in->zctx = zctx;
 	in->sub = zmq_socket(zctx, ZMQ_SUB);
-	if (in->sub == NULL || sub_options(in->sub, c) < 0) {
+	if (in->sub == NULL || sub_options(in->sub, c) < 0 ||
+	    curve_server(in->sub, ZT_ZAP_PUBLISHERS) < 0) {
 		int r = -errno;
 		(void)snprintf(err, errlen, "SUB socket: %s", zmq_strerror(errno));
 		return r;
@@ -150,6 +151,7 @@ ingest_recv(struct ingest *in, const struct decode_opts *o, struct batch *b)
 		    zmq_msg_data(&payload), zmq_msg_size(&payload), e, &unknown);
 		if (unknown > 0)
 			in->unknown_fields++;
+		curve_authorize(&payload, e);
 	}
 	r = 1;
 out:

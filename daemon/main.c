@@ -392,6 +392,9 @@ start(struct daemon *d, struct zt_store *s, void **zctx)
 
 	if ((*zctx = zmq_ctx_new()) == NULL)
 		fatal("zmq_ctx_new");
+	/* before any socket binds: without a ZAP handler libzmq admits every CURVE key */
+	if (security_start(*zctx, c, reload_args.config, err, sizeof(err)) < 0)
+		fatalx("%s", err);
 	/* before the writer owns the store: the marks acknowledged before the last stop */
 	if ((r = acktrack_init(&d->ack, c->router_window)) < 0 ||
 	    (r = acktrack_load(&d->ack, s)) < 0)
@@ -477,6 +480,7 @@ main(int argc, char **argv)
 	query_close(&d.query);
 	feed_close(&d.feed);
 	(void)zmq_ctx_term(zctx);
+	security_stop();
 	for (int i = 0; i < 2; i++)
 		batch_done(&d.bufs[i]);
 	free((void *)(uintptr_t)d.dopts.zones);

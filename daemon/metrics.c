@@ -222,6 +222,19 @@ render_gauges(struct sbuf *b, const struct snap *s)
 	    s->start_s);
 }
 
+/* Issue 6: CURVE handshakes the ZAP handler decided (both 0 while CURVE is off). */
+static void
+render_zap(struct sbuf *b)
+{
+	uint64_t admitted, refused;
+
+	zap_counts(&admitted, &refused);
+	header(b, "zonetally_zap_handshakes_total", "counter",
+	    "CURVE client handshakes decided by the ZAP handler, by result, since start.");
+	sb_printf(b, "zonetally_zap_handshakes_total{result=\"admitted\"} %" PRIu64 "\n", admitted);
+	sb_printf(b, "zonetally_zap_handshakes_total{result=\"refused\"} %" PRIu64 "\n", refused);
+}
+
 /* Formats the whole exposition; returns a malloc'd buffer or NULL. */
 static char *
 render(struct metrics *m, size_t *ret_len)
@@ -238,6 +251,7 @@ render(struct metrics *m, size_t *ret_len)
 	    size_bounds, N_SIZE);
 	render_publishers(&b, &m->s);
 	render_gauges(&b, &m->s);
+	render_zap(&b);
 	(void)pthread_mutex_unlock(&m->mu);
 	if (b.oom) {
 		free(b.p);

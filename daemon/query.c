@@ -485,6 +485,12 @@ serve_one(struct query *q)
 
 	if (r <= 0)
 		return r;
+	/* a reader whose key was revoked since its handshake gets no answer at all */
+	if (!curve_reader_ok(&fr[0])) {
+		for (size_t i = 0; i < n; i++)
+			zmq_msg_close(&fr[i]);
+		return 1;
+	}
 	/* [identity, body] from a DEALER, [identity, "", body] from a REQ */
 	bool delim = n >= 3 && zmq_msg_size(&fr[1]) == 0;
 	bool envelope_ok = r == 1 && (n == 2 || (n == 3 && delim));
@@ -547,7 +553,7 @@ query_open(struct query *q, void *zctx, const struct zt_config *c, struct zt_sto
 	if (q->router == NULL ||
 	    zmq_setsockopt(q->router, ZMQ_LINGER, &linger, sizeof(linger)) < 0 ||
 	    zmq_setsockopt(q->router, ZMQ_MAXMSGSIZE, &maxsize, sizeof(maxsize)) < 0 ||
-	    zmq_bind(q->router, c->query_bind) < 0 ||
+	    curve_server(q->router, ZT_ZAP_READERS) < 0 || zmq_bind(q->router, c->query_bind) < 0 ||
 	    zmq_getsockopt(q->router, ZMQ_LAST_ENDPOINT, q->bound, &len) < 0) {
 		r = -errno;
 		(void)snprintf(

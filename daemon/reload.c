@@ -151,6 +151,11 @@ reload_config(struct daemon *d, struct changes *ch, char *err, size_t errlen)
 		zt_config_done(&next);
 		return r;
 	}
+	/* the allowlists: a bad file keeps the running lists, like a bad configuration */
+	if ((r = security_reload(&next, err, errlen)) < 0) {
+		zt_config_done(&next);
+		return r;
+	}
 	struct zt_config old = *d->conf;
 	*d->conf = next;
 	zt_config_done(&old);

@@ -30,7 +30,8 @@ router_options(void *s, const struct zt_config *c)
 	if (zmq_setsockopt(s, ZMQ_ROUTER_MANDATORY, &one, sizeof(one)) < 0 ||
 	    zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger)) < 0 ||
 	    zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof(hwm)) < 0 ||
-	    zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxsize, sizeof(maxsize)) < 0)
+	    zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxsize, sizeof(maxsize)) < 0 ||
+	    curve_server(s, ZT_ZAP_PUBLISHERS) < 0)
 		return -errno;
 	return 0;
 }
@@ -110,11 +111,12 @@ peer_slot(struct router *rt, const void *id, size_t len)
 	return (int)victim;
 }
 
-/* Appends one event payload from peer `slot` to b, decoded and validated. Returns 1, 0 if
- * the peer's window is full (the event is refused, the peer resends it) or -ENOMEM. */
+/* Appends one event payload from peer `slot` to b, decoded, validated and authorised
+ * against the CURVE identity of src (the message holding p). Returns 1, 0 if the peer's
+ * window is full (the event is refused, the peer resends it) or -ENOMEM. */
 static int
 take_event(struct router *rt, const struct decode_opts *o, struct batch *b, uint32_t slot,
-    const uint8_t *p, size_t len, int reason)
+    zmq_msg_t *src, const uint8_t *p, size_t len, int reason)
 {
 	struct rpeer *peer = &rt->peers[slot];
 
@@ -132,6 +134,7 @@ take_event(struct router *rt, const struct decode_opts *o, struct batch *b, uint
 		e->reason_in = (uint16_t)reason;
 	else
 		(void)decode_message(o, NULL, 0, p, len, e, NULL);
+	curve_authorize(src, e);
 	return 1;
 }
 
@@ -207,11 +210,12 @@ take_pending(struct router *rt, const struct decode_opts *o, struct batch *b)
 		if (r == 0)
 			break;
 		if (r < 0) { /* the malformed rest counts once, as undecodable */
-			r = take_event(rt, o, b, rt->pending_peer, p + start, len - start,
-			    ZT_REJECT_UNDECODABLE);
+			r = take_event(rt, o, b, rt->pending_peer, rt->pending, p + start,
+			    len - start, ZT_REJECT_UNDECODABLE);
 			rt->pending_pos = len;
 		} else {
-			r = take_event(rt, o, b, rt->pending_peer, p + off, n, ZT_REJECT_NONE);
+			r = take_event(
+			    rt, o, b, rt->pending_peer, rt->pending, p + off, n, ZT_REJECT_NONE);
 		}
 		if (r < 0) {
 			rt->pending_pos = len;
@@ -237,9 +241,9 @@ dispatch(struct router *rt, const struct decode_opts *o, struct batch *b, uint32
 	int r;
 
 	if (extra_frames || len == 0) {
-		r = take_event(rt, o, b, slot, p, len, ZT_REJECT_FRAME_COUNT);
+		r = take_event(rt, o, b, slot, msg, p, len, ZT_REJECT_FRAME_COUNT);
 	} else if (p[0] == ROUTER_TYPE_EVENT) {
-		r = take_event(rt, o, b, slot, p + 1, len - 1, ZT_REJECT_NONE);
+		r = take_event(rt, o, b, slot, msg, p + 1, len - 1, ZT_REJECT_NONE);
 	} else if (p[0] == ROUTER_TYPE_BATCH) {
 		zmq_msg_init(rt->pending);
 		(void)zmq_msg_move(rt->pending, msg);
@@ -248,7 +252,7 @@ dispatch(struct router *rt, const struct decode_opts *o, struct batch *b, uint32
 		rt->pending_pos = 1;
 		r = take_pending(rt, o, b);
 	} else {
-		r = take_event(rt, o, b, slot, p, len, ZT_REJECT_UNDECODABLE);
+		r = take_event(rt, o, b, slot, msg, p, len, ZT_REJECT_UNDECODABLE);
 	}
 	zmq_msg_close(msg);
 	return r < 0 ? r : 1;

@@ -62,6 +62,11 @@ struct zt_config {
 	/* [query] */
 	char *query_bind;                 /* ROUTER answering QueryRequest; "" disables */
 	uint32_t query_max_request_bytes; /* larger requests get an error reply */
+
+	/* [security] (issue 6); relative paths are relative to the configuration file's dir */
+	char *curve_secret_key_file; /* the daemon's NAME.key; "" = plaintext (the default) */
+	char *authorized_dir;        /* publishers' NAME.pub files: key and zones */
+	char *readers_dir;           /* query/feed clients' NAME.pub files */
 };
 
 /* Default path of the configuration file. */

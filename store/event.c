@@ -45,6 +45,10 @@ static const struct {
         "a string field is not valid UTF-8 or holds NUL or control characters"},
     [ZT_REJECT_TOO_EARLY] = {"too_early",
         "declared_at_ms before 2015-01-01 CST, when the first pilot zone opened"},
+    [ZT_REJECT_UNAUTHORIZED_ZONE] = {"unauthorized_zone",
+        "the sender's key is not authorised for this zone (or was revoked)"},
+    [ZT_REJECT_UNAUTHORIZED_PUBLISHER] = {"unauthorized_publisher",
+        "the sender's key may not use this publisher_id"},
 };
 
 const char *

@@ -73,6 +73,10 @@ enum zt_reject {
 	ZT_REJECT_OVERFLOW,          /* a total would leave the int64 range */
 	ZT_REJECT_BAD_UTF8,          /* a string field is not UTF-8, or holds NUL/control bytes */
 	ZT_REJECT_TOO_EARLY,         /* declared_at_ms before 2015-01-01 CST (no zone existed) */
+	/* CURVE on (issue 6): the sender's key may not publish for this zone, or was revoked */
+	ZT_REJECT_UNAUTHORIZED_ZONE,
+	/* CURVE on: the sender's key may not use this publisher_id */
+	ZT_REJECT_UNAUTHORIZED_PUBLISHER,
 	ZT_REJECT__COUNT
 };
 

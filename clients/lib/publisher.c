@@ -83,13 +83,22 @@ from_spool(uint64_t seq, const uint8_t *data, uint32_t len, void *arg)
 }
 
 static int
-open_socket(struct zt_pubconn *pc, const char *endpoint)
+open_socket(struct zt_pubconn *pc, const char *endpoint, const struct zt_publisher_opts *o)
 {
 	int zero = 0, ivl = 100, ivl_max = 1000, hwm = 1000;
+	char err[256];
 
 	if ((pc->ctx = zmq_ctx_new()) == NULL ||
 	    (pc->sock = zmq_socket(pc->ctx, ZMQ_DEALER)) == NULL)
 		return -ENOMEM;
+	if (o != NULL && (o->curve_server_key != NULL || o->curve_key != NULL)) {
+		if (o->curve_server_key == NULL || o->curve_key == NULL)
+			return -EINVAL;
+		int r =
+		    zt_curve_client(pc->sock, o->curve_server_key, o->curve_key, err, sizeof(err));
+		if (r < 0)
+			return r;
+	}
 	if (zmq_setsockopt(pc->sock, ZMQ_LINGER, &zero, sizeof(zero)) < 0 ||
 	    zmq_setsockopt(pc->sock, ZMQ_RECONNECT_IVL, &ivl, sizeof(ivl)) < 0 ||
 	    zmq_setsockopt(pc->sock, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof(ivl_max)) < 0 ||
@@ -128,7 +137,7 @@ zt_publisher_new(const char *endpoint, const char *publisher_id, const struct zt
 		if ((r = spool_open(&pc->sp, o->spool_dir, from_spool, pc)) < 0)
 			goto fail;
 	}
-	if ((r = open_socket(pc, endpoint)) < 0)
+	if ((r = open_socket(pc, endpoint, o)) < 0)
 		goto fail;
 	*ret = pc;
 	return 0;

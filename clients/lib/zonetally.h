@@ -331,6 +331,9 @@ struct zt_publisher_opts {
 	uint32_t batch_max;    /* events per EventBatch message (0: 256, at most 1024) */
 	uint32_t resend_ms;    /* resend everything unacknowledged after this long (0: 1000) */
 	const char *spool_dir; /* NULL: no spool (borrowed for the call) */
+	/* CURVE (both or neither; borrowed for the call): as zt_curve_client() takes them */
+	const char *curve_server_key; /* the daemon's public key, Z85 or its NAME.pub */
+	const char *curve_key;        /* this publisher's NAME.key */
 };
 
 struct zt_publisher_stats {
@@ -350,7 +353,8 @@ struct zt_publisher_stats {
  * @param[in] publisher_id the publisher_id of every event sent (copied)
  * @param[in] o options, NULL for the defaults
  * @param[out] ret the connection, freed with zt_publisher_free()
- * @return 0; -ENOMEM; -EINVAL (bad option or endpoint); a negative errno from the spool.
+ * @return 0; -ENOMEM; -EINVAL (bad option or endpoint, only one of the CURVE keys); what
+ *     zt_curve_client() returns for bad CURVE keys; a negative errno from the spool.
  */
 int zt_publisher_new(const char *endpoint, const char *publisher_id,
     const struct zt_publisher_opts *o, struct zt_pubconn **ret);
@@ -558,5 +562,22 @@ int zt_watch_each(struct zt_watch *w, zt_watch_cb cb, void *arg);
 bool zt_watch_synced(const struct zt_watch *w);
 
 void zt_watch_get_stats(const struct zt_watch *w, struct zt_watch_stats *ret);
+/* CURVE client (issue 6)                                                                   */
+
+/*
+ * Makes a ZeroMQ socket a CURVE client of a zonetallyd whose sockets are CURVE servers.
+ * Call before zmq_connect(). Key files are those of `zonetally keygen` (zt_keyfile.h).
+ * @param[in] sock any socket type that connects to the daemon (PUB/XPUB, DEALER, SUB, REQ)
+ * @param[in] server_key the daemon's public key: 40 Z85 characters, or a file holding
+ *     "public-key = ..." (its NAME.pub)
+ * @param[in] client_key_file this client's NAME.key (mode 0600: refused if group/others
+ *     may read it); its NAME.pub must be in the daemon's allowlist
+ * @param[out] err on failure, what and why (NUL-terminated)
+ * @return 0; -EPERM (key file open to others); -EINVAL (malformed key or file); -ENOTSUP
+ *     (libzmq without CURVE); another negative errno from the files or zmq_setsockopt.
+ * @note The keys are copied into the socket; nothing is kept.
+ */
+int zt_curve_client(
+    void *sock, const char *server_key, const char *client_key_file, char *err, size_t errlen);
 
 #endif /* ZONETALLY_H */

@@ -27,7 +27,8 @@ static const char usage_text[] =
     "           [--dup-ratio R] [--kind-mix R] [--random-ids] [--zones FILE] | --file PATH|-)\n"
     "           [--rate EV_PER_S] [--publisher ID] [--start-seq N]\n"
     "           [--wait-subscribers N] [--timeout S]\n"
-    "           [--reliable [--window N] [--spool DIR]]\n";
+    "           [--reliable [--window N] [--spool DIR]]\n"
+    "           [--curve-server-key FILE|Z85 --curve-key FILE]\n";
 
 enum {
 	OPT_ENDPOINT = 0x100,
@@ -47,6 +48,8 @@ enum {
 	OPT_RELIABLE,
 	OPT_WINDOW,
 	OPT_SPOOL,
+	OPT_CURVE_SERVER_KEY,
+	OPT_CURVE_KEY,
 };
 
 static int usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -194,6 +197,12 @@ send_option(struct pub_opts *o, int opt, const char *arg)
 	case OPT_SPOOL:
 		o->spool = arg;
 		return 0;
+	case OPT_CURVE_SERVER_KEY:
+		o->curve_server_key = arg;
+		return 0;
+	case OPT_CURVE_KEY:
+		o->curve_key = arg;
+		return 0;
 	default:
 		return usage("invalid option");
 	}
@@ -217,6 +226,8 @@ static const struct option longopts[] = {
     {"reliable", no_argument, NULL, OPT_RELIABLE},
     {"window", required_argument, NULL, OPT_WINDOW},
     {"spool", required_argument, NULL, OPT_SPOOL},
+    {"curve-server-key", required_argument, NULL, OPT_CURVE_SERVER_KEY},
+    {"curve-key", required_argument, NULL, OPT_CURVE_KEY},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -259,6 +270,8 @@ parse_options(int argc, char **argv, struct pub_opts *o, const char **zones)
 		return usage("--window and --spool need --reliable");
 	if (o->reliable && o->n_endpoints > 1)
 		return usage("--reliable sends to one daemon: give one --endpoint");
+	if ((o->curve_server_key == NULL) != (o->curve_key == NULL))
+		return usage("--curve-server-key and --curve-key go together");
 	if (o->n_endpoints == 0)
 		o->endpoints[o->n_endpoints++] = o->reliable ? DEFAULT_RELIABLE_EP : DEFAULT_EP;
 	o->gen.publisher = o->publisher;
@@ -369,6 +382,10 @@ start(struct pub *p, const struct pub_opts *o)
 {
 	int r = pub_open(p, o);
 
+	if (r < 0 && p->err[0] != '\0') {
+		(void)fprintf(stderr, "zonetally-pub: CURVE: %s\n", p->err);
+		return EXIT_FAILURE;
+	}
 	if (r < 0) {
 		(void)fprintf(stderr, "zonetally-pub: cannot connect: %s\n", zmq_strerror(-r));
 		return EXIT_FAILURE;

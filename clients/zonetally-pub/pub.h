@@ -23,9 +23,11 @@ struct pub_opts {
 	uint64_t start_seq;
 	unsigned long wait_subscribers;
 	unsigned long timeout_s;
-	bool reliable;     /* --reliable: the acknowledged path */
-	uint32_t window;   /* --window: unacknowledged events at most */
-	const char *spool; /* --spool DIR */
+	bool reliable;                /* --reliable: the acknowledged path */
+	uint32_t window;              /* --window: unacknowledged events at most */
+	const char *spool;            /* --spool DIR */
+	const char *curve_server_key; /* --curve-server-key FILE|Z85, or NULL: plaintext */
+	const char *curve_key;        /* --curve-key FILE: this publisher's NAME.key */
 };
 
 /* One open publisher socket and its pacing state. */
@@ -43,6 +45,7 @@ struct pub {
 	uint64_t skipped;
 	uint64_t unsendable; /* input events the acknowledged path cannot carry */
 	unsigned long timeout_s;
+	char err[256]; /* pub_open(): why it failed, when it knows better than errno */
 };
 
 /* send.c */

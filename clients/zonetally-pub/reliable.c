@@ -20,6 +20,8 @@ rel_open(struct pub *p, const struct pub_opts *o)
 	struct zt_publisher_opts po = {
 	    .window = o->window,
 	    .spool_dir = o->spool,
+	    .curve_server_key = o->curve_server_key,
+	    .curve_key = o->curve_key,
 	};
 	int r = zt_publisher_new(o->endpoints[0], o->publisher, &po, &p->rel);
 

@@ -39,6 +39,12 @@ pub_open(struct pub *p, const struct pub_opts *o)
 	if (zmq_setsockopt(p->sock, ZMQ_SNDHWM, &zero, sizeof(zero)) < 0 ||
 	    zmq_setsockopt(p->sock, ZMQ_XPUB_VERBOSE, &one, sizeof(one)) < 0)
 		return -errno;
+	if (o->curve_server_key != NULL) {
+		int r = zt_curve_client(
+		    p->sock, o->curve_server_key, o->curve_key, p->err, sizeof(p->err));
+		if (r < 0)
+			return r;
+	}
 	for (size_t i = 0; i < o->n_endpoints; i++)
 		if (zmq_connect(p->sock, o->endpoints[i]) < 0)
 			return -errno;

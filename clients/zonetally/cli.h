@@ -98,4 +98,9 @@ int remote_stats(const struct cli *c, struct remote *rm, struct zt_counters *ret
 /* cmd_watch.c */
 int cmd_watch(struct cli *c, int argc, char **argv);
 
+/* cmd_keys.c */
+struct zt_config;
+int cmd_keygen(struct cli *c, int argc, char **argv);
+int check_security(const char *config_path, const struct zt_config *c, char *err, size_t errlen);
+
 #endif /* ZT_CLI_H */

@@ -158,7 +158,8 @@ cmd_reload(struct cli *c, int argc, char **argv)
 
 /*
  * `zonetally check-config [FILE]`: loads and validates FILE (default: -c CONFIG, then
- * /etc/zonetally/zonetallyd.conf) exactly as the daemon would; errors say FILE:LINE.
+ * /etc/zonetally/zonetallyd.conf) exactly as the daemon would, with the CURVE key file and
+ * allowlists it names; errors say FILE:LINE.
  */
 int
 cmd_check_config(struct cli *c, int argc, char **argv)
@@ -178,6 +179,8 @@ cmd_check_config(struct cli *c, int argc, char **argv)
 	int r = zt_config_load(&cfg, path, err, sizeof(err));
 	if (r == 0)
 		r = zt_config_validate(&cfg, err, sizeof(err));
+	if (r == 0) /* issue 6: the key files and allowlists it names, as the daemon loads them */
+		r = check_security(path, &cfg, err, sizeof(err));
 	zt_config_done(&cfg);
 	if (r < 0) {
 		(void)fprintf(stderr, "zonetally check-config: %s%s%s\n",

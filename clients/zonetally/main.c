@@ -30,6 +30,7 @@ static const char usage_text[] =
     "  watch [CODE...] [--json] [--heartbeats] [--rcvhwm N]   live totals\n"
     "--connect EP: ask a daemon's query socket (tcp://host:7604) instead of the local\n"
     "  store; repeat it for shards (results are merged)\n"
+    "  keygen NAME [--dir DIR]                 CURVE key pair NAME.key (0600) + NAME.pub\n"
     "PERIOD: --day YYYY-MM-DD | --month YYYY-MM | --year YYYY | --all (default: today, CST)\n";
 
 static const struct {
@@ -47,6 +48,7 @@ static const struct {
     {"verify", cmd_verify},
     {"rejects", cmd_rejects},
     {"watch", cmd_watch},
+    {"keygen", cmd_keygen},
 };
 
 int
@@ -269,10 +271,10 @@ main(int argc, char **argv)
 
 	if ((r = global_options(argc, argv, &config, &dir)) != 0)
 		return r;
-	/* check-config must not need a valid configuration to find the store; with --connect
-	 * and no -c, no local file is read: the store is not ours to find. */
+	/* check-config and keygen must not need a valid configuration to find the store; with
+	 * --connect and no -c, no local file is read: the store is not ours to find. */
 	if (dir == NULL && strcmp(argv[optind], "check-config") != 0 &&
-	    (n_connect_eps == 0 || config != NULL)) {
+	    strcmp(argv[optind], "keygen") != 0 && (n_connect_eps == 0 || config != NULL)) {
 		r = state_dir_from_config(
 		    config != NULL ? config : ZT_CONFIG_DEFAULT_PATH, config != NULL, &from_config);
 		if (r != 0)

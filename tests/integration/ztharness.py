@@ -27,7 +27,8 @@ REASONS = ["frame_count", "oversize", "undecodable", "topic_mismatch", "missing_
            "bad_event_id", "bad_publisher", "bad_sequence", "unknown_zone", "zone_not_valid",
            "bad_direction", "bad_mode", "mode_direction", "bad_hs_code", "negative_value",
            "value_too_large", "bad_kind", "future_time", "too_old", "reversal_unknown",
-           "reversal_twice", "reversal_mismatch", "overflow", "bad_utf8", "too_early"]
+           "reversal_twice", "reversal_mismatch", "overflow", "bad_utf8", "too_early",
+           "unauthorized_zone", "unauthorized_publisher"]
 _LIVE = []
 
 
