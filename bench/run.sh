@@ -78,8 +78,10 @@ daemon_run() {
 	local state log t0 t1 deadline got endpoint
 	state=$(mktemp -d "$base/run.XXXXXX")
 	log=$state/zonetallyd.log
-	"$daemon" --foreground --state-dir "$state" --zones "$src/data/zones.csv" \
-		--sub-bind 'tcp://127.0.0.1:*' --log-level warning >"$log" 2>&1 &
+	"$daemon" --foreground -c /dev/null --state-dir "$state" --zones "$src/data/zones.csv" \
+		--sub-bind 'tcp://127.0.0.1:*' \
+		--router-bind 'tcp://127.0.0.1:*' --feed-bind 'tcp://127.0.0.1:*' \
+		--query-bind 'tcp://127.0.0.1:*' --metrics-listen 127.0.0.1:0 --log-level warning >"$log" 2>&1 &
 	pid=$!
 	deadline=$((SECONDS + 30))
 	until [ -s "$state/zonetallyd.endpoints" ]; do
@@ -133,7 +135,7 @@ monitor_figures() {
 	"$daemon" --foreground -c "$state/bench.conf" --state-dir "$state" \
 		--zones "$src/data/zones.csv" --sub-bind 'tcp://127.0.0.1:*' \
 		--feed-bind 'tcp://127.0.0.1:*' --query-bind 'tcp://127.0.0.1:*' \
-		--log-level warning >"$log" 2>&1 &
+		--router-bind 'tcp://127.0.0.1:*' --metrics-listen 127.0.0.1:0 --log-level warning >"$log" 2>&1 &
 	pid=$!
 	until [ -s "$state/zonetallyd.endpoints" ]; do
 		kill -0 "$pid" 2>/dev/null || fail "zonetallyd exited: $(tail -n 5 "$log")"

@@ -64,8 +64,10 @@ received() {
 }
 
 start_daemon() {
-	"$daemon" --foreground --state-dir "$state" --zones "$src/data/zones.csv" \
-		--sub-bind 'tcp://127.0.0.1:*' --log-level info >"$log" 2>&1 &
+	"$daemon" --foreground -c /dev/null --state-dir "$state" --zones "$src/data/zones.csv" \
+		--sub-bind 'tcp://127.0.0.1:*' \
+		--router-bind 'tcp://127.0.0.1:*' --feed-bind 'tcp://127.0.0.1:*' \
+		--query-bind 'tcp://127.0.0.1:*' --metrics-listen 127.0.0.1:0 --log-level info >"$log" 2>&1 &
 	pid=$!
 	local deadline=$((SECONDS + 30))
 	until [ -s "$state/zonetallyd.endpoints" ]; do
