@@ -98,6 +98,10 @@ void ingest_close(struct ingest *in);
 int ingest_recv(struct ingest *in, const struct decode_opts *o, struct batch *b);
 int ingest_write_endpoints(const struct ingest *in, const char *state_dir, const char *extra);
 void ingest_remove_endpoints(const char *state_dir);
+
+/* statefile.c */
+int state_file_write(const char *state_dir, const char *name, const char *text);
+void state_file_remove(const char *state_dir, const char *name);
 size_t ingest_discard_rest(void *sock);
 
 /* writer.c */

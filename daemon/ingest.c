@@ -4,8 +4,8 @@
  * one, as a batch entry, to decode.c.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -161,31 +161,21 @@ out:
 }
 
 /*
- * Writes <state_dir>/zonetallyd.endpoints atomically (temporary file, then rename): one
- * "sub <endpoint>" line per bound endpoint, "metrics <addr:port>", "ingest <endpoint>" for the
- * acknowledged path's ROUTER when it is on, then the lines of `extra` (other sockets' "kind
- * endpoint" lines, each ending in a newline; may be NULL). Its appearance means "ready".
+ * Writes <state_dir>/zonetallyd.endpoints atomically: one "sub <endpoint>" line per bound
+ * endpoint, "metrics <addr:port>", "ingest <endpoint>" for the acknowledged path's ROUTER
+ * when it is on, then the lines of `extra` (other sockets' "kind endpoint" lines, each
+ * ending in a newline; may be NULL). Its appearance means "ready".
  * @return 0 or a negative errno.
  */
 int
 ingest_write_endpoints(const struct ingest *in, const char *state_dir, const char *extra)
 {
-	char path[4096], tmp[4096];
+	char *text = NULL;
+	size_t size = 0;
+	FILE *f = open_memstream(&text, &size);
 
-	if (snprintf(path, sizeof(path), "%s/%s", state_dir, ZT_ENDPOINTS_FILE) >=
-	        (int)sizeof(path) ||
-	    snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
+	if (f == NULL)
 		return -errno;
-	FILE *f = fdopen(fd, "w");
-	if (f == NULL) {
-		int r = -errno;
-		(void)close(fd);
-		(void)unlink(tmp);
-		return r;
-	}
 	for (size_t i = 0; i < in->n_bound; i++)
 		(void)fprintf(f, "sub %s\n", in->bound[i]);
 	if (in->metrics_bound != NULL)
@@ -194,13 +184,8 @@ ingest_write_endpoints(const struct ingest *in, const char *state_dir, const cha
 		(void)fprintf(f, "ingest %s\n", in->ingest_ep);
 	if (extra != NULL)
 		(void)fputs(extra, f);
-	int r = fflush(f) == 0 && fsync(fd) == 0 ? 0 : -errno;
-	if (fclose(f) != 0 && r == 0)
-		r = -errno;
-	if (r == 0 && rename(tmp, path) < 0)
-		r = -errno;
-	if (r < 0)
-		(void)unlink(tmp);
+	int r = fclose(f) == 0 ? state_file_write(state_dir, ZT_ENDPOINTS_FILE, text) : -ENOMEM;
+	free(text);
 	return r;
 }
 
@@ -208,8 +193,5 @@ ingest_write_endpoints(const struct ingest *in, const char *state_dir, const cha
 void
 ingest_remove_endpoints(const char *state_dir)
 {
-	char path[4096];
-
-	if (snprintf(path, sizeof(path), "%s/%s", state_dir, ZT_ENDPOINTS_FILE) < (int)sizeof(path))
-		(void)unlink(path);
+	state_file_remove(state_dir, ZT_ENDPOINTS_FILE);
 }

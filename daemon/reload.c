@@ -16,39 +16,6 @@
 
 static unsigned long generation;
 
-/* Writes <state_dir>/NAME atomically (temporary file, rename). @return 0 or -errno. */
-static int
-write_state_file(const char *state_dir, const char *name, const char *text)
-{
-	char path[4096], tmp[4200];
-
-	if (snprintf(path, sizeof(path), "%s/%s", state_dir, name) >= (int)sizeof(path))
-		return -ENAMETOOLONG;
-	(void)snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -errno;
-	size_t len = strlen(text);
-	ssize_t w = write(fd, text, len);
-	int r = w == (ssize_t)len ? 0 : (w < 0 ? -errno : -EIO);
-	if (close(fd) < 0 && r == 0)
-		r = -errno;
-	if (r == 0 && rename(tmp, path) < 0)
-		r = -errno;
-	if (r < 0)
-		(void)unlink(tmp);
-	return r;
-}
-
-static void
-remove_state_file(const char *state_dir, const char *name)
-{
-	char path[4096];
-
-	if (snprintf(path, sizeof(path), "%s/%s", state_dir, name) < (int)sizeof(path))
-		(void)unlink(path);
-}
-
 /* Records the outcome of reload number `generation` for `zonetally reload`. */
 static void
 report(const struct daemon *d, bool ok, const char *text)
@@ -57,7 +24,7 @@ report(const struct daemon *d, bool ok, const char *text)
 
 	(void)snprintf(buf, sizeof(buf), "%ld %lu %s %s\n", (long)getpid(), generation,
 	    ok ? "ok" : "failed", text);
-	int r = write_state_file(d->conf->state_dir, ZT_RELOAD_FILE, buf);
+	int r = state_file_write(d->conf->state_dir, ZT_RELOAD_FILE, buf);
 	if (r < 0)
 		log_warnx("cannot write %s/%s: %s, ignoring", d->conf->state_dir, ZT_RELOAD_FILE,
 		    strerror(-r));
@@ -73,7 +40,7 @@ reload_files_write(const struct daemon *d)
 	char buf[32];
 
 	(void)snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
-	int r = write_state_file(d->conf->state_dir, ZT_PID_FILE, buf);
+	int r = state_file_write(d->conf->state_dir, ZT_PID_FILE, buf);
 	if (r == 0)
 		report(d, true, "started");
 	return r;
@@ -83,8 +50,8 @@ reload_files_write(const struct daemon *d)
 void
 reload_files_remove(const char *state_dir)
 {
-	remove_state_file(state_dir, ZT_PID_FILE);
-	remove_state_file(state_dir, ZT_RELOAD_FILE);
+	state_file_remove(state_dir, ZT_PID_FILE);
+	state_file_remove(state_dir, ZT_RELOAD_FILE);
 }
 
 struct changes {

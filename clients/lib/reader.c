@@ -64,10 +64,8 @@ zt_reader_end(struct zt_reader *r)
 }
 
 int
-zt_reader_resolve(
-    const struct zt_reader *r, uint32_t code, bool force_province, struct zt_target *ret)
+zt_target_of(const struct zt_zone *z, uint32_t code, bool force_province, struct zt_target *ret)
 {
-	const struct zt_zone *z = zt_store_zone(r->store, code);
 	struct zt_target t = {.code = code};
 
 	if (code == ZT_NATION_CODE) {
@@ -90,6 +88,13 @@ zt_reader_resolve(
 	}
 	*ret = t;
 	return 0;
+}
+
+int
+zt_reader_resolve(
+    const struct zt_reader *r, uint32_t code, bool force_province, struct zt_target *ret)
+{
+	return zt_target_of(zt_store_zone(r->store, code), code, force_province, ret);
 }
 
 int

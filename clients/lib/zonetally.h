@@ -97,6 +97,15 @@ struct zt_target {
 };
 
 /*
+ * The level rule for a code whose registry entry (or NULL) the caller looked up in its own
+ * registry (a store's, or the union of remote shards'): see zt_reader_resolve().
+ * @param[out] ret set on success only; its pointers borrow z and static names
+ * @return 0; -ENOENT.
+ */
+int zt_target_of(
+    const struct zt_zone *z, uint32_t code, bool force_province, struct zt_target *ret);
+
+/*
  * Applies the level rule: 0 -> nation; a registry zone -> zone (so 460000 is the Hainan
  * zone) unless force_province; else a code ending in 0000 that names a province -> province.
  * @param[out] ret set on success only; its pointers are valid until zt_reader_free()

@@ -122,29 +122,7 @@ find_zone(const struct remote *rm, uint32_t code)
 int
 remote_resolve(const struct remote *rm, uint32_t code, bool force_province, struct zt_target *ret)
 {
-	const struct zt_zone *z = find_zone(rm, code);
-	struct zt_target t = {.code = code};
-
-	if (code == ZT_NATION_CODE) {
-		t.level = ZT_LEVEL_NATION;
-		t.name_en = "China";
-		t.name_zh = "全国";
-	} else if (z != NULL && !force_province) {
-		t.level = ZT_LEVEL_ZONE;
-		t.province = z->province;
-		t.zone = z;
-		t.name_en = z->city_en;
-		t.name_zh = z->city_zh;
-	} else if (code % 10000 == 0 && zt_province_name(code, false) != NULL) {
-		t.level = ZT_LEVEL_PROVINCE;
-		t.province = code;
-		t.name_en = zt_province_name(code, false);
-		t.name_zh = zt_province_name(code, true);
-	} else {
-		return -ENOENT;
-	}
-	*ret = t;
-	return 0;
+	return zt_target_of(find_zone(rm, code), code, force_province, ret);
 }
 
 static void
