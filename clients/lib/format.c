@@ -103,6 +103,30 @@ zt_fmt_totals_json(const struct zt_totals *t)
 	return o;
 }
 
+int
+zt_fmt_add_modes_json(struct json_object *o, const struct zt_totals_block *b)
+{
+	struct json_object *modes = json_object_new_object();
+
+	if (modes == NULL)
+		return -ENOMEM;
+	for (int m = ZT_MODE_9610; m < ZT_MODE__COUNT; m++) {
+		char name[8];
+		(void)snprintf(name, sizeof(name), "%u", zt_mode_number(m));
+		struct json_object *d = zt_fmt_dirs_json(b, m);
+		if (d == NULL || json_object_object_add(modes, name, d) < 0) {
+			json_object_put(d);
+			json_object_put(modes);
+			return -ENOMEM;
+		}
+	}
+	if (json_object_object_add(o, "by_mode", modes) < 0) {
+		json_object_put(modes);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 struct json_object *
 zt_fmt_dirs_json(const struct zt_totals_block *b, int mode)
 {

@@ -317,6 +317,9 @@ struct json_object *zt_fmt_totals_json(const struct zt_totals *t);
 /* Returns a new {"import":..,"export":..,"total":..} object of one mode's column, or NULL. */
 struct json_object *zt_fmt_dirs_json(const struct zt_totals_block *b, int mode);
 
+/* Adds "by_mode": {"9610": dirs, ...} to o. @return 0 or -ENOMEM (o unchanged). */
+int zt_fmt_add_modes_json(struct json_object *o, const struct zt_totals_block *b);
+
 /* Returns a new {"granularity":"day","bucket":"2022-11-11"|null} object, or NULL. */
 struct json_object *zt_fmt_period_json(const struct zt_period *p);
 

@@ -96,30 +96,20 @@ static struct json_object *
 get_json(const struct zt_target *t, const struct zt_period *p, const struct zt_totals_block *b)
 {
 	static const char *const level[ZT_LEVEL__COUNT] = {"nation", "province", "zone"};
-	struct json_object *o = json_object_new_object(), *modes = json_object_new_object();
+	struct json_object *o = json_object_new_object();
 	char code[16];
 
 	(void)snprintf(code, sizeof(code), "%06u", t->code);
-	if (o == NULL || modes == NULL ||
-	    json_object_object_add(o, "code", json_object_new_string(code)) < 0 ||
+	if (o == NULL || json_object_object_add(o, "code", json_object_new_string(code)) < 0 ||
 	    json_object_object_add(o, "level", json_object_new_string(level[t->level])) < 0 ||
 	    json_object_object_add(o, "name_en", json_object_new_string(t->name_en)) < 0 ||
 	    json_object_object_add(o, "name_zh", json_object_new_string(t->name_zh)) < 0 ||
-	    json_object_object_add(o, "period", zt_fmt_period_json(p)) < 0 || add_dirs(o, b) < 0)
-		goto fail;
-	for (int m = ZT_MODE_9610; m < ZT_MODE__COUNT; m++) {
-		char name[8];
-		(void)snprintf(name, sizeof(name), "%u", zt_mode_number(m));
-		if (json_object_object_add(modes, name, zt_fmt_dirs_json(b, m)) < 0)
-			goto fail;
+	    json_object_object_add(o, "period", zt_fmt_period_json(p)) < 0 || add_dirs(o, b) < 0 ||
+	    zt_fmt_add_modes_json(o, b) < 0) {
+		json_object_put(o);
+		return NULL;
 	}
-	if (json_object_object_add(o, "by_mode", modes) < 0)
-		goto fail;
 	return o;
-fail:
-	json_object_put(modes);
-	json_object_put(o);
-	return NULL;
 }
 
 /* Parses the CODE operand: exactly six digits. */

@@ -39,7 +39,7 @@ static const char *const kind_names[] = {"snapshot", "update", "heartbeat"};
 static struct json_object *
 event_json(const struct zt_watch_event *ev)
 {
-	struct json_object *o, *modes;
+	struct json_object *o;
 	char code[16];
 
 	if (ev->block == NULL) {
@@ -57,29 +57,19 @@ event_json(const struct zt_watch_event *ev)
 	}
 	const struct zt_qblock *b = ev->block;
 	o = zt_fmt_dirs_json(&b->b, ZT_MODE_ALL);
-	modes = json_object_new_object();
 	(void)snprintf(code, sizeof(code), "%06u", b->code);
-	if (o == NULL || modes == NULL ||
+	if (o == NULL ||
 	    json_object_object_add(o, "kind", json_object_new_string(kind_names[ev->kind])) ||
 	    json_object_object_add(o, "shard", json_object_new_int64((int64_t)ev->shard)) ||
 	    json_object_object_add(o, "feed_seq", json_object_new_int64((int64_t)ev->feed_seq)) ||
 	    json_object_object_add(o, "code", json_object_new_string(code)) ||
 	    json_object_object_add(o, "level", json_object_new_string(level_names[b->level])) ||
-	    json_object_object_add(o, "period", zt_fmt_period_json(&b->period)))
-		goto fail;
-	for (int m = ZT_MODE_9610; m < ZT_MODE__COUNT; m++) {
-		char name[8];
-		(void)snprintf(name, sizeof(name), "%u", zt_mode_number(m));
-		if (json_object_object_add(modes, name, zt_fmt_dirs_json(&b->b, m)) < 0)
-			goto fail;
-	}
-	if (json_object_object_add(o, "by_mode", modes) < 0)
+	    json_object_object_add(o, "period", zt_fmt_period_json(&b->period)) ||
+	    zt_fmt_add_modes_json(o, &b->b) < 0) {
+		json_object_put(o);
 		return NULL;
+	}
 	return o;
-fail:
-	json_object_put(modes);
-	json_object_put(o);
-	return NULL;
 }
 
 static int
