@@ -35,10 +35,25 @@ struct hist {
 	uint64_t count;
 };
 
+/* The ingest paths, as the "path" label names them. */
+enum {
+	PATH_PUB,
+	PATH_RELIABLE,
+	PATH__COUNT
+};
+static const char *const path_names[PATH__COUNT] = {"pub", "reliable"};
+
+/* Messages of one ingest path, by outcome (index: enum zt_outcome) and reason. */
+struct path_counts {
+	uint64_t received;
+	uint64_t outcome[3];
+	uint64_t by_reason[ZT_REJECT__COUNT];
+};
+
 /* What a scrape shows; guarded by metrics.mu. */
 struct snap {
 	uint64_t received, accepted, duplicates, rejected, commits, unknown_fields;
-	uint64_t by_reason[ZT_REJECT__COUNT];
+	struct path_counts path[PATH__COUNT];
 	struct hist commit_s, batch;
 	uint64_t map_bytes, used_bytes, feed_seq, dedup_records;
 	int64_t watermark_ms;
@@ -131,20 +146,26 @@ static void
 render_counters(struct sbuf *b, const struct snap *s)
 {
 	static const char *const outcome[] = {"received", "accepted", "duplicate"};
-	const uint64_t v[] = {s->received, s->accepted, s->duplicates};
 
 	for (int i = 0; i < 3; i++) {
 		char name[64];
 		(void)snprintf(name, sizeof(name), "zonetally_messages_%s_total", outcome[i]);
 		header(b, name, "counter", "Messages by outcome, per ingest path, since start.");
-		sb_printf(b, "%s{path=\"pub\"} %" PRIu64 "\n", name, v[i]);
+		for (int p = 0; p < PATH__COUNT; p++) {
+			const struct path_counts *c = &s->path[p];
+			sb_printf(b, "%s{path=\"%s\"} %" PRIu64 "\n", name, path_names[p],
+			    i == 0 ? c->received
+			           : c->outcome[i == 1 ? ZT_OUT_ACCEPTED : ZT_OUT_DUPLICATE]);
+		}
 	}
 	header(b, "zonetally_messages_rejected_total", "counter",
 	    "Rejected messages per ingest path and reason, since start.");
-	for (int r = 1; r < ZT_REJECT__COUNT; r++)
-		sb_printf(b,
-		    "zonetally_messages_rejected_total{path=\"pub\",reason=\"%s\"} %" PRIu64 "\n",
-		    zt_reject_name(r), s->by_reason[r]);
+	for (int p = 0; p < PATH__COUNT; p++)
+		for (int r = 1; r < ZT_REJECT__COUNT; r++)
+			sb_printf(b,
+			    "zonetally_messages_rejected_total{path=\"%s\",reason=\"%s\"} %" PRIu64
+			    "\n",
+			    path_names[p], zt_reject_name(r), s->path[p].by_reason[r]);
 	header(b, "zonetally_commits_total", "counter", "Durable write transactions, since start.");
 	sb_printf(b, "zonetally_commits_total %" PRIu64 "\n", s->commits);
 	header(b, "zonetally_unknown_fields_messages_total", "counter",
@@ -399,9 +420,16 @@ metrics_commit(struct metrics *m, const struct batch *b, const struct ingest *in
 	m->s.rejected += b->res.rejected;
 	m->s.commits++;
 	m->s.unknown_fields = in->unknown_fields;
-	for (size_t i = 0; b->res.rejected > 0 && i < b->n; i++)
-		if (b->e[i].outcome == ZT_OUT_REJECTED && b->e[i].reason < ZT_REJECT__COUNT)
-			m->s.by_reason[b->e[i].reason]++;
+	for (size_t i = 0; i < b->n; i++) {
+		const struct zt_entry *e = &b->e[i];
+		/* batch.peer: 0 for the SUB socket, else the acknowledged path's peer */
+		struct path_counts *c = &m->s.path[b->peer != NULL && b->peer[i] != 0];
+		c->received++;
+		if (e->outcome <= ZT_OUT_REJECTED)
+			c->outcome[e->outcome]++;
+		if (e->outcome == ZT_OUT_REJECTED && e->reason < ZT_REJECT__COUNT)
+			c->by_reason[e->reason]++;
+	}
 	hist_add(&m->s.commit_s, lat_bounds, N_LAT, (double)b->apply_us / 1e6);
 	hist_add(&m->s.batch, size_bounds, N_SIZE, (double)b->n);
 	(void)pthread_mutex_unlock(&m->mu);

@@ -294,6 +294,9 @@ def test(bins, work):
     zh.check_eq(ztops.metric_value(text, "zonetally_messages_rejected_total",
                                    {"path": "pub", "reason": "unauthorized_zone"}), 3,
                 "unauthorized_zone in the metrics")
+    zh.check_eq(ztops.metric_value(text, "zonetally_messages_accepted_total",
+                                   {"path": "reliable"}), 4,
+                "the acknowledged path's events counted under path=\"reliable\"")
     d.stop()
 
 
