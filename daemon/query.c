@@ -485,8 +485,9 @@ serve_one(struct query *q)
 
 	if (r <= 0)
 		return r;
-	/* a reader whose key was revoked since its handshake gets no answer at all */
-	if (!curve_reader_ok(&fr[0])) {
+	/* a reader whose key was revoked since its handshake gets no answer at all; the
+	 * ROUTER's own identity frame carries no connection metadata, the received ones do */
+	if (!curve_reader_ok(&fr[n - 1])) {
 		for (size_t i = 0; i < n; i++)
 			zmq_msg_close(&fr[i]);
 		return 1;

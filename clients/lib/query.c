@@ -28,6 +28,13 @@ struct zt_query {
 int
 zt_query_new(const char *endpoint, int timeout_ms, struct zt_query **ret)
 {
+	return zt_query_new_curve(endpoint, timeout_ms, NULL, ret);
+}
+
+int
+zt_query_new_curve(
+    const char *endpoint, int timeout_ms, const struct zt_curve_keys *curve, struct zt_query **ret)
+{
 	struct zt_query *q = calloc(1, sizeof(*q));
 	int linger = 0;
 
@@ -42,6 +49,14 @@ zt_query_new(const char *endpoint, int timeout_ms, struct zt_query **ret)
 		return -ENOMEM;
 	}
 	(void)zmq_setsockopt(q->dealer, ZMQ_LINGER, &linger, sizeof(linger));
+	if (curve != NULL) {
+		int r = zt_curve_client(
+		    q->dealer, curve->server_key, curve->client_key, q->error, sizeof(q->error));
+		if (r < 0) {
+			zt_query_free(q);
+			return r;
+		}
+	}
 	if (zmq_connect(q->dealer, endpoint) < 0) {
 		int r = -errno;
 		zt_query_free(q);

@@ -409,7 +409,8 @@ shard_open(struct zt_watch *w, struct shard *s, const char *endpoint, const stru
 	struct zt_counters c;
 	uint64_t map, used;
 	int linger = 0;
-	int r = zt_query_new(endpoint, o->timeout_ms, &s->q);
+	char err[256];
+	int r = zt_query_new_curve(endpoint, o->timeout_ms, o->curve, &s->q);
 
 	if (r < 0 || (r = zt_query_stats(s->q, &c, &map, &used)) < 0)
 		return r;
@@ -427,6 +428,10 @@ shard_open(struct zt_watch *w, struct shard *s, const char *endpoint, const stru
 	}
 	if (w->n_prefixes == 0 && zmq_setsockopt(s->sub, ZMQ_SUBSCRIBE, "tot.", 4) < 0)
 		return -errno;
+	if (o->curve != NULL &&
+	    (r = zt_curve_client(
+	         s->sub, o->curve->server_key, o->curve->client_key, err, sizeof(err))) < 0)
+		return r;
 	if (zmq_setsockopt(s->sub, ZMQ_SUBSCRIBE, "hb", 2) < 0 ||
 	    zmq_connect(s->sub, zt_query_feed_endpoint(s->q)) < 0)
 		return -errno;

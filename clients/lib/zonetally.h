@@ -435,6 +435,19 @@ struct zt_qblock {
  */
 int zt_query_new(const char *endpoint, int timeout_ms, struct zt_query **ret);
 
+/* A reader's CURVE keys, for a daemon whose query and feed sockets are CURVE servers. */
+struct zt_curve_keys {
+	const char *server_key; /* the daemon's public key: Z85, or its NAME.pub file */
+	const char *client_key; /* this reader's NAME.key, listed in authorized_readers.d */
+};
+
+/*
+ * zt_query_new() over CURVE when curve is not NULL (as zt_curve_client() takes the keys).
+ * @return as zt_query_new(); what zt_curve_client() returns for bad keys.
+ */
+int zt_query_new_curve(
+    const char *endpoint, int timeout_ms, const struct zt_curve_keys *curve, struct zt_query **ret);
+
 /* Closes the handle and frees it. Takes NULL. Returns NULL. */
 struct zt_query *zt_query_free(struct zt_query *q);
 
@@ -514,8 +527,9 @@ struct zt_watch_opts {
 	size_t n_endpoints;           /* 1..ZT_WATCH_MAX_SHARDS */
 	const char *const *prefixes;  /* code prefixes to follow ("33", "330100"); none: all */
 	size_t n_prefixes;
-	int rcvhwm;     /* feed receive high-water mark; 0: ZeroMQ's default */
-	int timeout_ms; /* of each snapshot request; <= 0: 5000 */
+	int rcvhwm;                        /* feed receive high-water mark; 0: ZeroMQ's default */
+	int timeout_ms;                    /* of each snapshot request; <= 0: 5000 */
+	const struct zt_curve_keys *curve; /* NULL: plaintext; else query and feed over CURVE */
 };
 
 enum zt_watch_kind {

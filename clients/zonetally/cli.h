@@ -43,6 +43,7 @@ struct cli {
 	const char *config;                      /* -c CONFIG, or NULL */
 	const char *connect[ZT_CLI_MAX_CONNECT]; /* --connect: query sockets instead of the store */
 	size_t n_connect;
+	const struct zt_curve_keys *curve; /* --curve-server-key/--curve-key, or NULL */
 };
 
 /* main.c */

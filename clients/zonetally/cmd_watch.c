@@ -270,14 +270,15 @@ cmd_watch(struct cli *c, int argc, char **argv)
 	    .n_endpoints = n,
 	    .prefixes = (const char *const *)(argv + optind),
 	    .n_prefixes = (size_t)(argc - optind),
-	    .rcvhwm = hwm};
+	    .rcvhwm = hwm,
+	    .curve = c->curve};
 	if ((r = zt_watch_new(&o, &w)) < 0) {
 		(void)fprintf(
 		    stderr, "zonetally watch: cannot follow %s: %s\n", eps[0], zt_strerror(r));
 		return EXIT_FAILURE;
 	}
 	struct zt_query *q = NULL;
-	if (!c->json && zt_query_new(eps[0], 0, &q) == 0)
+	if (!c->json && zt_query_new_curve(eps[0], 0, c->curve, &q) == 0)
 		(void)zt_query_zones(q, &x.zones, &x.n_zones);
 	zt_query_free(q);
 	struct sigaction sa = {.sa_handler = on_signal};

@@ -16,7 +16,8 @@
 #define DEFAULT_STATE_DIR "/var/lib/zonetally"
 
 static const char usage_text[] =
-    "usage: zonetally [-c CONFIG] [--state-dir DIR] [--connect EP]... COMMAND [ARGS]\n"
+    "usage: zonetally [-c CONFIG] [--state-dir DIR] [--connect EP]...\n"
+    "                 [--curve-server-key FILE|Z85 --curve-key FILE] COMMAND [ARGS]\n"
     "  get CODE [--province] [PERIOD] [--json]   totals of a zone, province or 000000\n"
     "  top [--by import|export|total] [-n N] [PERIOD] [--json]\n"
     "  provinces [PERIOD] [--json]\n"
@@ -222,6 +223,7 @@ query_endpoints(const struct cli *c, const char **ret, size_t *ret_n)
 
 static const char *connect_eps[ZT_CLI_MAX_CONNECT];
 static size_t n_connect_eps;
+static struct zt_curve_keys curve_keys;
 
 /* Parses the options before the command; sets *ret_cmd to the command's index in argv. */
 static int
@@ -232,6 +234,8 @@ global_options(int argc, char **argv, const char **ret_config, const char **ret_
 	    {"state-dir", required_argument, NULL, 's'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"connect", required_argument, NULL, 'C'},
+	    {"curve-server-key", required_argument, NULL, 'S'},
+	    {"curve-key", required_argument, NULL, 'K'},
 	    {NULL, 0, NULL, 0},
 	};
 	int opt;
@@ -250,6 +254,12 @@ global_options(int argc, char **argv, const char **ret_config, const char **ret_
 				    NULL, "at most %d --connect", ZT_CLI_MAX_CONNECT);
 			connect_eps[n_connect_eps++] = optarg;
 			break;
+		case 'S':
+			curve_keys.server_key = optarg;
+			break;
+		case 'K':
+			curve_keys.client_key = optarg;
+			break;
 		case 'h':
 			(void)fputs(usage_text, stdout);
 			exit(EXIT_SUCCESS);
@@ -259,6 +269,10 @@ global_options(int argc, char **argv, const char **ret_config, const char **ret_
 	}
 	if (optind >= argc)
 		return usage_error(NULL, "no command");
+	if ((curve_keys.server_key == NULL) != (curve_keys.client_key == NULL))
+		return usage_error(NULL, "--curve-server-key and --curve-key go together");
+	if (curve_keys.server_key != NULL && n_connect_eps == 0)
+		return usage_error(NULL, "the CURVE keys are for --connect");
 	return 0;
 }
 
@@ -287,6 +301,7 @@ main(int argc, char **argv)
 	    .cmd = argv[optind],
 	    .config = config,
 	    .n_connect = n_connect_eps,
+	    .curve = curve_keys.server_key != NULL ? &curve_keys : NULL,
 	};
 	memcpy(c.connect, connect_eps, sizeof(connect_eps));
 	int cmdc = argc - optind;

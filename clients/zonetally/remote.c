@@ -85,7 +85,8 @@ remote_open(const struct cli *c, struct remote **ret)
 	if (rm == NULL)
 		return EXIT_FAILURE;
 	for (size_t i = 0; i < c->n_connect; i++) {
-		int r = zt_query_new(c->connect[i], QUERY_TIMEOUT_MS, &rm->q[rm->n]);
+		int r =
+		    zt_query_new_curve(c->connect[i], QUERY_TIMEOUT_MS, c->curve, &rm->q[rm->n]);
 		if (r < 0) {
 			(void)fprintf(stderr, "zonetally %s: --connect '%s': %s\n", c->cmd,
 			    c->connect[i], zt_strerror(r));

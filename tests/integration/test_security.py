@@ -16,6 +16,7 @@ The daemon runs with [security] curve_secret_key_file set and one authorised pub
     message is rejected and a new connection with that key is refused.
 """
 
+import json
 import os
 import shutil
 import stat
@@ -243,6 +244,13 @@ def other_sockets(bins, work, d, cli, etc, clients):
         plain = Client(ep, kind=kind)
         plain.wait_event(PLAIN_FAILED, f"{name}: plaintext client")
         plain.close()
+    remote = [bins.cli, "--connect", d.query, "--curve-server-key", server, "--curve-key"]
+    get = ["get", "330100", "--all", "--json"]
+    rc, out, err = zh.run(remote + [os.path.join(clients, "monitor.key")] + get, timeout=60)
+    zh.check_eq(rc, 0, f"zonetally --connect over CURVE with a reader key: {err}")
+    zh.check_eq(json.loads(out), cli.json(*get[:-1]), "remote get over CURVE equals local get")
+    rc, out, err = zh.run(remote + [os.path.join(clients, "hangzhou.key")] + get, timeout=60)
+    zh.check(rc != 0, "zonetally --connect with a publisher's key gets no answer", out + err)
 
 
 def revocation(bins, work, d, cli, etc, clients):
