@@ -55,9 +55,38 @@ class SubSocket:
         self.sock.close()
 
 
-# Issue 3 appends its acknowledged ROUTER ingest here (a DEALER client, ack or no ack is
-# part of its expectation); issue 4 its query socket with request cases of its own.
-SOCKETS = [SubSocket]
+class RouterSocket:
+    """Issue 3's acknowledged ROUTER ingest: a DEALER sends one frame, type byte 0x01 and a
+    TradeEvent. The topic frame of a SUB case has no counterpart here, so [topic, payload]
+    becomes [0x01 + payload]; the framing cases are translated by translate()."""
+
+    name = "router"
+
+    def __init__(self, ctx, daemon):
+        self.sock = ctx.socket(zmq.DEALER)
+        self.sock.setsockopt(zmq.LINGER, 5000)
+        self.sock.connect(daemon.ingest_endpoint)
+
+    @staticmethod
+    def translate(label, msg, reason):
+        """The case as the ROUTER sees it, or None where it does not apply (topics)."""
+        if reason == "topic_mismatch":
+            return None
+        if reason == "frame_count":
+            # 1 frame is the normal shape here; 0 and 2+ payload frames are the faults.
+            extra = [b"\x01" + f for f in msg[1:]] or [b"\x01"]
+            return label, [b""] if label == "1 frame" else [b"\x01"] + extra, reason
+        return label, [b"\x01" + msg[1]], reason
+
+    def send(self, frames):
+        self.sock.send_multipart(frames)
+
+    def close(self):
+        self.sock.close()
+
+
+# The query socket has request cases of its own (test_query_hostile below).
+SOCKETS = [SubSocket, RouterSocket]
 
 
 class Ids:
@@ -279,8 +308,10 @@ def test(bins, work):
                      + time_cases(ids) + overflow_cases(ids))
             cases.append((UNKNOWN_FIELD_CASE[0], unknown_field_frames(ids),
                           UNKNOWN_FIELD_CASE[2]))
-            for label, msg, reason in cases:
-                send_case(sock, cli, daemon, label, msg, reason)
+            for case in cases:
+                case = make.translate(*case) if hasattr(make, "translate") else case
+                if case is not None:
+                    send_case(sock, cli, daemon, *case)
             sock.close()
             zh.check_eq(dump(store), reference, f"{make.name}: totals and dedup unchanged")
         check_unknown_fields_metric(state)
