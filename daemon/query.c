@@ -539,6 +539,9 @@ query_open(struct query *q, void *zctx, const struct zt_config *c, struct zt_sto
 	int64_t maxsize = (int64_t)c->query_max_request_bytes * 16 + 65536;
 	size_t len = sizeof(q->bound);
 
+	/* a 1 MiB request gets its reasoned error reply, not a silent disconnect */
+	if (maxsize < ZT_SOCKET_MSG_FLOOR)
+		maxsize = ZT_SOCKET_MSG_FLOOR;
 	memset(q, 0, sizeof(*q));
 	q->feed = f;
 	q->max_request = c->query_max_request_bytes;
