@@ -263,6 +263,7 @@ int query_open(struct query *q, void *zctx, const struct zt_config *c, struct zt
     const struct feed *f, char *err, size_t errlen);
 void query_close(struct query *q);
 int query_serve(struct query *q);
+uint8_t *query_handle(struct query *q, const void *body, size_t len, size_t *ret_len);
 
 /* loop.c */
 
