@@ -45,7 +45,8 @@ close_store(void)
 	owner = zt_store_free(owner);
 }
 
-/* Decodes and applies one valid declaration, so that queries find totals to read. */
+/* Decodes and applies one valid declaration, so that queries find totals to read; aborts
+ * unless it was accepted. */
 static void
 put_event(const struct decode_opts *o, uint8_t n, uint32_t zone, int64_t value)
 {
@@ -53,6 +54,7 @@ put_event(const struct decode_opts *o, uint8_t n, uint32_t zone, int64_t value)
 	uint8_t id[16] = {[15] = n}, buf[256];
 	char topic[16];
 	struct zt_entry e = {0};
+	struct zt_apply_result res = {0};
 	struct zt_apply_opts ao = {.now_ms = now_wall_ms(),
 	    .future_tolerance_ms = 300000,
 	    .dedup_window_days = 100000,
@@ -61,7 +63,7 @@ put_event(const struct decode_opts *o, uint8_t n, uint32_t zone, int64_t value)
 
 	ev.event_id = (ProtobufCBinaryData){.len = sizeof(id), .data = id};
 	ev.publisher_id = (char *)(uintptr_t) "fuzz";
-	ev.has_sequence = ev.has_zone_code = ev.has_direction = ev.has_mode = 1;
+	ev.has_event_id = ev.has_sequence = ev.has_zone_code = ev.has_direction = ev.has_mode = 1;
 	ev.has_value_fen = ev.has_item_count = ev.has_declared_at_ms = 1;
 	ev.sequence = n;
 	ev.zone_code = zone;
@@ -73,8 +75,8 @@ put_event(const struct decode_opts *o, uint8_t n, uint32_t zone, int64_t value)
 	size_t len = zonetally__v1__trade_event__pack(&ev, buf);
 	int tlen = snprintf(topic, sizeof(topic), "ev.%06u", zone);
 	if (decode_message(o, topic, (size_t)tlen, buf, len, &e, NULL) < 0 ||
-	    zt_store_apply(owner, &e, 1, &ao, NULL) < 0)
-		abort();
+	    zt_store_apply(owner, &e, 1, &ao, &res) < 0 || res.accepted != 1)
+		abort(); /* a rejected seed would leave the queries nothing to read */
 }
 
 /* Opens the scratch store with the registry and three totals, once per process. */
