@@ -51,9 +51,9 @@ package: deps
 	cmake --build build-deb -j $(JOBS) --target package
 
 # libFuzzer targets (clang, ASan+UBSan) in build-fuzz, each run for FUZZ_SECONDS; a crash
-# fails and leaves its input in build-fuzz/artifacts/. Issue 4 adds `query` to the list.
+# fails and leaves its input in build-fuzz/artifacts/.
 FUZZ_SECONDS ?= 30
-FUZZ_TARGETS ?= decode config registry ndjson
+FUZZ_TARGETS ?= decode config registry ndjson query
 
 fuzz: deps
 	./scripts/fuzz.sh build-fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)

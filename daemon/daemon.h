@@ -83,6 +83,16 @@ int64_t now_monotonic_us(void);
 
 /* ingest.c */
 
+/*
+ * The floor of every ingest socket's own frame limit (ZMQ_MAXMSGSIZE). libzmq drops the
+ * connection of a peer that exceeds it, silently: nothing reaches the daemon, nothing is
+ * counted. So it sits far above max_message_bytes: an ordinary oversize payload (a publisher
+ * bug, a 1 MiB blob) must arrive and be rejected as `oversize` with its reason counted and
+ * logged, on the SUB and the ROUTER socket alike. Only frames beyond this floor, which no
+ * publisher sends by mistake, cost the sender its connection.
+ */
+#define ZT_SOCKET_MSG_FLOOR (4 << 20)
+
 struct ingest {
 	void *zctx;
 	void *sub;
@@ -257,6 +267,7 @@ int query_open(struct query *q, void *zctx, const struct zt_config *c, struct zt
     const struct feed *f, char *err, size_t errlen);
 void query_close(struct query *q);
 int query_serve(struct query *q);
+uint8_t *query_handle(struct query *q, const void *body, size_t len, size_t *ret_len);
 
 /* loop.c */
 

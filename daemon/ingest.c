@@ -13,15 +13,6 @@
 
 #include "daemon.h"
 
-/*
- * The socket's own frame limit (ZMQ_MAXMSGSIZE). libzmq drops the connection of a peer that
- * exceeds it, silently: nothing reaches the daemon, nothing is counted. So it sits
- * far above max_message_bytes: an ordinary oversize payload (a publisher bug, a 1 MiB blob)
- * must arrive and be rejected as `oversize` with its reason counted and logged. Only frames
- * beyond this floor, which no publisher sends by mistake, cost the sender its connection.
- */
-#define SOCKET_MSG_FLOOR (4 << 20)
-
 /* Sets the SUB socket's options, ZMQ_MAXMSGSIZE as above. */
 static int
 sub_options(void *sub, const struct zt_config *c)
@@ -29,8 +20,8 @@ sub_options(void *sub, const struct zt_config *c)
 	int hwm = (int)c->rcvhwm, linger = 0;
 	int64_t maxsize = (int64_t)c->max_message_bytes * 2 + 64;
 
-	if (maxsize < SOCKET_MSG_FLOOR)
-		maxsize = SOCKET_MSG_FLOOR;
+	if (maxsize < ZT_SOCKET_MSG_FLOOR)
+		maxsize = ZT_SOCKET_MSG_FLOOR;
 	if (zmq_setsockopt(sub, ZMQ_RCVHWM, &hwm, sizeof(hwm)) < 0 ||
 	    zmq_setsockopt(sub, ZMQ_MAXMSGSIZE, &maxsize, sizeof(maxsize)) < 0 ||
 	    zmq_setsockopt(sub, ZMQ_LINGER, &linger, sizeof(linger)) < 0 ||

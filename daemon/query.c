@@ -403,9 +403,14 @@ answer(struct query *q, const Req *rq, Resp *resp, struct rbuf *r)
 	return rc;
 }
 
-/* Decodes, answers and packs one request; returns the packed reply (caller frees). */
-static uint8_t *
-handle(struct query *q, const void *body, size_t len, size_t *ret_len)
+/*
+ * Decodes, answers and packs one request body (NULL: the envelope had no single body).
+ * Exported for the fuzz target, which drives it without a socket.
+ * @param[out] ret_len the reply's length, set only when a reply is returned
+ * @return the packed QueryResponse (caller frees), or NULL when out of memory.
+ */
+uint8_t *
+query_handle(struct query *q, const void *body, size_t len, size_t *ret_len)
 {
 	Resp resp = ZONETALLY__V1__QUERY_RESPONSE__INIT;
 	struct rbuf r = {0};
@@ -497,7 +502,7 @@ serve_one(struct query *q)
 	bool envelope_ok = r == 1 && (n == 2 || (n == 3 && delim));
 	const void *body = envelope_ok ? zmq_msg_data(&fr[n - 1]) : NULL;
 	size_t blen = envelope_ok ? zmq_msg_size(&fr[n - 1]) : 0;
-	uint8_t *out = n >= 1 ? handle(q, body, blen, &len) : NULL;
+	uint8_t *out = n >= 1 ? query_handle(q, body, blen, &len) : NULL;
 	if (out != NULL) {
 		/* a client gone meanwhile is not an error: the reply is dropped */
 		(void)zmq_send(q->router, zmq_msg_data(&fr[0]), zmq_msg_size(&fr[0]),
@@ -540,6 +545,9 @@ query_open(struct query *q, void *zctx, const struct zt_config *c, struct zt_sto
 	int64_t maxsize = (int64_t)c->query_max_request_bytes * 16 + 65536;
 	size_t len = sizeof(q->bound);
 
+	/* a 1 MiB request gets its reasoned error reply, not a silent disconnect */
+	if (maxsize < ZT_SOCKET_MSG_FLOOR)
+		maxsize = ZT_SOCKET_MSG_FLOOR;
 	memset(q, 0, sizeof(*q));
 	q->feed = f;
 	q->max_request = c->query_max_request_bytes;

@@ -20,13 +20,17 @@
 #define ROUTER_LINGER 100 /* ms: acks still queued at exit are worth little, never block */
 
 /* Sets the options: a peer that vanished makes a send fail (MANDATORY) instead of
- * disappearing silently, and a finite linger so that shutdown never hangs on a dead peer. */
+ * disappearing silently, a finite linger so that shutdown never hangs on a dead peer, and
+ * ZMQ_MAXMSGSIZE floored as daemon.h explains. */
 static int
 router_options(void *s, const struct zt_config *c)
 {
 	int one = 1, linger = ROUTER_LINGER, hwm = (int)c->rcvhwm;
 	int64_t maxsize = (int64_t)c->max_message_bytes * 1024 + 64;
 
+	/* A small max_message_bytes must not turn a 1 MiB frame into a silent disconnect. */
+	if (maxsize < ZT_SOCKET_MSG_FLOOR)
+		maxsize = ZT_SOCKET_MSG_FLOOR;
 	if (zmq_setsockopt(s, ZMQ_ROUTER_MANDATORY, &one, sizeof(one)) < 0 ||
 	    zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger)) < 0 ||
 	    zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof(hwm)) < 0 ||

@@ -55,9 +55,38 @@ class SubSocket:
         self.sock.close()
 
 
-# Issue 3 appends its acknowledged ROUTER ingest here (a DEALER client, ack or no ack is
-# part of its expectation); issue 4 its query socket with request cases of its own.
-SOCKETS = [SubSocket]
+class RouterSocket:
+    """Issue 3's acknowledged ROUTER ingest: a DEALER sends one frame, type byte 0x01 and a
+    TradeEvent. The topic frame of a SUB case has no counterpart here, so [topic, payload]
+    becomes [0x01 + payload]; the framing cases are translated by translate()."""
+
+    name = "router"
+
+    def __init__(self, ctx, daemon):
+        self.sock = ctx.socket(zmq.DEALER)
+        self.sock.setsockopt(zmq.LINGER, 5000)
+        self.sock.connect(daemon.ingest_endpoint)
+
+    @staticmethod
+    def translate(label, msg, reason):
+        """The case as the ROUTER sees it, or None where it does not apply (topics)."""
+        if reason == "topic_mismatch":
+            return None
+        if reason == "frame_count":
+            # 1 frame is the normal shape here; 0 and 2+ payload frames are the faults.
+            extra = [b"\x01" + f for f in msg[1:]] or [b"\x01"]
+            return label, [b""] if label == "1 frame" else [b"\x01"] + extra, reason
+        return label, [b"\x01" + msg[1]], reason
+
+    def send(self, frames):
+        self.sock.send_multipart(frames)
+
+    def close(self):
+        self.sock.close()
+
+
+# The query socket has request cases of its own (test_query_hostile below).
+SOCKETS = [SubSocket, RouterSocket]
 
 
 class Ids:
@@ -259,6 +288,81 @@ def check_logged(daemon, reasons):
     zh.wait_for(all_logged, 30, f"a log line for each of {sorted(reasons)}", interval=0.1)
 
 
+def pb_fields(data):
+    """Top-level fields of a protobuf message as {number: last value} (varint and bytes)."""
+    out, i = {}, 0
+    while i < len(data):
+        key, i = _read_varint(data, i)
+        if key & 7 == 0:
+            out[key >> 3], i = _read_varint(data, i)
+        elif key & 7 == 2:
+            n, i = _read_varint(data, i)
+            out[key >> 3], i = data[i:i + n], i + n
+        else:
+            raise zh.TestFailure(f"unexpected wire type in a QueryResponse: {data!r}")
+    return out
+
+
+def _read_varint(data, i):
+    n = shift = 0
+    while True:
+        b = data[i]
+        n |= (b & 0x7F) << shift
+        i, shift = i + 1, shift + 7
+        if b < 0x80:
+            return n, i
+
+
+def query_cases():
+    """Hostile query requests: (label, frames, whether a reply is due)."""
+    stats = zh._field_varint(1, 7) + zh._field_varint(2, 5)
+    snap = zh._field_varint(1, 8) + zh._field_varint(2, 6)
+    return [
+        ("truncated", [stats[:-1]], True),
+        ("lone key", [b"\x08"], True),
+        ("op as bytes", [zh._field_bytes(2, b"\x05")], True),
+        ("request_id as fixed64", [b"\x09" + bytes(8)], True),
+        ("0-length frame", [b""], True),
+        ("1 MiB frame", [bytes(1 << 20)], True),
+        ("REQ envelope, empty body", [], True),
+        ("3 frames", [b"a", b"b", stats], True),
+        ("5 frames", [stats] * 5, True),
+        ("prefix invalid UTF-8", [snap + zh._field_bytes(7, b"33\xff\xfe")], True),
+        ("prefix not digits", [snap + zh._field_bytes(7, b"33a")], True),
+        ("op 99", [zh._field_varint(2, 99)], True),
+        ("op 2^32-1", [zh._field_varint(2, (1 << 32) - 1)], True),
+        ("op -1", [zh._field_varint(2, (1 << 64) - 1)], True),
+    ]
+
+
+def query_hostile(ctx, daemon):
+    """Each hostile request gets an error reply, and a valid one is answered afterwards."""
+    valid = zh._field_varint(1, 42) + zh._field_varint(2, 5)
+    for label, msg, reply_due in query_cases():
+        sock = ctx.socket(zmq.DEALER)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.connect(daemon.query)
+        if msg:
+            sock.send_multipart(msg)
+        else:
+            # [identity, "", ""]: the REQ envelope with an empty body
+            sock.send(b"", zmq.SNDMORE)
+            sock.send(b"")
+            msg = None
+        got = sock.poll(10000, zmq.POLLIN)
+        zh.check(got or not reply_due, f"query {label}: a reply within 10 s")
+        if got:
+            f = pb_fields(sock.recv_multipart()[-1])
+            zh.check(f.get(2), f"query {label}: the reply carries an error", f)
+        zh.check(daemon.proc.poll() is None, f"query {label}: daemon still running",
+                 daemon.log_tail())
+        sock.send(valid)
+        zh.check(sock.poll(10000, zmq.POLLIN), f"query after {label}: valid request answered")
+        f = pb_fields(sock.recv_multipart()[-1])
+        zh.check(2 not in f and f.get(1) == 42, f"query after {label}: a good reply", f)
+        sock.close()
+
+
 def test(bins, work):
     state = os.path.join(work, "state")
     os.mkdir(state)
@@ -279,10 +383,13 @@ def test(bins, work):
                      + time_cases(ids) + overflow_cases(ids))
             cases.append((UNKNOWN_FIELD_CASE[0], unknown_field_frames(ids),
                           UNKNOWN_FIELD_CASE[2]))
-            for label, msg, reason in cases:
-                send_case(sock, cli, daemon, label, msg, reason)
+            for case in cases:
+                case = make.translate(*case) if hasattr(make, "translate") else case
+                if case is not None:
+                    send_case(sock, cli, daemon, *case)
             sock.close()
             zh.check_eq(dump(store), reference, f"{make.name}: totals and dedup unchanged")
+        query_hostile(ctx, daemon)
         check_unknown_fields_metric(state)
         check_logged(daemon, {reason for _, _, reason in cases})
     finally:
