@@ -14,4 +14,10 @@
  */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+struct zt_store;
+
+/* scratch.c (library zt_fuzz_scratch): a store in a removed temporary directory, with the
+ * real registry, written without fsync. Aborts on failure; the caller frees it. */
+struct zt_store *fuzz_scratch_store(void);
+
 #endif /* ZT_FUZZ_H */

@@ -14,26 +14,8 @@
 #include "daemon.h"
 #include "fuzz.h"
 
-static char dir[] = "/tmp/zt-fuzz-decode-XXXXXX";
-static char store_dir[64];
 static struct zt_store *store;
 static struct decode_opts opts;
-
-/* Removes the scratch store's files and directory. LMDB keeps working on the open
- * descriptors and mapping, so this runs right after opening: nothing is left in /tmp even
- * when libFuzzer stops the process with a crash or a timeout. */
-static void
-unlink_scratch(void)
-{
-	char p[96];
-
-	(void)snprintf(p, sizeof(p), "%s/data.mdb", store_dir);
-	(void)unlink(p);
-	(void)snprintf(p, sizeof(p), "%s/lock.mdb", store_dir);
-	(void)unlink(p);
-	(void)rmdir(store_dir);
-	(void)rmdir(dir);
-}
 
 /* Closes the store at exit, so that LeakSanitizer sees a clean process. */
 static void
@@ -42,28 +24,13 @@ close_store(void)
 	store = zt_store_free(store);
 }
 
-/*
- * Opens the scratch store with the real registry, once per process. ZT_STORE_NOSYNC: every
- * input is still one real write transaction, committed, but without an fsync, which would
- * otherwise bound the target to a few hundred inputs a second.
- */
+/* Opens the scratch store, once per process. */
 static void
 init(void)
 {
-	struct zt_zone *zones = NULL;
 	const struct zt_zone *z;
 
-	if (mkdtemp(dir) == NULL)
-		abort();
-	(void)snprintf(store_dir, sizeof(store_dir), "%s/store", dir);
-	if (mkdir(store_dir, 0700) < 0 ||
-	    zt_store_open(store_dir, ZT_STORE_NOSYNC, 64u << 20, &store) < 0)
-		abort();
-	int n = zt_registry_load_file(ZT_ZONES_CSV, &zones, NULL);
-	if (n <= 0 || zt_store_put_zones(store, zones, (size_t)n) < 0)
-		abort();
-	free(zones);
-	unlink_scratch();
+	store = fuzz_scratch_store();
 	(void)atexit(close_store);
 	opts.n_zones = zt_store_zones(store, &z);
 	opts.zones = z;

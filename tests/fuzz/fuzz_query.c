@@ -17,25 +17,9 @@
 
 #define DAY_2022_MS 1669824000000LL /* 2022-12-01T00:00:00+08:00, plus an hour below */
 
-static char dir[] = "/tmp/zt-fuzz-query-XXXXXX";
-static char store_dir[64];
 static struct zt_store *owner;
 static struct feed feed;
 static struct query q;
-
-/* Removes the scratch files right away: LMDB keeps its descriptors and mapping. */
-static void
-unlink_scratch(void)
-{
-	char p[96];
-
-	(void)snprintf(p, sizeof(p), "%s/data.mdb", store_dir);
-	(void)unlink(p);
-	(void)snprintf(p, sizeof(p), "%s/lock.mdb", store_dir);
-	(void)unlink(p);
-	(void)rmdir(store_dir);
-	(void)rmdir(dir);
-}
 
 /* Closes both handles at exit, so that LeakSanitizer sees a clean process. */
 static void
@@ -83,20 +67,10 @@ put_event(const struct decode_opts *o, uint8_t n, uint32_t zone, int64_t value)
 static void
 init(void)
 {
-	struct zt_zone *zones = NULL;
 	struct decode_opts o = {.max_message_bytes = 4096, .max_value_fen = INT64_MAX};
 	const struct zt_zone *z;
 
-	if (mkdtemp(dir) == NULL)
-		abort();
-	(void)snprintf(store_dir, sizeof(store_dir), "%s/store", dir);
-	if (mkdir(store_dir, 0700) < 0 ||
-	    zt_store_open(store_dir, ZT_STORE_NOSYNC, 64u << 20, &owner) < 0)
-		abort();
-	int n = zt_registry_load_file(ZT_ZONES_CSV, &zones, NULL);
-	if (n <= 0 || zt_store_put_zones(owner, zones, (size_t)n) < 0)
-		abort();
-	free(zones);
+	owner = fuzz_scratch_store();
 	o.n_zones = zt_store_zones(owner, &z);
 	o.zones = z;
 	put_event(&o, 1, 330100, 100);
@@ -104,7 +78,6 @@ init(void)
 	put_event(&o, 3, 330100, INT64_MAX / 4);
 	if (zt_store_open_shared(owner, &q.store) < 0)
 		abort();
-	unlink_scratch();
 	(void)atexit(close_store);
 	feed.epoch = 42;
 	q.feed = &feed;
