@@ -2,8 +2,9 @@
  * decode.c: one payload -> protobuf-c unpack -> a validated struct zt_entry, with exactly one
  * rejection reason when something is wrong (the first failing check, in the order the
  * checks run below: size, protobuf framing, string bytes, shape, content). The protobuf-c
- * message never leaves this file and is freed on every path.
+ * message never leaves this file; it lives in an arena that is released on every path.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,65 @@ typedef Zonetally__V1__TradeEvent TradeEvent;
 /* The last time whose CST date the store's calendar helpers handle (year 9999). Later times
  * are rejected here as future_time; the writer compares the rest with its clock. */
 #define TIME_MAX_MS (253402300799999LL - ZT_CST_OFFSET_MS)
+
+/* Bytes of the stack arena of one unpack: an event of the recommended form needs under a
+ * fifth of it (the message struct, its strings and ids). */
+#define ARENA_BYTES 2048
+
+/*
+ * The allocator protobuf-c unpacks one message with. It allocates the message, every string
+ * and bytes field and, for messages with many fields, scratch slabs; taking them from a
+ * bump arena on the caller's stack spares a malloc/free pair per field at a million
+ * messages a second. What does not fit (a large or hostile message) spills to malloc,
+ * chained so that arena_done() frees it; free is then a no-op and the unpacked message is
+ * simply forgotten with the arena.
+ */
+struct spill {
+	struct spill *next;
+	max_align_t data[];
+};
+
+struct arena {
+	unsigned char *buf;
+	size_t cap, used;
+	struct spill *spill;
+};
+
+static void *
+arena_alloc(void *cls, size_t size)
+{
+	struct arena *a = cls;
+	const size_t align = _Alignof(max_align_t);
+	size_t need = (size + align - 1) & ~(align - 1);
+
+	if (need >= size && need <= a->cap - a->used) {
+		void *p = a->buf + a->used;
+		a->used += need;
+		return p;
+	}
+	struct spill *sp = size <= SIZE_MAX - sizeof(*sp) ? malloc(sizeof(*sp) + size) : NULL;
+	if (sp == NULL)
+		return NULL; /* protobuf-c fails the unpack: undecodable */
+	sp->next = a->spill;
+	a->spill = sp;
+	return sp->data;
+}
+
+static void
+arena_free(void *cls, void *p)
+{
+	(void)cls, (void)p;
+}
+
+static void
+arena_done(struct arena *a)
+{
+	while (a->spill != NULL) {
+		struct spill *next = a->spill->next;
+		free(a->spill);
+		a->spill = next;
+	}
+}
 
 static int
 zone_cmp(const void *key, const void *elem)
@@ -67,13 +127,23 @@ hs_code_ok(const char *h)
 	return true;
 }
 
+/* Whether topic is "ev." and the zone code as printf's %06u writes it (no snprintf: this runs
+ * for every message). */
 static bool
 topic_ok(const TradeEvent *m, const void *topic, size_t topic_len)
 {
-	char want[32];
-	int n = snprintf(want, sizeof(want), "ev.%06u", m->zone_code);
+	char want[3 + 10];
+	size_t digits = 6;
+	uint32_t z = m->zone_code;
 
-	return n > 0 && (size_t)n == topic_len && memcmp(want, topic, topic_len) == 0;
+	for (uint32_t t = z / 1000000; t > 0; t /= 10)
+		digits++;
+	if (topic_len != 3 + digits)
+		return false;
+	memcpy(want, "ev.", 3);
+	for (size_t i = 3 + digits; i > 3; z /= 10)
+		want[--i] = (char)('0' + z % 10);
+	return memcmp(want, topic, topic_len) == 0;
 }
 
 /* The checks that need nothing but the message itself, up to the sequence number. */
@@ -171,8 +241,12 @@ decode_message(const struct decode_opts *o, const void *topic, size_t topic_len,
 		e->reason_in = ZT_REJECT_OVERSIZE;
 		return e->reason_in;
 	}
-	TradeEvent *m = zonetally__v1__trade_event__unpack(NULL, len, payload);
+	_Alignas(max_align_t) unsigned char buf[ARENA_BYTES];
+	struct arena arena = {.buf = buf, .cap = sizeof(buf)};
+	ProtobufCAllocator alloc = {arena_alloc, arena_free, &arena};
+	TradeEvent *m = zonetally__v1__trade_event__unpack(&alloc, len, payload);
 	if (m == NULL) {
+		arena_done(&arena);
 		e->reason_in = ZT_REJECT_UNDECODABLE;
 		return e->reason_in;
 	}
@@ -191,7 +265,7 @@ decode_message(const struct decode_opts *o, const void *topic, size_t topic_len,
 		reason = check_content(o, m);
 	if (reason == ZT_REJECT_NONE)
 		copy_event(m, &e->ev);
-	zonetally__v1__trade_event__free_unpacked(m, NULL);
+	arena_done(&arena);
 	e->reason_in = (uint16_t)reason;
 	return reason;
 }

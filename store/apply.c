@@ -11,6 +11,13 @@
 
 #include "store_int.h"
 
+/* The greatest key a DB may hold, for appending in place of a search (see put_ordered()). */
+struct tail {
+	uint8_t key[4 + ZT_EVENT_ID_LEN];
+	size_t len;
+	bool empty; /* the DB held no key */
+};
+
 /* State of one attempt at applying the batch. */
 struct actx {
 	MDB_txn *txn;
@@ -18,6 +25,8 @@ struct actx {
 	int64_t now_ms;
 	int64_t future_limit; /* events after this are FUTURE_TIME */
 	uint32_t cutoff_day;  /* events of days before this are TOO_OLD; 0: no cutoff */
+	bool coalesce;        /* deltas go to cells (see coalesce_safe()) */
+	struct tail dedup_tail, age_tail;
 	struct ctr_rec ctr;
 	struct zt_apply_result res;
 };
@@ -69,6 +78,44 @@ track_seq(struct zt_publisher *p, uint64_t seq, bool duplicate, uint64_t *ret_ga
 	}
 }
 
+/* Reads the DB's last key into t. */
+static int
+tail_load(MDB_txn *txn, MDB_dbi dbi, struct tail *t)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc = mdb_cursor_open(txn, dbi, &cur);
+	if (rc != 0)
+		return zt_wr_err(rc);
+	rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+	mdb_cursor_close(cur);
+	*t = (struct tail){.empty = rc == MDB_NOTFOUND};
+	if (rc == 0 && k.mv_size <= sizeof(t->key)) {
+		memcpy(t->key, k.mv_data, k.mv_size);
+		t->len = k.mv_size;
+	}
+	return rc == 0 || rc == MDB_NOTFOUND ? 0 : zt_wr_err(rc);
+}
+
+/*
+ * mdb_put() of a new key, appended without a search from the root when it sorts after
+ * every key the DB holds, as time-ordered event ids do (the recommended form); LMDB then
+ * also fills the last page before it splits. t never sorts below the DB's true last key
+ * (deletes only lower that), so a key above t cannot be in the DB yet.
+ */
+static int
+put_ordered(MDB_txn *txn, MDB_dbi dbi, struct tail *t, MDB_val *k, MDB_val *v, unsigned flags)
+{
+	bool after = t->empty || (k->mv_size == t->len && memcmp(k->mv_data, t->key, t->len) > 0);
+	int rc = mdb_put(txn, dbi, k, v, flags | (after ? MDB_APPEND : 0));
+	if (rc == 0 && after && k->mv_size <= sizeof(t->key)) {
+		memcpy(t->key, k->mv_data, k->mv_size);
+		t->len = k->mv_size;
+		t->empty = false;
+	}
+	return rc;
+}
+
 /* Appends a reject record keyed by the next arrival sequence. */
 static int
 reject_append(struct zt_store *s, struct actx *a, const struct zt_entry *en, uint16_t reason)
@@ -95,54 +142,20 @@ reject_append(struct zt_store *s, struct actx *a, const struct zt_entry *en, uin
 	return 0;
 }
 
-/* Fills the 48 keys an event touches: 3 levels x 4 granularities x 2 dirs x 2 modes. */
-static void
-event_keys(const struct zt_event *ev, uint8_t keys[ZT_EVENT_TOTALS][ZT_TKEY_LEN])
-{
-	const uint32_t codes[ZT_LEVEL__COUNT] = {
-	    ZT_NATION_CODE, zt_province_of(ev->zone), ev->zone};
-	const uint8_t dirs[2] = {ev->direction, ZT_DIR_ALL}, modes[2] = {ev->mode, ZT_MODE_ALL};
-	uint32_t day = zt_cst_day(ev->declared_at_ms);
-	const uint32_t buckets[ZT_GRAN__COUNT] = {0, day / 10000, day / 100, day};
-	int n = 0;
-	for (uint8_t l = 0; l < ZT_LEVEL__COUNT; l++)
-		for (uint8_t g = 0; g < ZT_GRAN__COUNT; g++)
-			for (int d = 0; d < 2; d++)
-				for (int m = 0; m < 2; m++) {
-					struct zt_tkey k = {
-					    l, codes[l], g, buckets[g], dirs[d], modes[m]};
-					zt_tkey_encode(&k, keys[n++]);
-				}
-}
-
 /*
- * Adds the deltas to the event's 48 totals, or to none of them if any would overflow.
+ * Adds the deltas to the event's 48 totals, or to none of them if any would overflow; when
+ * the batch coalesces, to its cell (zt_cells_flush() spreads them at the end).
  * @return 0 applied; 1 overflow (nothing changed); negative error.
  */
 static int
-add_totals(struct zt_store *s, struct actx *a, const struct zt_event *ev, const int64_t d[4])
+add_totals(
+    struct zt_store *s, struct actx *a, const struct zt_event *ev, uint32_t day, const int64_t d[4])
 {
+	if (a->coalesce)
+		return zt_cells_add(s, ev, day, d);
 	uint8_t keys[ZT_EVENT_TOTALS][ZT_TKEY_LEN];
-	uint32_t slot[ZT_EVENT_TOTALS];
-	event_keys(ev, keys);
-	int rc = zt_tab_reserve(s, ZT_EVENT_TOTALS);
-	for (int i = 0; rc == 0 && i < ZT_EVENT_TOTALS; i++)
-		rc = zt_tab_get(s, a->txn, keys[i], &slot[i]);
-	if (rc < 0)
-		return rc;
-	for (int i = 0; i < ZT_EVENT_TOTALS; i++)
-		for (int f = 0; f < 4; f++) {
-			int64_t r;
-			if (__builtin_add_overflow(s->tab[slot[i]].v[f], d[f], &r))
-				return 1;
-		}
-	for (int i = 0; i < ZT_EVENT_TOTALS; i++) {
-		struct tslot *t = &s->tab[slot[i]];
-		for (int f = 0; f < 4; f++)
-			t->v[f] += d[f];
-		t->changed = 1;
-	}
-	return 0;
+	zt_event_keys(ev->zone, day, ev->direction, ev->mode, keys);
+	return zt_tab_add(s, a->txn, keys, d);
 }
 
 /* Checks a reversal against its original; returns a reason, 0 if it matches. */
@@ -187,7 +200,7 @@ commit_event(struct zt_store *s, struct actx *a, const struct zt_event *ev, uint
 	be32_put(age, day);
 	memcpy(age + 4, ev->id, ZT_EVENT_ID_LEN);
 	MDB_val k = {sizeof(age), age}, v = {0, NULL};
-	if ((rc = mdb_put(a->txn, s->dedup_age, &k, &v, 0)) != 0)
+	if ((rc = put_ordered(a->txn, s->dedup_age, &a->age_tail, &k, &v, 0)) != 0)
 		return zt_wr_err(rc);
 	a->ctr.c.dedup_records++;
 	if (ev->declared_at_ms > a->ctr.c.watermark_ms) {
@@ -215,7 +228,7 @@ dedup_insert(struct zt_store *s, struct actx *a, const struct zt_event *ev, uint
 	size_t len;
 	zt_dd_encode(&r, rec, &len);
 	MDB_val k = zt_mval(ZT_EVENT_ID_LEN, ev->id), v = {len, rec};
-	int rc = mdb_put(a->txn, s->dedup, &k, &v, MDB_NOOVERWRITE);
+	int rc = put_ordered(a->txn, s->dedup, &a->dedup_tail, &k, &v, MDB_NOOVERWRITE);
 	if (rc == MDB_KEYEXIST)
 		return 1;
 	return zt_wr_err(rc);
@@ -272,7 +285,7 @@ judge(struct zt_store *s, struct actx *a, const struct zt_event *ev, uint16_t *r
 		goto undo;
 	const int64_t sign = rev ? -1 : 1;
 	const int64_t d[4] = {sign, sign * ev->value_fen, sign * (int64_t)ev->items, rev};
-	if ((rc = add_totals(s, a, ev, d)) != 0) {
+	if ((rc = add_totals(s, a, ev, day, d)) != 0) {
 		rc = rc == 1 ? ZT_REJECT_OVERFLOW : rc;
 		goto undo;
 	}
@@ -413,6 +426,8 @@ static int
 finish(struct zt_store *s, struct actx *a, size_t n)
 {
 	int rc;
+	if (a->coalesce && (rc = zt_cells_flush(s, a->txn)) < 0)
+		return rc;
 	if ((rc = zt_tab_flush(s, a->txn, &a->res.totals_written)) < 0 ||
 	    (rc = zt_pub_flush(s, a->txn, a->now_ms)) < 0 || (rc = prune(s, a)) < 0 ||
 	    (rc = trim_rejects(s, a)) < 0)
@@ -475,6 +490,40 @@ apply_all(struct zt_store *s, struct actx *a, const struct zt_entry *e, size_t n
 	return 0;
 }
 
+/*
+ * Decides whether the batch may coalesce its deltas in cells, where an event's overflow
+ * can no longer be seen on its own. It may when nothing can overflow: totals never go
+ * below zero (a reversal only subtracts its matched original) and the national all-time
+ * total sums every event that any other total sums, so if it stays in range with every
+ * entry of the batch added, all of them do. Otherwise each event is checked on its own.
+ */
+static int
+coalesce_safe(struct zt_store *s, struct actx *a, const struct zt_entry *e, size_t n)
+{
+	const struct zt_tkey nk = {
+	    ZT_LEVEL_NATION, ZT_NATION_CODE, ZT_GRAN_ALL, 0, ZT_DIR_ALL, ZT_MODE_ALL};
+	uint8_t key[ZT_TKEY_LEN];
+	uint32_t slot;
+	zt_tkey_encode(&nk, key);
+	int rc = zt_tab_reserve(s, 1);
+	if (rc < 0 || (rc = zt_tab_get(s, a->txn, key, &slot)) < 0)
+		return rc;
+	int64_t sum[4];
+	memcpy(sum, s->tab[slot].v, sizeof(sum));
+	a->coalesce = false;
+	for (size_t i = 0; i < n; i++) {
+		const struct zt_event *ev = &e[i].ev;
+		if (e[i].reason_in != ZT_REJECT_NONE)
+			continue;
+		const int64_t d[4] = {1, ev->value_fen, (int64_t)ev->items, 1};
+		for (int f = 0; f < 4; f++)
+			if (d[f] < 0 || __builtin_add_overflow(sum[f], d[f], &sum[f]))
+				return 0;
+	}
+	a->coalesce = true;
+	return 0;
+}
+
 /* One attempt: begin, apply every entry, finish, commit. */
 static int
 attempt(struct zt_store *s, struct zt_entry *e, size_t n, struct actx *a)
@@ -486,7 +535,10 @@ attempt(struct zt_store *s, struct zt_entry *e, size_t n, struct actx *a)
 	if ((rc = zt_counters_load(s, a->txn, &a->ctr)) < 0)
 		goto fail;
 	a->cutoff_day = cutoff_of(a->ctr.c.watermark_ms, a->o->dedup_window_days);
-	if ((rc = apply_all(s, a, e, n)) < 0 || (rc = finish(s, a, n)) < 0)
+	if ((rc = tail_load(a->txn, s->dedup, &a->dedup_tail)) < 0 ||
+	    (rc = tail_load(a->txn, s->dedup_age, &a->age_tail)) < 0 ||
+	    (rc = coalesce_safe(s, a, e, n)) < 0 || (rc = apply_all(s, a, e, n)) < 0 ||
+	    (rc = finish(s, a, n)) < 0)
 		goto fail;
 	rc = mdb_txn_commit(a->txn);
 	a->txn = NULL;

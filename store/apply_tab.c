@@ -41,6 +41,7 @@ zt_tab_begin(struct zt_store *s)
 	s->ptab_used = 0;
 	s->ndirty = 0;
 	s->changed_ok = false;
+	zt_cells_begin(s);
 }
 
 /* Moves the current generation's slots into a table of new_cap slots. */
@@ -112,6 +113,35 @@ zt_tab_get(struct zt_store *s, MDB_txn *txn, const uint8_t key[ZT_TKEY_LEN], uin
 	t->changed = 0;
 	s->tab_used++;
 	*ret_slot = j;
+	return 0;
+}
+
+/*
+ * Adds d to the totals of keys, or to none of them if one would overflow.
+ * @return 0 applied; 1 overflow (nothing changed); negative error.
+ */
+int
+zt_tab_add(struct zt_store *s, MDB_txn *txn, uint8_t keys[ZT_EVENT_TOTALS][ZT_TKEY_LEN],
+    const int64_t d[4])
+{
+	uint32_t slot[ZT_EVENT_TOTALS];
+	int rc = zt_tab_reserve(s, ZT_EVENT_TOTALS);
+	for (int i = 0; rc == 0 && i < ZT_EVENT_TOTALS; i++)
+		rc = zt_tab_get(s, txn, keys[i], &slot[i]);
+	if (rc < 0)
+		return rc;
+	for (int i = 0; i < ZT_EVENT_TOTALS; i++)
+		for (int f = 0; f < 4; f++) {
+			int64_t r;
+			if (__builtin_add_overflow(s->tab[slot[i]].v[f], d[f], &r))
+				return 1;
+		}
+	for (int i = 0; i < ZT_EVENT_TOTALS; i++) {
+		struct tslot *t = &s->tab[slot[i]];
+		for (int f = 0; f < 4; f++)
+			t->v[f] += d[f];
+		t->changed = 1;
+	}
 	return 0;
 }
 

@@ -480,6 +480,7 @@ zt_store_free(struct zt_store *s)
 	}
 	free(s->zones);
 	free(s->tab);
+	free(s->cells);
 	free(s->dirty);
 	free(s->ptab);
 	free(s->out);

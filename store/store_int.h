@@ -61,6 +61,14 @@ struct tslot {
 	int64_t v[4];
 };
 
+/* The summed deltas of a batch's events of one zone, day, direction and mode. */
+struct cell {
+	uint64_t key; /* see cell_key() in apply_cell.c */
+	uint32_t gen;
+	uint32_t pad;
+	int64_t d[4];
+};
+
 /* A dirty key queued for the sorted write-out. */
 struct tdirty {
 	uint8_t key[ZT_TKEY_LEN];
@@ -96,6 +104,10 @@ struct zt_store {
 	uint32_t tab_cap; /* power of two */
 	uint32_t tab_used;
 	uint32_t gen;
+	struct cell *cells;
+	uint32_t cell_cap; /* power of two */
+	uint32_t cell_used;
+	uint32_t cgen;
 	struct tdirty *dirty;
 	uint32_t dirty_cap;
 	uint32_t ndirty;
@@ -187,11 +199,20 @@ void zt_rd_release(struct zt_store *s);
 int zt_tab_reserve(struct zt_store *s, uint32_t more);
 int zt_tab_get(
     struct zt_store *s, MDB_txn *txn, const uint8_t key[ZT_TKEY_LEN], uint32_t *ret_slot);
+int zt_tab_add(struct zt_store *s, MDB_txn *txn, uint8_t keys[ZT_EVENT_TOTALS][ZT_TKEY_LEN],
+    const int64_t d[4]);
 int zt_tab_flush(struct zt_store *s, MDB_txn *txn, uint32_t *ret_written);
 int zt_pub_get(struct zt_store *s, MDB_txn *txn, const char *id, struct zt_publisher **ret);
 int zt_pub_flush(struct zt_store *s, MDB_txn *txn, int64_t now_ms);
 void zt_tab_begin(struct zt_store *s);
 void zt_dd_encode(const struct dd_rec *r, uint8_t out[ZT_DEDUP_ORIG_LEN], size_t *ret_len);
 int zt_dd_decode(const MDB_val *v, struct dd_rec *ret);
+
+/* apply_cell.c */
+void zt_event_keys(uint32_t zone, uint32_t day, uint8_t dir, uint8_t mode,
+    uint8_t keys[ZT_EVENT_TOTALS][ZT_TKEY_LEN]);
+void zt_cells_begin(struct zt_store *s);
+int zt_cells_add(struct zt_store *s, const struct zt_event *ev, uint32_t day, const int64_t d[4]);
+int zt_cells_flush(struct zt_store *s, MDB_txn *txn);
 
 #endif /* ZT_STORE_INT_H */

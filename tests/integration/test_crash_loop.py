@@ -77,12 +77,20 @@ def test(bins, state):
     stats, n = ztreliable.check_exact(cli, w, zones, "after the crash loop")
     # The publisher counts each of its rejected sequences once; the daemon counts messages,
     # so an invalid message resent after a crash (its ack lost) is counted again there.
+    # A crash between a commit and its ack can also cost the publisher the listing of a
+    # rejection: the restarted daemon's mark already covers it, and an ack for a later
+    # message releases it unlisted (README, "what the acknowledged path guarantees"). So the
+    # publisher may hear of fewer, never more, and at most a batch's worth per crash.
     told = publisher_rejections(err)
+    missed = 0
     for reason in zh.REASONS:
         want = w.reasons.get(reason, 0)
-        zh.check_eq(told.get(reason, 0), want, f"rejections of {reason} acknowledged")
+        zh.check(told.get(reason, 0) <= want, f"rejections of {reason} acknowledged",
+                 told.get(reason, 0), want)
+        missed += want - told.get(reason, 0)
         zh.check(stats["by_reason"][reason] >= want, f"daemon counted {reason}",
                  stats["by_reason"][reason], want)
+    zh.check(missed == 0 or kills > 0, "rejections unlisted only after crashes", missed)
     mine = ztreliable.publisher(cli, PUBLISHER)
     zh.check_eq(mine["through_sequence"], len(w.lines), "acknowledged mark: zero loss")
     elapsed = time.monotonic() - t1
