@@ -46,6 +46,19 @@ now_wall_ms(void)
 	return clock_ms(CLOCK_REALTIME);
 }
 
+/*
+ * Entries one batch buffer holds: what arrives while a commit runs joins the next batch, up
+ * to backlog_events (never fewer than max_events). With random ids the pages a commit writes
+ * per event fall as a batch covers more of the dedup tree, so under a backlog the batch
+ * grows toward this; when the daemon keeps up, batches stay at what max_ms gathers. At the
+ * cap the main thread stops reading and ZeroMQ's queues and TCP hold the rest.
+ */
+size_t
+batch_cap(const struct zt_config *c)
+{
+	return c->batch_backlog > c->batch_max_events ? c->batch_backlog : c->batch_max_events;
+}
+
 /* Allocates a batch of cap entries. Returns 0 or -ENOMEM (b is then safe to batch_done()). */
 int
 batch_init(struct batch *b, size_t cap)

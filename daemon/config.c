@@ -50,6 +50,7 @@ static const struct key keys[] = {
     {"ingest", "rcvhwm", T_U32, F(rcvhwm), 0, 0, INT32_MAX, "100000", false},
     {"batch", "max_events", T_U32, F(batch_max_events), 0, 1, 1000000, "10000", true},
     {"batch", "max_ms", T_U32, F(batch_max_ms), 0, 0, 60000, "5", true},
+    {"batch", "backlog_events", T_U32, F(batch_backlog), 0, 1, 10000000, "100000", true},
     {"validation", "dedup_window_days", T_U32, F(dedup_window_days), 0, 1, 36600, "35", true},
     {"validation", "future_tolerance_s", T_U32, F(future_tolerance_s), 0, 0, 31622400, "300", true},
     {"validation", "max_value_fen", T_I64, F(max_value_fen), 0, 1, INT64_MAX, "100000000000", true},

@@ -69,6 +69,7 @@ struct batch {
 	uint32_t *peer;   /* per entry: 0 from the SUB socket, else router peer slot + 1 */
 };
 
+size_t batch_cap(const struct zt_config *c);
 int batch_init(struct batch *b, size_t cap);
 void batch_done(struct batch *b);
 int batch_grow(struct batch *b, size_t cap);

@@ -143,20 +143,24 @@ maybe_submit(struct daemon *d, struct batch **spare, bool force)
 	return 0;
 }
 
-/* Takes up to a burst of waiting messages into the filling batch. */
+/*
+ * Takes up to a burst of waiting messages into the filling batch, from the ingest sockets
+ * that poll found readable (sub, rt), each until it runs dry: asking an empty socket costs
+ * a trip through libzmq's command mailbox per message.
+ */
 static int
-take_messages(struct daemon *d)
+take_messages(struct daemon *d, bool sub, bool rt)
 {
 	bool busy = d->w.busy;
 
-	for (int i = 0; i < RECV_BURST; i++) {
-		int r = ingest_recv(&d->in, &d->dopts, d->fill);
-		int q = router_recv(&d->rt, &d->dopts, d->fill);
+	for (int i = 0; i < RECV_BURST && (sub || rt); i++) {
+		int r = sub ? ingest_recv(&d->in, &d->dopts, d->fill) : 0;
+		int q = rt ? router_recv(&d->rt, &d->dopts, d->fill) : 0;
 		if (r < 0 || q < 0)
 			return r < 0 ? r : q;
-		if (r == 0 && q == 0)
-			return 0;
-		if (busy)
+		sub = r > 0;
+		rt = q > 0;
+		if (busy && (sub || rt))
 			d->fill->backlog = true;
 	}
 	return 0;
@@ -238,11 +242,11 @@ loop_once(struct daemon *d, struct batch **spare)
 	int r = 0;
 	if (items[0].revents & ZMQ_POLLIN)
 		r = collect(d, spare);
-	bool readable = reading &&
-	    ((items[2].revents & ZMQ_POLLIN) || d->rt.has_pending ||
-	        (d->rt.sock != NULL && (items[3].revents & ZMQ_POLLIN)));
-	if (r == 0 && readable)
-		r = take_messages(d);
+	bool sub = reading && (items[2].revents & ZMQ_POLLIN);
+	bool rt = reading &&
+	    (d->rt.has_pending || (d->rt.sock != NULL && (items[3].revents & ZMQ_POLLIN)));
+	if (r == 0 && (sub || rt))
+		r = take_messages(d, sub, rt);
 	if (r == 0 && hup && !d->w.busy && !quit) {
 		hup = 0; /* between batches: the writer holds none */
 		reload_run(d);

@@ -415,7 +415,7 @@ start(struct daemon *d, struct zt_store *s, void **zctx)
 	if ((r = loop_signals(d)) < 0)
 		fatalx("signals: %s", strerror(-r));
 	for (int i = 0; i < 2; i++)
-		if (batch_init(&d->bufs[i], (size_t)c->batch_max_events * 4) < 0)
+		if (batch_init(&d->bufs[i], batch_cap(c)) < 0)
 			fatalx("out of memory for the batch buffers");
 	if (metrics_new(c->metrics_listen, &d->metrics, err, sizeof(err)) < 0)
 		fatalx("%s", err);

@@ -79,7 +79,7 @@ log_change(const char *section, const char *key, bool reloadable, void *arg)
 static int
 fit_buffers(struct daemon *d, const struct zt_config *next)
 {
-	size_t cap = (size_t)next->batch_max_events * 4;
+	size_t cap = batch_cap(next);
 
 	for (int i = 0; i < 2; i++) {
 		int r = batch_grow(&d->bufs[i], cap);

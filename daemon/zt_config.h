@@ -39,6 +39,7 @@ struct zt_config {
 	/* [batch] */
 	uint32_t batch_max_events; /* a batch closes at this many messages... */
 	uint32_t batch_max_ms;     /* ...or this many ms after its first one */
+	uint32_t batch_backlog;    /* what one batch may grow to while a commit runs */
 
 	/* [validation] */
 	uint32_t dedup_window_days;
