@@ -106,7 +106,8 @@ tail_load(MDB_txn *txn, MDB_dbi dbi, struct tail *t)
 static int
 put_ordered(MDB_txn *txn, MDB_dbi dbi, struct tail *t, MDB_val *k, MDB_val *v, unsigned flags)
 {
-	bool after = t->empty || (k->mv_size == t->len && memcmp(k->mv_data, t->key, t->len) > 0);
+	MDB_val last = {t->len, t->key};
+	bool after = t->empty || mdb_cmp(txn, dbi, k, &last) > 0;
 	int rc = mdb_put(txn, dbi, k, v, flags | (after ? MDB_APPEND : 0));
 	if (rc == 0 && after && k->mv_size <= sizeof(t->key)) {
 		memcpy(t->key, k->mv_data, k->mv_size);
@@ -196,10 +197,10 @@ commit_event(struct zt_store *s, struct actx *a, const struct zt_event *ev, uint
 		if ((rc = mdb_put(a->txn, s->dedup, &k, &v, 0)) != 0)
 			return zt_wr_err(rc);
 	}
-	uint8_t age[4 + ZT_EVENT_ID_LEN];
+	uint8_t age[ZT_AGE_KEY_LEN];
 	be32_put(age, day);
-	memcpy(age + 4, ev->id, ZT_EVENT_ID_LEN);
-	MDB_val k = {sizeof(age), age}, v = {0, NULL};
+	be64_put(age + 4, a->ctr.c.accepted);
+	MDB_val k = {sizeof(age), age}, v = zt_mval(ZT_EVENT_ID_LEN, ev->id);
 	if ((rc = put_ordered(a->txn, s->dedup_age, &a->age_tail, &k, &v, 0)) != 0)
 		return zt_wr_err(rc);
 	a->ctr.c.dedup_records++;
@@ -363,6 +364,19 @@ apply_entry(struct zt_store *s, struct actx *a, const struct zt_entry *en, size_
 	return 0;
 }
 
+/* The event id of a dedup_age record, in either of its layouts (see store.c). */
+static int
+age_id(const MDB_val *k, const MDB_val *v, MDB_val *ret)
+{
+	if (k->mv_size == ZT_AGE_KEY_LEN && v->mv_size == ZT_EVENT_ID_LEN)
+		*ret = *v;
+	else if (k->mv_size == 4 + ZT_EVENT_ID_LEN && v->mv_size == 0)
+		*ret = (MDB_val){ZT_EVENT_ID_LEN, (uint8_t *)k->mv_data + 4};
+	else
+		return ZT_E_CORRUPT;
+	return 0;
+}
+
 /* Deletes expired dedup records, oldest day first, at most prune_max. */
 static int
 prune(struct zt_store *s, struct actx *a)
@@ -377,13 +391,11 @@ prune(struct zt_store *s, struct actx *a)
 		return zt_wr_err(rc);
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && a->res.pruned < max;
 	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		if (k.mv_size != 4 + ZT_EVENT_ID_LEN) {
-			rc = ZT_E_CORRUPT;
+		MDB_val id;
+		if ((rc = age_id(&k, &v, &id)) < 0)
 			break;
-		}
 		if (be32_get(k.mv_data) >= a->cutoff_day)
 			break;
-		MDB_val id = {ZT_EVENT_ID_LEN, (uint8_t *)k.mv_data + 4};
 		if ((rc = mdb_del(a->txn, s->dedup, &id, NULL)) != 0 && rc != MDB_NOTFOUND)
 			break;
 		if ((rc = mdb_cursor_del(cur, 0)) != 0)
@@ -426,7 +438,7 @@ static int
 finish(struct zt_store *s, struct actx *a, size_t n)
 {
 	int rc;
-	if (a->coalesce && (rc = zt_cells_flush(s, a->txn)) < 0)
+	if (a->coalesce && (rc = zt_cells_flush(s)) < 0)
 		return rc;
 	if ((rc = zt_tab_flush(s, a->txn, &a->res.totals_written)) < 0 ||
 	    (rc = zt_pub_flush(s, a->txn, a->now_ms)) < 0 || (rc = prune(s, a)) < 0 ||

@@ -102,13 +102,10 @@ zt_cells_add(struct zt_store *s, const struct zt_event *ev, uint32_t day, const 
 	return 0;
 }
 
-/*
- * Spreads every cell over its 48 totals. The caller checked that no total can overflow
- * (see coalesce_safe() in apply.c), so one that would means the store's totals disagree
- * with each other: ZT_E_CORRUPT.
- */
+/* Spreads every cell's deltas over its 48 totals; zt_tab_flush() then adds them to the
+ * stored values (coalesce_safe() in apply.c checked that none can overflow). */
 int
-zt_cells_flush(struct zt_store *s, MDB_txn *txn)
+zt_cells_flush(struct zt_store *s)
 {
 	for (uint32_t i = 0; i < s->cell_cap; i++) {
 		const struct cell *c = &s->cells[i];
@@ -117,9 +114,9 @@ zt_cells_flush(struct zt_store *s, MDB_txn *txn)
 		uint32_t zone = (uint32_t)(c->key >> 32), day = (uint32_t)(c->key >> 5) & 0x7FFFFFF;
 		uint8_t keys[ZT_EVENT_TOTALS][ZT_TKEY_LEN];
 		zt_event_keys(zone, day, (uint8_t)(c->key >> 3 & 3), (uint8_t)(c->key & 7), keys);
-		int rc = zt_tab_add(s, txn, keys, c->d);
-		if (rc != 0)
-			return rc == 1 ? ZT_E_CORRUPT : rc;
+		int rc = zt_tab_add_deltas(s, keys, c->d);
+		if (rc < 0)
+			return rc;
 	}
 	return 0;
 }

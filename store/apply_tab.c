@@ -80,39 +80,77 @@ zt_tab_reserve(struct zt_store *s, uint32_t more)
 	return tab_rehash(s, (uint32_t)cap);
 }
 
-/* Finds the slot of key, reading its stored value on first touch (zt_tab_reserve first). */
+/* Finds or creates the slot of key (zt_tab_reserve first); a new slot holds zero deltas. */
+static uint32_t
+tab_slot(struct zt_store *s, const uint8_t key[ZT_TKEY_LEN])
+{
+	uint32_t mask = s->tab_cap - 1, j = key_hash(key) & mask;
+	for (; s->tab[j].gen == s->gen; j = (j + 1) & mask)
+		if (memcmp(s->tab[j].key, key, ZT_TKEY_LEN) == 0)
+			return j;
+	struct tslot *t = &s->tab[j];
+	memcpy(t->key, key, ZT_TKEY_LEN);
+	memset(t->v, 0, sizeof(t->v));
+	t->gen = s->gen;
+	t->changed = 0;
+	t->loaded = 0;
+	s->tab_used++;
+	return j;
+}
+
+/* Adds the stored value v (32 bytes, or absent) to the slot's deltas: they become absolute. */
+static int
+tab_load_val(struct tslot *t, const MDB_val *v)
+{
+	if (v != NULL) {
+		struct zt_totals x;
+		if (v->mv_size != 32)
+			return ZT_E_CORRUPT;
+		zt_totals_decode(v->mv_data, &x);
+		const int64_t stored[4] = {x.events, x.value_fen, x.items, x.reversals};
+		for (int f = 0; f < 4; f++)
+			if (__builtin_add_overflow(t->v[f], stored[f], &t->v[f]))
+				return ZT_E_CORRUPT; /* coalesce_safe() ruled this out */
+	}
+	t->loaded = 1;
+	return 0;
+}
+
+/* Finds the slot of key with its absolute values, reading the stored ones on first touch
+ * (zt_tab_reserve first). */
 int
 zt_tab_get(struct zt_store *s, MDB_txn *txn, const uint8_t key[ZT_TKEY_LEN], uint32_t *ret_slot)
 {
-	uint32_t mask = s->tab_cap - 1, j = key_hash(key) & mask;
-	for (; s->tab[j].gen == s->gen; j = (j + 1) & mask) {
-		if (memcmp(s->tab[j].key, key, ZT_TKEY_LEN) == 0) {
-			*ret_slot = j;
-			return 0;
-		}
-	}
+	uint32_t j = tab_slot(s, key);
 	struct tslot *t = &s->tab[j];
+	*ret_slot = j;
+	if (t->loaded)
+		return 0;
 	MDB_val k = zt_mval(ZT_TKEY_LEN, key), v;
 	int rc = mdb_get(txn, s->totals, &k, &v);
-	if (rc == MDB_NOTFOUND) {
-		memset(t->v, 0, sizeof(t->v));
-	} else if (rc != 0) {
+	if (rc != 0 && rc != MDB_NOTFOUND)
 		return zt_wr_err(rc);
-	} else if (v.mv_size != 32) {
-		return ZT_E_CORRUPT;
-	} else {
-		struct zt_totals x;
-		zt_totals_decode(v.mv_data, &x);
-		t->v[0] = x.events;
-		t->v[1] = x.value_fen;
-		t->v[2] = x.items;
-		t->v[3] = x.reversals;
+	return tab_load_val(t, rc == 0 ? &v : NULL);
+}
+
+/*
+ * Adds d to the totals of keys without reading them: the slots gather deltas that
+ * zt_tab_flush() adds to the stored values in one sorted pass. For batches that cannot
+ * overflow (coalesce_safe() in apply.c). @return 0 or -ENOMEM.
+ */
+int
+zt_tab_add_deltas(
+    struct zt_store *s, uint8_t keys[ZT_EVENT_TOTALS][ZT_TKEY_LEN], const int64_t d[4])
+{
+	int rc = zt_tab_reserve(s, ZT_EVENT_TOTALS);
+	if (rc < 0)
+		return rc;
+	for (int i = 0; i < ZT_EVENT_TOTALS; i++) {
+		struct tslot *t = &s->tab[tab_slot(s, keys[i])];
+		for (int f = 0; f < 4; f++)
+			t->v[f] += d[f];
+		t->changed = 1;
 	}
-	memcpy(t->key, key, ZT_TKEY_LEN);
-	t->gen = s->gen;
-	t->changed = 0;
-	s->tab_used++;
-	*ret_slot = j;
 	return 0;
 }
 
@@ -145,17 +183,21 @@ zt_tab_add(struct zt_store *s, MDB_txn *txn, uint8_t keys[ZT_EVENT_TOTALS][ZT_TK
 	return 0;
 }
 
+/* Key order as LMDB's memcmp sees it, on two big-endian words instead of 12 bytes. */
 static int
 dirty_cmp(const void *a, const void *b)
 {
-	return memcmp(
-	    ((const struct tdirty *)a)->key, ((const struct tdirty *)b)->key, ZT_TKEY_LEN);
+	const uint8_t *x = ((const struct tdirty *)a)->key, *y = ((const struct tdirty *)b)->key;
+	uint64_t xh = be64_get(x), yh = be64_get(y);
+	if (xh != yh)
+		return xh < yh ? -1 : 1;
+	uint32_t xl = be32_get(x + 8), yl = be32_get(y + 8);
+	return xl < yl ? -1 : xl > yl;
 }
 
-/* Writes every changed total once, in key order, so that the B-tree pages are visited
- * left to right. */
-int
-zt_tab_flush(struct zt_store *s, MDB_txn *txn, uint32_t *ret_written)
+/* Queues the changed slots in key order. @return the count, or -ENOMEM. */
+static long
+dirty_sorted(struct zt_store *s)
 {
 	if (s->dirty_cap < s->tab_used) {
 		struct tdirty *d = realloc(s->dirty, s->tab_used * sizeof(*d));
@@ -172,16 +214,53 @@ zt_tab_flush(struct zt_store *s, MDB_txn *txn, uint32_t *ret_written)
 		}
 	if (n > 1)
 		qsort(s->dirty, n, sizeof(*s->dirty), dirty_cmp);
-	for (uint32_t i = 0; i < n; i++) {
-		uint8_t val[32];
-		zt_totals_encode(s->tab[s->dirty[i].slot].v, val);
-		MDB_val k = {ZT_TKEY_LEN, s->dirty[i].key}, v = {sizeof(val), val};
-		int rc = mdb_put(txn, s->totals, &k, &v, 0);
-		if (rc != 0)
+	return n;
+}
+
+/* Reads (if only deltas are known) and writes one changed total at the cursor. */
+static int
+flush_one(struct zt_store *s, MDB_cursor *cur, const struct tdirty *dt)
+{
+	struct tslot *t = &s->tab[dt->slot];
+	MDB_val k = zt_mval(ZT_TKEY_LEN, dt->key), v;
+	unsigned flags = 0;
+	if (!t->loaded) {
+		int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY);
+		if (rc != 0 && rc != MDB_NOTFOUND)
 			return zt_wr_err(rc);
+		if (rc == 0)
+			flags = MDB_CURRENT; /* the cursor is on it: no second search */
+		if ((rc = tab_load_val(t, rc == 0 ? &v : NULL)) < 0)
+			return rc;
 	}
-	s->ndirty = n;
-	*ret_written = n;
+	uint8_t val[32];
+	zt_totals_encode(t->v, val);
+	v = (MDB_val){sizeof(val), val};
+	return zt_wr_err(mdb_cursor_put(cur, &k, &v, flags));
+}
+
+/*
+ * Writes every changed total once, in key order, through one cursor: the B-tree pages are
+ * visited left to right, and a key on the page the cursor already holds is found without a
+ * search from the root. Totals that gathered only deltas are read in the same pass.
+ */
+int
+zt_tab_flush(struct zt_store *s, MDB_txn *txn, uint32_t *ret_written)
+{
+	long n = dirty_sorted(s);
+	MDB_cursor *cur;
+	if (n < 0)
+		return (int)n;
+	int rc = mdb_cursor_open(txn, s->totals, &cur);
+	if (rc != 0)
+		return zt_wr_err(rc);
+	for (long i = 0; rc == 0 && i < n; i++)
+		rc = flush_one(s, cur, &s->dirty[i]);
+	mdb_cursor_close(cur);
+	if (rc != 0)
+		return rc;
+	s->ndirty = (uint32_t)n;
+	*ret_written = (uint32_t)n;
 	return 0;
 }
 

@@ -27,8 +27,11 @@
  *               1 reversed original, 2 a reversal; bits 2-3 direction; bits 4-6 mode),
  *               u32 day (YYYYMMDD CST); originals add u32 zone, u32 items, i64 value_fen,
  *               i64 declared_at_ms (5 or 29 bytes)
- *   dedup_age   u32 day | 16-byte event_id -> empty; pruned in key order while
- *               day < cutoff, the dedup record with it
+ *   dedup_age   u32 day | u64 accepted ordinal -> 16-byte event_id; pruned in key
+ *               order while day < cutoff, the dedup record with it. The ordinal (the
+ *               accepted counter at the event) makes a day's records arrive in key order
+ *               whatever the ids, so they are appended; stores written before it hold
+ *               u32 day | event_id -> empty, which pruning still reads
  *   publishers  publisher id bytes (1..64, no NUL) -> u64 last_sequence, received,
  *               accepted, duplicates, rejected, gaps, gap_events, late, regressions,
  *               then i64 last_seen_ms, then u64 through_sequence (the acknowledged

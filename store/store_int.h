@@ -19,6 +19,7 @@
 #define ZT_PRUNE_DEFAULT  1024u    /* prune_max 0 means this */
 #define ZT_DEDUP_HDR_LEN  5        /* flags(1) day(4) */
 #define ZT_DEDUP_ORIG_LEN 29       /* + zone(4) items(4) value(8) declared_at(8) */
+#define ZT_AGE_KEY_LEN    12       /* dedup_age: day(4) accepted ordinal(8) */
 #define ZT_ZONE_REC_LEN   158      /* see zone_encode() in store.c */
 #define ZT_PUB_REC_V1_LEN (10 * 8) /* before through_sequence was appended */
 #define ZT_PUB_REC_LEN    (11 * 8)
@@ -57,7 +58,7 @@ struct tslot {
 	uint8_t key[ZT_TKEY_LEN];
 	uint32_t gen;
 	uint32_t changed;
-	uint32_t pad;
+	uint32_t loaded; /* v is absolute; else v holds this batch's deltas only */
 	int64_t v[4];
 };
 
@@ -201,6 +202,8 @@ int zt_tab_get(
     struct zt_store *s, MDB_txn *txn, const uint8_t key[ZT_TKEY_LEN], uint32_t *ret_slot);
 int zt_tab_add(struct zt_store *s, MDB_txn *txn, uint8_t keys[ZT_EVENT_TOTALS][ZT_TKEY_LEN],
     const int64_t d[4]);
+int zt_tab_add_deltas(
+    struct zt_store *s, uint8_t keys[ZT_EVENT_TOTALS][ZT_TKEY_LEN], const int64_t d[4]);
 int zt_tab_flush(struct zt_store *s, MDB_txn *txn, uint32_t *ret_written);
 int zt_pub_get(struct zt_store *s, MDB_txn *txn, const char *id, struct zt_publisher **ret);
 int zt_pub_flush(struct zt_store *s, MDB_txn *txn, int64_t now_ms);
@@ -213,6 +216,6 @@ void zt_event_keys(uint32_t zone, uint32_t day, uint8_t dir, uint8_t mode,
     uint8_t keys[ZT_EVENT_TOTALS][ZT_TKEY_LEN]);
 void zt_cells_begin(struct zt_store *s);
 int zt_cells_add(struct zt_store *s, const struct zt_event *ev, uint32_t day, const int64_t d[4]);
-int zt_cells_flush(struct zt_store *s, MDB_txn *txn);
+int zt_cells_flush(struct zt_store *s);
 
 #endif /* ZT_STORE_INT_H */

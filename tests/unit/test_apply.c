@@ -16,6 +16,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <lmdb.h>
+
 #include "store.h"
 
 #define T0  1668096000000LL /* 2022-11-11 00:00 CST */
@@ -487,6 +489,58 @@ test_pruning(void **state)
 	opts.prune_max = 1000;
 }
 
+/* Writes dedup_age records of the layout stores had before the accepted ordinal: u32 day |
+ * event_id -> empty, each with its dedup record, straight into the closed store's file. */
+static void
+put_old_age_records(uint32_t day, const uint8_t ids[][ZT_EVENT_ID_LEN], int n)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi age, dedup;
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(env, 8), 0);
+	assert_int_equal(mdb_env_set_mapsize(env, 1u << 24), 0);
+	assert_int_equal(mdb_env_open(env, dir, 0, 0600), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, "dedup_age", 0, &age), 0);
+	assert_int_equal(mdb_dbi_open(txn, "dedup", 0, &dedup), 0);
+	for (int i = 0; i < n; i++) {
+		uint8_t key[4 + ZT_EVENT_ID_LEN], rec[5] = {2, 0, 0, 0, 0};
+		key[0] = (uint8_t)(day >> 24), key[1] = (uint8_t)(day >> 16);
+		key[2] = (uint8_t)(day >> 8), key[3] = (uint8_t)day;
+		memcpy(key + 4, ids[i], ZT_EVENT_ID_LEN);
+		MDB_val k = {sizeof(key), key}, empty = {0, NULL};
+		MDB_val id = {ZT_EVENT_ID_LEN, (void *)(uintptr_t)ids[i]}, v = {sizeof(rec), rec};
+		assert_int_equal(mdb_put(txn, age, &k, &empty, 0), 0);
+		assert_int_equal(mdb_put(txn, dedup, &id, &v, 0), 0);
+	}
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+}
+
+/* Records of the earlier dedup_age layout are pruned like the current ones. */
+static void
+test_pruning_old_layout(void **state)
+{
+	(void)state;
+	const uint8_t ids[2][ZT_EVENT_ID_LEN] = {{0xaa, 1}, {0xaa, 2}};
+	struct zt_entry e = ev(1, 330100, 2, 1, 1, 1, T0);
+	struct zt_apply_result r;
+	apply(&e, 1, &r);
+	s = zt_store_free(s);
+	put_old_age_records(20221110, ids, 2);
+	assert_int_equal(zt_store_open(dir, 0, 0, &s), 0);
+	opts.dedup_window_days = 1;
+	struct zt_entry late = ev(2, 330100, 2, 1, 1, 1, T0 + DAY);
+	apply(&late, 1, &r);
+	/* cutoff 2022-11-11: both old-layout records of 11-10 go, the 11-11 one stays */
+	assert_int_equal(r.pruned, 2);
+	apply(&late, 1, &r);
+	assert_int_equal(late.outcome, ZT_OUT_DUPLICATE);
+	assert_int_equal(r.pruned, 0);
+	opts.dedup_window_days = 35;
+}
+
 static void
 test_map_full_growth(void **state)
 {
@@ -530,6 +584,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_reversals, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_reversal_before_original, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_overflow, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pruning_old_layout, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_publishers_and_rejects, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_resend_is_not_regression, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pruning, setup, teardown),
