@@ -38,6 +38,7 @@ function read() {
 			zone_names: [...document.querySelectorAll("#zones li .name")].map((n) => n.textContent),
 			provinces: document.querySelectorAll("#provinces tr").length,
 			rate: $("rate").textContent,
+			peak: $("peak").textContent,
 			day: $("day").textContent,
 		};
 	});

@@ -104,12 +104,14 @@ def test(bins, work):
         top = cli.json("top", "-n", "1")["zones"][0]["code"]
         zh.check_eq(view["zones"][0], top, "first bar is the CLI's top zone")
 
-        zh.publish_file(bins, d.endpoint, zthttp.today_events(bins, os.path.join(work, "b.ndjson"), 800, 2, "dash-b"))
+        # paced, so that the events/s figure and its time series have something to show
+        zh.publish_file(bins, d.endpoint, zthttp.today_events(bins, os.path.join(work, "b.ndjson"), 800, 2, "dash-b"), ["--rate", "400"])
         sent += 800
         cli.wait_received(sent)
         view, second = shows_cli_total(browser, cli, "total after more events, no reload")
         zh.check(second["value_fen"] > first["value_fen"], "the total moved", second, first)
-        zh.wait_for(lambda: browser.call("read")["rate"] not in ("—", ""), 10, "events/s shown")
+        zh.wait_for(lambda: browser.call("read")["peak"] not in ("—", "", "0"), 10,
+                    "events/s peak shown")
         shot = os.path.join(os.environ.get("ZT_ARTIFACTS", work), "dashboard.png")
         os.makedirs(os.path.dirname(shot), exist_ok=True)
         browser.call("shot", path=shot)
