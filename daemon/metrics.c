@@ -1,9 +1,9 @@
 /*
  * metrics.c: Prometheus text exposition over HTTP (libmicrohttpd, its own threads), on
- * 127.0.0.1:9464 by default; the same server hands every other URL to web.c (issue 8). The main thread records into a snapshot under a mutex (once
- * per commit, and the store-derived gauges once a second while the writer is idle, since
- * only then may this thread touch the store); the HTTP thread only formats that snapshot,
- * so a scrape never waits on LMDB and never races the writer.
+ * 127.0.0.1:9464 by default; the same server hands every other URL to web.c (issue 8). The main
+ * thread records into a snapshot under a mutex (once per commit, and the store-derived gauges once
+ * a second while the writer is idle, since only then may this thread touch the store); the HTTP
+ * thread only formats that snapshot, so a scrape never waits on LMDB and never races the writer.
  */
 #include <arpa/inet.h>
 #include <errno.h>

@@ -117,8 +117,9 @@ sse_push(struct sse *s, uint64_t feed_seq, const struct zt_tkey *k, const struct
 	if (s == NULL || k->mode != ZT_MODE_ALL || k->direction >= ZT_DIR__COUNT)
 		return;
 	struct zt_tkey *g = &s->stage.key;
-	if (s->staged && (g->level != k->level || g->code != k->code || g->gran != k->gran ||
-	                     g->bucket != k->bucket || s->stage.feed_seq != feed_seq))
+	if (s->staged &&
+	    (g->level != k->level || g->code != k->code || g->gran != k->gran ||
+	        g->bucket != k->bucket || s->stage.feed_seq != feed_seq))
 		flush_stage(s);
 	if (!s->staged) {
 		s->index = s->stage.feed_seq == feed_seq ? s->index + 1 : 1;

@@ -56,16 +56,20 @@ load_token(struct web *w, const char *path, char *err, size_t errlen)
 		n = read(fd, w->token, sizeof(w->token) - 1);
 	(void)close(fd);
 	if ((st.st_mode & 077) != 0) {
-		(void)snprintf(err, errlen, "api_token_file '%s': readable by group or others (chmod 600)", path);
+		(void)snprintf(err, errlen,
+		    "api_token_file '%s': readable by group or others (chmod 600)", path);
 		return -EPERM;
 	}
-	while (n > 0 && (w->token[n - 1] == '\n' || w->token[n - 1] == '\r' || w->token[n - 1] == ' '))
+	while (
+	    n > 0 && (w->token[n - 1] == '\n' || w->token[n - 1] == '\r' || w->token[n - 1] == ' '))
 		n--;
 	for (ssize_t i = 0; i < n; i++)
 		if (w->token[i] <= ' ' || w->token[i] > '~')
 			n = -1;
 	if (n < 16 || (size_t)n >= sizeof(w->token) - 1) {
-		(void)snprintf(err, errlen, "api_token_file '%s': expected one line of 16 to %zu printable characters", path, sizeof(w->token) - 2);
+		(void)snprintf(err, errlen,
+		    "api_token_file '%s': expected one line of 16 to %zu printable characters",
+		    path, sizeof(w->token) - 2);
 		return -EINVAL;
 	}
 	w->token[n] = '\0';
@@ -169,7 +173,8 @@ web_reply(struct MHD_Connection *conn, unsigned status, const char *type, const 
 		free(body);
 		return MHD_NO;
 	}
-	int ret = web_headers(r, type, cache) < 0 ? MHD_NO : (int)MHD_queue_response(conn, status, r);
+	int ret =
+	    web_headers(r, type, cache) < 0 ? MHD_NO : (int)MHD_queue_response(conn, status, r);
 	MHD_destroy_response(r);
 	return ret;
 }
@@ -201,20 +206,24 @@ web_error(struct MHD_Connection *conn, unsigned status, const char *why)
 	json_object_put(o);
 	if (text == NULL)
 		return MHD_NO;
-	return web_reply(conn, status, "application/json; charset=utf-8", "no-store", text, strlen(text));
+	return web_reply(
+	    conn, status, "application/json; charset=utf-8", "no-store", text, strlen(text));
 }
 
 /* Serialises o (taken) as the 200 answer, or a 500 when o is NULL (out of memory). */
 int
 web_json(struct MHD_Connection *conn, struct json_object *o)
 {
-	const char *s = o != NULL ? json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE) : NULL;
+	const char *s = o != NULL ? json_object_to_json_string_ext(
+	                                o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
+	                          : NULL;
 	char *text = s != NULL ? strdup(s) : NULL;
 
 	json_object_put(o);
 	if (text == NULL)
 		return web_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
-	return web_reply(conn, MHD_HTTP_OK, "application/json; charset=utf-8", "no-store", text, strlen(text));
+	return web_reply(
+	    conn, MHD_HTTP_OK, "application/json; charset=utf-8", "no-store", text, strlen(text));
 }
 
 /* Compares without stopping at the first difference: the time says nothing of the token. */
@@ -238,7 +247,8 @@ authorized(const struct web *w, struct MHD_Connection *conn)
 {
 	if (w->token_len == 0)
 		return true;
-	const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+	const char *h =
+	    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
 	const char *q = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "access_token");
 	if (h != NULL && strncmp(h, "Bearer ", 7) == 0)
 		return token_equal(h + 7, strlen(h + 7), w->token, w->token_len);
@@ -257,8 +267,8 @@ unauthorized(struct MHD_Connection *conn)
 		return MHD_NO;
 	int ret = MHD_NO;
 	if (web_headers(r, "application/json; charset=utf-8", "no-store") == 0 &&
-	    MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
-	        "Bearer realm=\"zonetally\"") == MHD_YES)
+	    MHD_add_response_header(
+	        r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"zonetally\"") == MHD_YES)
 		ret = MHD_queue_response(conn, MHD_HTTP_UNAUTHORIZED, r);
 	MHD_destroy_response(r);
 	return ret;
@@ -305,16 +315,19 @@ serve_file(const struct web *w, struct MHD_Connection *conn, size_t i)
 	(void)snprintf(path, sizeof(path), "%s/%s", w->dir, files[i].file);
 	int r = read_file(path, &body, &len, &st);
 	if (r < 0)
-		return web_error(conn, MHD_HTTP_NOT_FOUND, "the dashboard is not installed (dashboard_dir)");
+		return web_error(
+		    conn, MHD_HTTP_NOT_FOUND, "the dashboard is not installed (dashboard_dir)");
 	(void)snprintf(etag, sizeof(etag), "\"%llx-%llx\"", (unsigned long long)st.st_mtime,
 	    (unsigned long long)st.st_size);
-	const char *inm = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
+	const char *inm =
+	    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
 	unsigned status = MHD_HTTP_OK;
 	if (inm != NULL && strcmp(inm, etag) == 0) {
 		status = MHD_HTTP_NOT_MODIFIED;
 		len = 0;
 	}
-	struct MHD_Response *resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+	struct MHD_Response *resp =
+	    MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
 	if (resp == NULL) {
 		free(body);
 		return MHD_NO;
@@ -347,5 +360,6 @@ web_request(struct web *w, struct MHD_Connection *conn, const char *url)
 		return api_top(w, conn);
 	if (strcmp(url, "/api/stream") == 0)
 		return api_stream(w, conn);
-	return web_error(conn, MHD_HTTP_NOT_FOUND, "no such API: /api/totals, /api/top, /api/stream");
+	return web_error(
+	    conn, MHD_HTTP_NOT_FOUND, "no such API: /api/totals, /api/top, /api/stream");
 }

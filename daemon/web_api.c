@@ -89,7 +89,10 @@ period_arg(struct MHD_Connection *conn, struct zt_period *ret)
 	}
 	if (strcmp(p, "all") == 0)
 		return zt_period_parse(ZT_GRAN_ALL, NULL, ret);
-	int gran = len == 10 ? ZT_GRAN_DAY : len == 7 ? ZT_GRAN_MONTH : len == 4 ? ZT_GRAN_YEAR : -1;
+	int gran = len == 10 ? ZT_GRAN_DAY
+	    : len == 7       ? ZT_GRAN_MONTH
+	    : len == 4       ? ZT_GRAN_YEAR
+	                     : -1;
 	return gran < 0 ? -EINVAL : zt_period_parse(gran, p, ret);
 }
 
@@ -112,7 +115,8 @@ number_arg(const char *s, unsigned long min, unsigned long max, unsigned long *r
 static int
 ask_failed(struct MHD_Connection *conn, int r, const char *err)
 {
-	return web_error(conn, r == -EINVAL ? MHD_HTTP_BAD_REQUEST : MHD_HTTP_INTERNAL_SERVER_ERROR, err);
+	return web_error(
+	    conn, r == -EINVAL ? MHD_HTTP_BAD_REQUEST : MHD_HTTP_INTERNAL_SERVER_ERROR, err);
 }
 
 /* GET /api/totals?code=CODE[&period=P][&province=1]: `zonetally get CODE --json`. */
@@ -128,10 +132,12 @@ api_totals(struct web *w, struct MHD_Connection *conn)
 	if (code_s == NULL || strlen(code_s) != 6 || number_arg(code_s, 0, 999999, &code) < 0)
 		return web_error(conn, MHD_HTTP_BAD_REQUEST, "code: expected 6 digits");
 	if (period_arg(conn, &p) < 0)
-		return web_error(conn, MHD_HTTP_BAD_REQUEST, "period: expected YYYY-MM-DD, YYYY-MM, YYYY or all");
+		return web_error(conn, MHD_HTTP_BAD_REQUEST,
+		    "period: expected YYYY-MM-DD, YYYY-MM, YYYY or all");
 	bool force = prov != NULL && strcmp(prov, "1") == 0;
 	if (zt_target_of(zt_store_zone(w->q.store, (uint32_t)code), (uint32_t)code, force, &t) < 0)
-		return web_error(conn, MHD_HTTP_NOT_FOUND, "code: not a zone, a province or 000000");
+		return web_error(
+		    conn, MHD_HTTP_NOT_FOUND, "code: not a zone, a province or 000000");
 	Req rq = ZONETALLY__V1__QUERY_REQUEST__INIT;
 	Resp *resp = NULL;
 	rq.has_op = rq.has_level = rq.has_code = rq.has_granularity = rq.has_bucket = 1;
@@ -200,11 +206,13 @@ api_top(struct web *w, struct MHD_Connection *conn)
 	char err[160];
 
 	if (by != NULL && by_arg(by, &dir) < 0)
-		return web_error(conn, MHD_HTTP_BAD_REQUEST, "by: expected import, export or total");
+		return web_error(
+		    conn, MHD_HTTP_BAD_REQUEST, "by: expected import, export or total");
 	if (n_s != NULL && number_arg(n_s, 1, TOP_LIMIT, &limit) < 0)
 		return web_error(conn, MHD_HTTP_BAD_REQUEST, "n: expected 1 to 1000");
 	if (period_arg(conn, &p) < 0)
-		return web_error(conn, MHD_HTTP_BAD_REQUEST, "period: expected YYYY-MM-DD, YYYY-MM, YYYY or all");
+		return web_error(conn, MHD_HTTP_BAD_REQUEST,
+		    "period: expected YYYY-MM-DD, YYYY-MM, YYYY or all");
 	Req rq = ZONETALLY__V1__QUERY_REQUEST__INIT;
 	Resp *resp = NULL;
 	rq.has_op = rq.has_granularity = rq.has_bucket = rq.has_by_direction = rq.has_limit = 1;

@@ -50,7 +50,8 @@ emit(struct sbuf *b, const char *id, const char *type, struct json_object *o)
 		sb_printf(b, "id: %s\n", id);
 	if (o != NULL) {
 		sb_printf(b, "event: %s\ndata: %s\n", type,
-		    json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+		    json_object_to_json_string_ext(
+		        o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 		json_object_put(o);
 	}
 	sb_append(b, "\n", 1);
@@ -168,7 +169,8 @@ emit_update(struct stream *st, const struct sse_rec *r)
 	if (r->last)
 		(void)snprintf(id, sizeof(id), "%llu", (unsigned long long)r->feed_seq);
 	else
-		(void)snprintf(id, sizeof(id), "%llu.%u", (unsigned long long)r->feed_seq, r->index);
+		(void)snprintf(
+		    id, sizeof(id), "%llu.%u", (unsigned long long)r->feed_seq, r->index);
 	if (st->gran >= 0 && r->key.gran != st->gran) {
 		if (r->last)
 			emit(&st->out, id, NULL, NULL);
@@ -308,7 +310,8 @@ api_stream(struct web *w, struct MHD_Connection *conn)
 		return web_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
 	if (gran_arg(MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "gran"), &gran) < 0) {
 		free(st);
-		return web_error(conn, MHD_HTTP_BAD_REQUEST, "gran: expected day, month, year or all");
+		return web_error(
+		    conn, MHD_HTTP_BAD_REQUEST, "gran: expected day, month, year or all");
 	}
 	if (!take_slot(w)) {
 		free(st);
@@ -317,8 +320,8 @@ api_stream(struct web *w, struct MHD_Connection *conn)
 	*st = (struct stream){.w = w, .gran = gran, .next_stats_ms = now_monotonic_ms()};
 	if (id != NULL && strlen(id) < sizeof(st->last_id)) /* longer: no id of ours */
 		memcpy(st->last_id, id, strlen(id) + 1);
-	struct MHD_Response *r =
-	    MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, CHUNK, stream_read, st, stream_free);
+	struct MHD_Response *r = MHD_create_response_from_callback(
+	    MHD_SIZE_UNKNOWN, CHUNK, stream_read, st, stream_free);
 	if (r == NULL) {
 		stream_free(st);
 		return MHD_NO;

@@ -324,7 +324,8 @@ ranked_json(size_t rank, const struct zt_ranked *r)
 	    add_code(z, "code", r->z->code) < 0 ||
 	    json_object_object_add(z, "name_en", json_object_new_string(r->z->city_en)) < 0 ||
 	    json_object_object_add(z, "name_zh", json_object_new_string(r->z->city_zh)) < 0 ||
-	    add_code(z, "province", r->z->province) < 0 || zt_fmt_add_dirs_json(z, &r->b, ZT_FMT_DIRS_ALL) < 0) {
+	    add_code(z, "province", r->z->province) < 0 ||
+	    zt_fmt_add_dirs_json(z, &r->b, ZT_FMT_DIRS_ALL) < 0) {
 		json_object_put(z);
 		return NULL;
 	}
