@@ -119,6 +119,19 @@ ask_failed(struct MHD_Connection *conn, int r, const char *err)
 	    conn, r == -EINVAL ? MHD_HTTP_BAD_REQUEST : MHD_HTTP_INTERNAL_SERVER_ERROR, err);
 }
 
+/* A request of op over one period. */
+static Req
+period_request(Zonetally__V1__QueryOp op, const struct zt_period *p)
+{
+	Req rq = ZONETALLY__V1__QUERY_REQUEST__INIT;
+
+	rq.has_op = rq.has_granularity = rq.has_bucket = 1;
+	rq.op = op;
+	rq.granularity = p->gran;
+	rq.bucket = p->bucket;
+	return rq;
+}
+
 /* GET /api/totals?code=CODE[&period=P][&province=1]: `zonetally get CODE --json`. */
 int
 api_totals(struct web *w, struct MHD_Connection *conn)
@@ -138,14 +151,11 @@ api_totals(struct web *w, struct MHD_Connection *conn)
 	if (zt_target_of(zt_store_zone(w->q.store, (uint32_t)code), (uint32_t)code, force, &t) < 0)
 		return web_error(
 		    conn, MHD_HTTP_NOT_FOUND, "code: not a zone, a province or 000000");
-	Req rq = ZONETALLY__V1__QUERY_REQUEST__INIT;
+	Req rq = period_request(ZONETALLY__V1__QUERY_OP__QUERY_GET, &p);
 	Resp *resp = NULL;
-	rq.has_op = rq.has_level = rq.has_code = rq.has_granularity = rq.has_bucket = 1;
-	rq.op = ZONETALLY__V1__QUERY_OP__QUERY_GET;
+	rq.has_level = rq.has_code = 1;
 	rq.level = t.level;
 	rq.code = t.code;
-	rq.granularity = p.gran;
-	rq.bucket = p.bucket;
 	int r = web_ask(w, &rq, &resp, err, sizeof(err));
 	if (r < 0)
 		return ask_failed(conn, r, err);
@@ -213,12 +223,9 @@ api_top(struct web *w, struct MHD_Connection *conn)
 	if (period_arg(conn, &p) < 0)
 		return web_error(conn, MHD_HTTP_BAD_REQUEST,
 		    "period: expected YYYY-MM-DD, YYYY-MM, YYYY or all");
-	Req rq = ZONETALLY__V1__QUERY_REQUEST__INIT;
+	Req rq = period_request(ZONETALLY__V1__QUERY_OP__QUERY_TOP, &p);
 	Resp *resp = NULL;
-	rq.has_op = rq.has_granularity = rq.has_bucket = rq.has_by_direction = rq.has_limit = 1;
-	rq.op = ZONETALLY__V1__QUERY_OP__QUERY_TOP;
-	rq.granularity = p.gran;
-	rq.bucket = p.bucket;
+	rq.has_by_direction = rq.has_limit = 1;
 	rq.by_direction = (uint32_t)dir;
 	rq.limit = (uint32_t)limit;
 	int r = web_ask(w, &rq, &resp, err, sizeof(err));

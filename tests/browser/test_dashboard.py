@@ -81,12 +81,7 @@ def shows_cli_total(browser, cli, what):
 
 
 def test(bins, work):
-    state = os.path.join(work, "state")
-    os.mkdir(state)
-    conf = zthttp.config(work)
-    cli = zh.Cli(bins, state)
-    d = zh.Daemon(bins, state, ["-c", conf]).start()
-    addr = zthttp.metrics_addr(state)
+    state, conf, cli, d, addr = zthttp.start(bins, work)
     sent = 0
     for seed, n in [(1, 1500)]:
         zh.publish_file(bins, d.endpoint, zthttp.today_events(bins, os.path.join(work, "a.ndjson"), n, seed, "dash-a"))

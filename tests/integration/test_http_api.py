@@ -13,7 +13,6 @@ readable by others stops the daemon at start.
 import os
 import socket
 import sys
-import time
 
 import ztharness as zh
 import zthttp
@@ -150,11 +149,7 @@ def check_token(bins, work, state):
 
 
 def test(bins, work):
-    state = os.path.join(work, "state")
-    os.mkdir(state)
-    cli = zh.Cli(bins, state)
-    d = zh.Daemon(bins, state, ["-c", zthttp.config(work)]).start()
-    addr = zthttp.metrics_addr(state)
+    state, _, cli, d, addr = zthttp.start(bins, work)
     zh.publish_file(bins, d.endpoint, zthttp.today_events(bins, os.path.join(work, "a"), 2000, 1, "api"))
     cli.wait_received(2000)
     check_api(addr, cli)

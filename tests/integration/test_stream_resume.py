@@ -42,12 +42,7 @@ def apply(view, events):
 
 
 def test(bins, work):
-    state = os.path.join(work, "state")
-    os.mkdir(state)
-    conf = zthttp.config(work)
-    cli = zh.Cli(bins, state)
-    d = zh.Daemon(bins, state, ["-c", conf]).start()
-    addr = zthttp.metrics_addr(state)
+    state, conf, cli, d, addr = zthttp.start(bins, work)
     zh.publish_file(bins, d.endpoint, zthttp.today_events(bins, os.path.join(work, "a"), 300, 1, "sa"))
     cli.wait_received(300)
 

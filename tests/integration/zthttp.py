@@ -45,6 +45,15 @@ def config(work, extra=""):
     return path
 
 
+def start(bins, work, extra_conf=""):
+    """A daemon on a fresh state dir serving the dashboard: (state, conf, cli, daemon, addr)."""
+    state = os.path.join(work, "state")
+    os.mkdir(state)
+    conf = config(work, extra_conf)
+    d = zh.Daemon(bins, state, ["-c", conf]).start()
+    return state, conf, zh.Cli(bins, state), d, metrics_addr(state)
+
+
 def metrics_addr(state):
     """The bound ADDR:PORT of the HTTP listener, from the endpoints file."""
     with open(os.path.join(state, "zonetallyd.endpoints"), encoding="utf-8") as f:
