@@ -57,6 +57,9 @@ static const struct key keys[] = {
     {"store", "map_size_mb", T_U64, F(map_size_mb), 0, 1, 1 << 24, "1024", false},
     {"store", "rejects_max", T_U32, F(rejects_max), 0, 0, 100000000, "10000", true},
     {"metrics", "listen", T_STRING, F(metrics_listen), 0, 0, 0, "127.0.0.1:9464", false},
+    {"metrics", "dashboard_dir", T_STRING, F(dashboard_dir), 0, 0, 0,
+        "/usr/share/zonetally/dashboard", false},
+    {"metrics", "api_token_file", T_STRING, F(api_token_file), 0, 0, 0, "", false},
     {"ingest", "router_bind", T_STRING, F(router_bind), 0, 0, 0, "tcp://127.0.0.1:7602", false},
     {"ingest", "router_window", T_U32, F(router_window), 0, 1, 10000000, "100000", false},
     {"feed", "bind", T_STRING, F(feed_bind), 0, 0, 0, "tcp://127.0.0.1:7603", false},
@@ -235,6 +238,8 @@ zt_config_done(struct zt_config *c)
 	free(c->zones_file);
 	free(c->subscribe);
 	free(c->metrics_listen);
+	free(c->dashboard_dir);
+	free(c->api_token_file);
 	free(c->router_bind);
 	free(c->feed_bind);
 	free(c->query_bind);

@@ -236,6 +236,7 @@ struct feed {
 	uint32_t heartbeat_ms;
 	struct feed_topic *topics; /* sorted by code */
 	size_t n_topics;
+	struct sse *sse; /* issue 8: the HTTP stream's history, or NULL */
 };
 
 int feed_open(struct feed *f, void *zctx, const struct zt_config *c, const struct decode_opts *o,
@@ -294,6 +295,7 @@ struct daemon {
 	struct acktrack ack; /* what may be acknowledged (acktrack.c) */
 	struct feed feed;    /* issue 4: live totals feed */
 	struct query query;  /* issue 4: query socket */
+	struct web *web;     /* issue 8: dashboard, JSON API and stream on the HTTP listener */
 };
 
 int loop_signals(struct daemon *d);
@@ -301,12 +303,58 @@ int loop_run(struct daemon *d);
 
 /* metrics.c */
 struct metrics;
-int metrics_new(const char *listen, struct metrics **ret, char *err, size_t errlen);
+int metrics_new(
+    const char *listen, struct web *web, struct metrics **ret, char *err, size_t errlen);
 const char *metrics_bound(const struct metrics *m);
 struct metrics *metrics_free(struct metrics *m);
 void metrics_commit(struct metrics *m, const struct batch *b, const struct ingest *in);
 void metrics_reload(struct metrics *m, bool ok);
 void metrics_refresh(struct metrics *m, struct zt_store *s);
+
+/* sbuf.c */
+
+/* A growing text buffer; `oom` is sticky. */
+struct sbuf {
+	char *p;
+	size_t len, cap;
+	bool oom;
+};
+
+void sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sb_append(struct sbuf *b, const char *s, size_t n);
+void sb_done(struct sbuf *b);
+
+/* sse.c */
+
+/* One TotalsUpdate as GET /api/stream sends it: the all-modes column the commit wrote. */
+struct sse_rec {
+	uint64_t feed_seq;
+	uint32_t index;     /* 1-based position in its commit */
+	bool last;          /* set by sse_read(): the commit's final update */
+	uint8_t dirs;       /* bits 1 << enum zt_direction: which of t[] the commit wrote */
+	struct zt_tkey key; /* level, code, gran, bucket (direction and mode unused) */
+	struct zt_totals t[ZT_DIR__COUNT];
+};
+
+struct sse;
+int sse_new(size_t cap, uint64_t feed_seq, struct sse **ret);
+struct sse *sse_free(struct sse *s);
+void sse_stop(struct sse *s);
+void sse_push(struct sse *s, uint64_t feed_seq, const struct zt_tkey *k, const struct zt_totals *t);
+void sse_commit(struct sse *s, uint64_t feed_seq);
+int sse_resume(struct sse *s, const char *last_id, uint64_t *ret_pos);
+int sse_after_snapshot(struct sse *s, uint64_t feed_seq, uint64_t *ret_pos);
+int sse_read(struct sse *s, uint64_t *pos, struct sse_rec *out, size_t max, int wait_ms);
+
+/* web.c */
+struct web;
+struct MHD_Connection;
+int web_new(const struct zt_config *c, struct zt_store *owner, const struct feed *f,
+    const char *config_path, struct web **ret, char *err, size_t errlen);
+struct web *web_free(struct web *w);
+struct sse *web_sse(const struct web *w);
+void web_stop(struct web *w);
+int web_request(struct web *w, struct MHD_Connection *conn, const char *url);
 
 /* reload.c */
 #define ZT_PID_FILE    "zonetallyd.pid"

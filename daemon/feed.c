@@ -177,7 +177,7 @@ flush_block(struct gather *g)
 	u.topic_seq = ++ft->seq;
 	u.block = &b;
 	(void)snprintf(topic, sizeof(topic), "tot.%06u", g->key.code);
-	int r = send_msg(g->f->pub, topic, &u.base);
+	int r = g->f->pub != NULL ? send_msg(g->f->pub, topic, &u.base) : 0;
 	if (r < 0 && g->err == 0)
 		g->err = r;
 	g->f->updates++;
@@ -201,6 +201,7 @@ gather_fn(const struct zt_tkey *k, const struct zt_totals *t, void *arg)
 	if (g->n > 0 && !same_block(&g->key, k))
 		flush_block(g);
 	g->key = *k;
+	sse_push(g->f->sse, g->feed_seq, k, t);
 	Zonetally__V1__Total *x = &g->t[g->n];
 	*x = (Zonetally__V1__Total)ZONETALLY__V1__TOTAL__INIT;
 	x->has_direction = x->has_mode = x->has_events = x->has_value_fen = x->has_items =
@@ -218,7 +219,8 @@ gather_fn(const struct zt_tkey *k, const struct zt_totals *t, void *arg)
 
 /*
  * Publishes what the commit feed_seq changed, read from the writer's store (the writer is
- * idle: the main thread has just collected its batch).
+ * idle: the main thread has just collected its batch), on the PUB socket and into the HTTP
+ * stream's history (either may be off).
  * @return 0 or a negative errno of the socket (the feed then misses updates; watchers see
  *     the gap and re-snapshot).
  */
@@ -228,7 +230,7 @@ feed_publish(struct feed *f, const struct zt_store *s, uint64_t feed_seq)
 	struct gather g = {.f = f, .feed_seq = feed_seq};
 	int64_t now = now_wall_ms();
 
-	if (f->pub == NULL || feed_seq <= f->last_feed_seq) {
+	if ((f->pub == NULL && f->sse == NULL) || feed_seq <= f->last_feed_seq) {
 		f->last_feed_seq = feed_seq > f->last_feed_seq ? feed_seq : f->last_feed_seq;
 		return 0;
 	}
@@ -236,6 +238,7 @@ feed_publish(struct feed *f, const struct zt_store *s, uint64_t feed_seq)
 		g.cur[gr] = zt_bucket_of(gr, now);
 	int r = zt_store_changed(s, gather_fn, &g);
 	flush_block(&g);
+	sse_commit(f->sse, feed_seq);
 	f->last_feed_seq = feed_seq;
 	return r < 0 ? r : g.err;
 }

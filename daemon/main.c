@@ -405,6 +405,10 @@ start(struct daemon *d, struct zt_store *s, void **zctx)
 	if (feed_open(&d->feed, *zctx, c, &d->dopts, ctr.feed_seq, err, sizeof(err)) < 0 ||
 	    query_open(&d->query, *zctx, c, s, &d->feed, err, sizeof(err)) < 0)
 		fatalx("%s", err);
+	/* before the writer owns the store: the HTTP threads' read-only handle on it */
+	if (web_new(c, s, &d->feed, reload_args.config, &d->web, err, sizeof(err)) < 0)
+		fatalx("%s", err);
+	d->feed.sse = web_sse(d->web);
 	if ((r = writer_start(&d->w, *zctx, s, c)) < 0)
 		fatalx("cannot start the writer: %s", strerror(-r));
 	if (ingest_open(&d->in, *zctx, c, err, sizeof(err)) < 0)
@@ -417,7 +421,7 @@ start(struct daemon *d, struct zt_store *s, void **zctx)
 	for (int i = 0; i < 2; i++)
 		if (batch_init(&d->bufs[i], batch_cap(c)) < 0)
 			fatalx("out of memory for the batch buffers");
-	if (metrics_new(c->metrics_listen, &d->metrics, err, sizeof(err)) < 0)
+	if (metrics_new(c->metrics_listen, d->web, &d->metrics, err, sizeof(err)) < 0)
 		fatalx("%s", err);
 	d->in.metrics_bound = metrics_bound(d->metrics);
 	char extra[2 * ZT_ENDPOINT_MAX + 32] = "";
@@ -473,7 +477,9 @@ main(int argc, char **argv)
 	if (r < 0)
 		fatalx("stopping on a store failure: %s", zt_strerror(r));
 	writer_stop(&d.w);
+	web_stop(d.web); /* open event streams end, so the HTTP server can join their threads */
 	d.metrics = metrics_free(d.metrics);
+	d.web = web_free(d.web);
 	ingest_close(&d.in);
 	router_close(&d.rt);
 	acktrack_done(&d.ack);

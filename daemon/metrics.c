@@ -1,9 +1,9 @@
 /*
- * metrics.c: Prometheus text exposition over HTTP (libmicrohttpd, its own thread), on
- * 127.0.0.1:9464 by default. The main thread records into a snapshot under a mutex (once
- * per commit, and the store-derived gauges once a second while the writer is idle, since
- * only then may this thread touch the store); the HTTP thread only formats that snapshot,
- * so a scrape never waits on LMDB and never races the writer.
+ * metrics.c: Prometheus text exposition over HTTP (libmicrohttpd, its own threads), on
+ * 127.0.0.1:9464 by default; the same server hands every other URL to web.c (issue 8). The main
+ * thread records into a snapshot under a mutex (once per commit, and the store-derived gauges once
+ * a second while the writer is idle, since only then may this thread touch the store); the HTTP
+ * thread only formats that snapshot, so a scrape never waits on LMDB and never races the writer.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -24,6 +24,8 @@
 #define MAX_PUBLISHERS   1000 /* label cardinality bound: the busiest are kept */
 #define N_LAT            14
 #define N_SIZE           6
+#define MAX_CONNECTIONS  64U    /* HTTP connections (threads), idle ones included */
+#define REQUEST_MEMORY   16384U /* per connection: a longer URL or header block gets 414/431 */
 
 static const double lat_bounds[N_LAT] = {
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
@@ -66,6 +68,7 @@ struct snap {
 
 struct metrics {
 	pthread_mutex_t mu;
+	struct web *web; /* issue 8: every other URL; NULL: only /metrics */
 	struct snap s;
 	struct MHD_Daemon *mhd;
 	char bound[64];
@@ -82,43 +85,6 @@ hist_add(struct hist *h, const double *bounds, size_t n, double v)
 	h->bucket[i]++;
 	h->sum += v;
 	h->count++;
-}
-
-/* A growing text buffer for one scrape. */
-struct sbuf {
-	char *p;
-	size_t len, cap;
-	bool oom;
-};
-
-static void sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void
-sb_printf(struct sbuf *b, const char *fmt, ...)
-{
-	va_list ap;
-
-	for (int tries = 0; tries < 2 && !b->oom; tries++) {
-		va_start(ap, fmt);
-		int n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
-		va_end(ap);
-		if (n < 0) {
-			b->oom = true;
-			return;
-		}
-		if ((size_t)n < b->cap - b->len) {
-			b->len += (size_t)n;
-			return;
-		}
-		size_t cap = (b->cap + (size_t)n) * 2;
-		char *p = realloc(b->p, cap);
-		if (p == NULL) {
-			b->oom = true;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
 }
 
 static void
@@ -260,10 +226,8 @@ render_zap(struct sbuf *b)
 static char *
 render(struct metrics *m, size_t *ret_len)
 {
-	struct sbuf b = {.cap = 16384};
+	struct sbuf b = {0};
 
-	if ((b.p = malloc(b.cap)) == NULL)
-		return NULL;
 	(void)pthread_mutex_lock(&m->mu);
 	render_counters(&b, &m->s);
 	hist_render(&b, "zonetally_commit_duration_seconds", "Time to apply and fsync one batch.",
@@ -274,8 +238,8 @@ render(struct metrics *m, size_t *ret_len)
 	render_gauges(&b, &m->s);
 	render_zap(&b);
 	(void)pthread_mutex_unlock(&m->mu);
-	if (b.oom) {
-		free(b.p);
+	if (b.oom || b.p == NULL) {
+		sb_done(&b);
 		return NULL;
 	}
 	*ret_len = b.len;
@@ -297,7 +261,8 @@ reply(struct MHD_Connection *conn, unsigned status, const char *type, char *body
 	return ret;
 }
 
-/* GET /metrics; anything else is 404 or 405. Runs on libmicrohttpd's thread. */
+/* GET /metrics, the rest to web.c; anything but GET or HEAD is 405. Runs on a libmicrohttpd
+ * connection thread. */
 static enum MHD_Result
 on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
     const char *version, const char *data, size_t *data_len, void **req)
@@ -309,6 +274,8 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
 		return reply(
 		    conn, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain", strdup("GET only\n"), 9);
+	if (strcmp(url, "/metrics") != 0 && m->web != NULL)
+		return (enum MHD_Result)web_request(m->web, conn, url);
 	if (strcmp(url, "/metrics") != 0)
 		return reply(conn, MHD_HTTP_NOT_FOUND, "text/plain", strdup("try /metrics\n"), 13);
 	char *body = render(m, &len);
@@ -355,7 +322,7 @@ record_bound(struct metrics *m)
  * @return 0 or a negative errno (err says which address and why).
  */
 int
-metrics_new(const char *listen, struct metrics **ret, char *err, size_t errlen)
+metrics_new(const char *listen, struct web *web, struct metrics **ret, char *err, size_t errlen)
 {
 	struct metrics *m = calloc(1, sizeof(*m));
 	struct sockaddr_in sa;
@@ -366,6 +333,7 @@ metrics_new(const char *listen, struct metrics **ret, char *err, size_t errlen)
 		return -ENOMEM;
 	}
 	m->s.start_s = (double)now_wall_ms() / 1000.0;
+	m->web = web;
 	*ret = m;
 	if (listen[0] == '\0' || strcmp(listen, "off") == 0)
 		return 0;
@@ -373,10 +341,15 @@ metrics_new(const char *listen, struct metrics **ret, char *err, size_t errlen)
 		(void)snprintf(err, errlen, "metrics: bad listen address '%s'", listen);
 		return -EINVAL;
 	}
-	m->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG,
+	/* A thread per connection: an event stream waits for the next commit inside its
+	 * content callback, which would stall every other client of a single polling thread.
+	 * The connection limit bounds the threads; idle or unread connections time out. */
+	m->mhd = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+	        MHD_USE_POLL | MHD_USE_ERROR_LOG,
 	    ntohs(sa.sin_port), NULL, NULL, on_request, m, MHD_OPTION_SOCK_ADDR,
-	    (struct sockaddr *)&sa, MHD_OPTION_CONNECTION_LIMIT, 16U, MHD_OPTION_CONNECTION_TIMEOUT,
-	    10U, MHD_OPTION_END);
+	    (struct sockaddr *)&sa, MHD_OPTION_CONNECTION_LIMIT, MAX_CONNECTIONS,
+	    MHD_OPTION_CONNECTION_TIMEOUT, 10U, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+	    (size_t)REQUEST_MEMORY, MHD_OPTION_END);
 	if (m->mhd == NULL || record_bound(m) < 0) {
 		int r = errno != 0 ? -errno : -EIO;
 		(void)snprintf(

@@ -52,6 +52,8 @@ struct zt_config {
 
 	/* [metrics] */
 	char *metrics_listen; /* ADDR:PORT of the Prometheus endpoint; "" or "off": none */
+	char *dashboard_dir;  /* issue 8: the dashboard's static files, served at / */
+	char *api_token_file; /* issue 8: bearer token for /api/ ("": none); relative to the file */
 	/* [ingest], acknowledged path (daemon/router.c) */
 	char *router_bind;      /* ROUTER binds here (DEALER publishers connect); "" = off */
 	uint32_t router_window; /* messages of one peer received but not yet acked, at most */

@@ -26,3 +26,8 @@ echo "== installed configuration and user"
 /usr/bin/zonetally check-config /etc/zonetally/zonetallyd.conf
 getent passwd zonetally >/dev/null
 /usr/sbin/zonetallyd --help 2>&1 | grep -q metrics-listen
+
+echo "== the dashboard's files (issue 8)"
+for f in index.html dashboard.js dashboard.css; do
+	test -s "/usr/share/zonetally/dashboard/$f"
+done

@@ -9,7 +9,17 @@ libzmq3-dev libprotobuf-c-dev protobuf-c-compiler liblmdb-dev lmdb-utils
 libinih-dev libcmocka-dev libsystemd-dev libjson-c-dev
 python3 python3-zmq valgrind
 libmicrohttpd-dev prometheus clang-format
-clang libclang-rt-14-dev"
+clang libclang-rt-14-dev
+chromium fonts-wqy-microhei"
+
+# The browser test (tests/browser) runs Node.js with npm: Debian's packages unless a node
+# and npm are already on the PATH (e.g. a newer Node.js that ships its own npm).
+if ! command -v node >/dev/null 2>&1; then
+	PKGS="$PKGS nodejs"
+fi
+if ! command -v npm >/dev/null 2>&1; then
+	PKGS="$PKGS npm"
+fi
 
 missing=""
 for p in $PKGS; do

@@ -251,3 +251,108 @@ zt_period_day_of(int64_t unix_ms)
 {
 	return (struct zt_period){.gran = ZT_GRAN_DAY, .bucket = zt_cst_day(unix_ms)};
 }
+
+static const char *const dir_names[ZT_DIR__COUNT] = {"total", "import", "export"};
+static const int dir_order[ZT_DIR__COUNT] = {ZT_DIR_IMPORT, ZT_DIR_EXPORT, ZT_DIR_ALL};
+
+int
+zt_fmt_add_dirs_json(struct json_object *o, const struct zt_totals_block *b, unsigned mask)
+{
+	for (size_t i = 0; i < ZT_DIR__COUNT; i++) {
+		int d = dir_order[i];
+		if (!(mask & (1u << d)))
+			continue;
+		struct json_object *t = zt_fmt_totals_json(&b->t[d][ZT_MODE_ALL]);
+		if (t == NULL || json_object_object_add(o, dir_names[d], t) < 0) {
+			json_object_put(t);
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+/* Adds "key": "%06u" of code to o. */
+static int
+add_code(struct json_object *o, const char *key, uint32_t code)
+{
+	char text[16];
+
+	(void)snprintf(text, sizeof(text), "%06u", code);
+	return json_object_object_add(o, key, json_object_new_string(text));
+}
+
+struct json_object *
+zt_fmt_block_json(const struct zt_target *t, const struct zt_period *p,
+    const struct zt_totals_block *b, unsigned dir_mask)
+{
+	static const char *const level[ZT_LEVEL__COUNT] = {"nation", "province", "zone"};
+	struct json_object *o = json_object_new_object();
+
+	if (o == NULL || add_code(o, "code", t->code) < 0 ||
+	    json_object_object_add(o, "level", json_object_new_string(level[t->level])) < 0 ||
+	    json_object_object_add(o, "name_en", json_object_new_string(t->name_en)) < 0 ||
+	    json_object_object_add(o, "name_zh", json_object_new_string(t->name_zh)) < 0 ||
+	    json_object_object_add(o, "period", zt_fmt_period_json(p)) < 0 ||
+	    zt_fmt_add_dirs_json(o, b, dir_mask) < 0) {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
+struct json_object *
+zt_fmt_get_json(
+    const struct zt_target *t, const struct zt_period *p, const struct zt_totals_block *b)
+{
+	struct json_object *o = zt_fmt_block_json(t, p, b, ZT_FMT_DIRS_ALL);
+
+	if (o != NULL && zt_fmt_add_modes_json(o, b) < 0) {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* One element of the "zones" array of top. */
+static struct json_object *
+ranked_json(size_t rank, const struct zt_ranked *r)
+{
+	struct json_object *z = json_object_new_object();
+
+	if (z == NULL ||
+	    json_object_object_add(z, "rank", json_object_new_int64((int64_t)rank)) < 0 ||
+	    add_code(z, "code", r->z->code) < 0 ||
+	    json_object_object_add(z, "name_en", json_object_new_string(r->z->city_en)) < 0 ||
+	    json_object_object_add(z, "name_zh", json_object_new_string(r->z->city_zh)) < 0 ||
+	    add_code(z, "province", r->z->province) < 0 ||
+	    zt_fmt_add_dirs_json(z, &r->b, ZT_FMT_DIRS_ALL) < 0) {
+		json_object_put(z);
+		return NULL;
+	}
+	return z;
+}
+
+struct json_object *
+zt_fmt_top_json(const struct zt_period *p, const char *by, const struct zt_ranked *v, size_t n)
+{
+	struct json_object *o = json_object_new_object(), *a = json_object_new_array();
+
+	if (o == NULL || a == NULL ||
+	    json_object_object_add(o, "period", zt_fmt_period_json(p)) < 0 ||
+	    json_object_object_add(o, "by", json_object_new_string(by)) < 0)
+		goto fail;
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *z = ranked_json(i + 1, &v[i]);
+		if (z == NULL || json_object_array_add(a, z) < 0) {
+			json_object_put(z);
+			goto fail;
+		}
+	}
+	if (json_object_object_add(o, "zones", a) < 0)
+		goto fail;
+	return o;
+fail:
+	json_object_put(a);
+	json_object_put(o);
+	return NULL;
+}

@@ -323,6 +323,40 @@ int zt_fmt_add_modes_json(struct json_object *o, const struct zt_totals_block *b
 /* Returns a new {"granularity":"day","bucket":"2022-11-11"|null} object, or NULL. */
 struct json_object *zt_fmt_period_json(const struct zt_period *p);
 
+/* Which direction columns zt_fmt_block_json() writes (bits of 1 << enum zt_direction). */
+#define ZT_FMT_DIRS_ALL 0x7u
+
+/* Adds "import", "export", "total" (those in dir_mask) of the all-modes column to o.
+ * @return 0 or -ENOMEM (o may hold the first ones). */
+int zt_fmt_add_dirs_json(struct json_object *o, const struct zt_totals_block *b, unsigned dir_mask);
+
+/*
+ * Returns a new object of one code's period: {"code","level","name_en","name_zh","period",
+ * "import","export","total"} (the all-modes columns), the shape of `get --json` without
+ * "by_mode"; only the directions in dir_mask are written. NULL when out of memory.
+ * @note The caller owns it (json_object_put); t and p are only read.
+ */
+struct json_object *zt_fmt_block_json(const struct zt_target *t, const struct zt_period *p,
+    const struct zt_totals_block *b, unsigned dir_mask);
+
+/* Returns the `get --json` object: zt_fmt_block_json() with every direction and "by_mode". */
+struct json_object *zt_fmt_get_json(
+    const struct zt_target *t, const struct zt_period *p, const struct zt_totals_block *b);
+
+/* One zone of a ranking, as `top` shows it. */
+struct zt_ranked {
+	const struct zt_zone *z; /* borrowed from a registry */
+	struct zt_totals_block b;
+};
+
+/*
+ * Returns the `top --json` object: {"period","by","zones":[{"rank","code","name_en",
+ * "name_zh","province","import","export","total"}...]} of v[0..n) in order, or NULL.
+ * @param[in] by "import", "export" or "total": what the ranking is by
+ */
+struct json_object *zt_fmt_top_json(
+    const struct zt_period *p, const char *by, const struct zt_ranked *v, size_t n);
+
 /* ---------------------------------------------------------------------------------------- */
 /* Publisher: the acknowledged path (zonetallyd's ROUTER socket, default port 7602)          */
 

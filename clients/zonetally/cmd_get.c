@@ -77,41 +77,6 @@ get_text(const struct zt_target *t, const struct zt_period *p, const struct zt_t
 	}
 }
 
-/* Adds "import", "export", "total" of the all-modes column to o. */
-static int
-add_dirs(struct json_object *o, const struct zt_totals_block *b)
-{
-	for (size_t i = 0; i < ZT_DIR__COUNT; i++) {
-		int d = dir_order[i];
-		struct json_object *t = zt_fmt_totals_json(&b->t[d][ZT_MODE_ALL]);
-		if (t == NULL || json_object_object_add(o, dir_names[d], t) < 0) {
-			json_object_put(t);
-			return -1;
-		}
-	}
-	return 0;
-}
-
-static struct json_object *
-get_json(const struct zt_target *t, const struct zt_period *p, const struct zt_totals_block *b)
-{
-	static const char *const level[ZT_LEVEL__COUNT] = {"nation", "province", "zone"};
-	struct json_object *o = json_object_new_object();
-	char code[16];
-
-	(void)snprintf(code, sizeof(code), "%06u", t->code);
-	if (o == NULL || json_object_object_add(o, "code", json_object_new_string(code)) < 0 ||
-	    json_object_object_add(o, "level", json_object_new_string(level[t->level])) < 0 ||
-	    json_object_object_add(o, "name_en", json_object_new_string(t->name_en)) < 0 ||
-	    json_object_object_add(o, "name_zh", json_object_new_string(t->name_zh)) < 0 ||
-	    json_object_object_add(o, "period", zt_fmt_period_json(p)) < 0 || add_dirs(o, b) < 0 ||
-	    zt_fmt_add_modes_json(o, b) < 0) {
-		json_object_put(o);
-		return NULL;
-	}
-	return o;
-}
-
 /* Parses the CODE operand: exactly six digits. */
 static int
 parse_code(const char *s, uint32_t *ret)
@@ -143,7 +108,7 @@ get_remote(struct cli *c, uint32_t code, bool province)
 	}
 	if ((r = remote_get(c, rm, t.level, t.code, &c->period, &b)) == 0) {
 		if (c->json)
-			r = print_json(get_json(&t, &c->period, &b));
+			r = print_json(zt_fmt_get_json(&t, &c->period, &b));
 		else
 			get_text(&t, &c->period, &b);
 	}
@@ -196,17 +161,12 @@ cmd_get(struct cli *c, int argc, char **argv)
 		return EXIT_FAILURE;
 	}
 	if (c->json)
-		r = print_json(get_json(&t, &c->period, &b));
+		r = print_json(zt_fmt_get_json(&t, &c->period, &b));
 	else
 		get_text(&t, &c->period, &b);
 	zt_reader_free(rd);
 	return r;
 }
-
-struct ranked {
-	const struct zt_zone *z;
-	struct zt_totals_block b;
-};
 
 static int by_dir = ZT_DIR_ALL; /* qsort has no argument: the direction top ranks by */
 
@@ -214,7 +174,7 @@ static int by_dir = ZT_DIR_ALL; /* qsort has no argument: the direction top rank
 static int
 rank_cmp(const void *a, const void *b)
 {
-	const struct ranked *x = a, *y = b;
+	const struct zt_ranked *x = a, *y = b;
 	const struct zt_totals *tx = &x->b.t[by_dir][ZT_MODE_ALL],
 	                       *ty = &y->b.t[by_dir][ZT_MODE_ALL];
 
@@ -233,11 +193,11 @@ touched(const struct zt_totals *t)
 
 /* Reads every zone's block; keeps the zones with anything counted. */
 static int
-read_zones(struct zt_reader *rd, const struct zt_period *p, struct ranked **ret, size_t *ret_n)
+read_zones(struct zt_reader *rd, const struct zt_period *p, struct zt_ranked **ret, size_t *ret_n)
 {
 	const struct zt_zone *zones;
 	size_t nz = zt_reader_zones(rd, &zones), n = 0;
-	struct ranked *v = calloc(nz > 0 ? nz : 1, sizeof(*v));
+	struct zt_ranked *v = calloc(nz > 0 ? nz : 1, sizeof(*v));
 	int r = 0;
 
 	if (v == NULL)
@@ -257,42 +217,8 @@ read_zones(struct zt_reader *rd, const struct zt_period *p, struct ranked **ret,
 	return 0;
 }
 
-static struct json_object *
-top_json(const struct cli *c, const struct ranked *v, size_t n, const char *by)
-{
-	struct json_object *o = json_object_new_object(), *a = json_object_new_array();
-	char code[16], prov[16];
-
-	if (o == NULL || a == NULL ||
-	    json_object_object_add(o, "period", zt_fmt_period_json(&c->period)) < 0 ||
-	    json_object_object_add(o, "by", json_object_new_string(by)) < 0)
-		goto fail;
-	for (size_t i = 0; i < n; i++) {
-		struct json_object *z = json_object_new_object();
-		(void)snprintf(code, sizeof(code), "%06u", v[i].z->code);
-		(void)snprintf(prov, sizeof(prov), "%06u", v[i].z->province);
-		if (z == NULL || json_object_array_add(a, z) < 0 ||
-		    json_object_object_add(z, "rank", json_object_new_int64((int64_t)i + 1)) < 0 ||
-		    json_object_object_add(z, "code", json_object_new_string(code)) < 0 ||
-		    json_object_object_add(z, "name_en", json_object_new_string(v[i].z->city_en)) <
-		        0 ||
-		    json_object_object_add(z, "name_zh", json_object_new_string(v[i].z->city_zh)) <
-		        0 ||
-		    json_object_object_add(z, "province", json_object_new_string(prov)) < 0 ||
-		    add_dirs(z, &v[i].b) < 0)
-			goto fail;
-	}
-	if (json_object_object_add(o, "zones", a) < 0)
-		goto fail;
-	return o;
-fail:
-	json_object_put(a);
-	json_object_put(o);
-	return NULL;
-}
-
 static void
-top_text(const struct cli *c, const struct ranked *v, size_t n, const char *by)
+top_text(const struct cli *c, const struct zt_ranked *v, size_t n, const char *by)
 {
 	char per[32], imp[ZT_YUAN_LEN], exp[ZT_YUAN_LEN], tot[ZT_YUAN_LEN], ev[ZT_YUAN_LEN];
 
@@ -375,7 +301,7 @@ top_remote(struct cli *c, unsigned long limit)
 		return r;
 	size_t nz = remote_zones(rm, &zones);
 	struct remote_zone *v = calloc(nz ? nz : 1, sizeof(*v));
-	struct ranked *rk = calloc(nz ? nz : 1, sizeof(*rk));
+	struct zt_ranked *rk = calloc(nz ? nz : 1, sizeof(*rk));
 	if (v == NULL || rk == NULL)
 		r = EXIT_FAILURE;
 	else
@@ -388,7 +314,7 @@ top_remote(struct cli *c, unsigned long limit)
 		qsort(rk, n, sizeof(*rk), rank_cmp);
 		n = n > limit ? limit : n;
 		if (c->json)
-			r = print_json(top_json(c, rk, n, dir_names[by_dir]));
+			r = print_json(zt_fmt_top_json(&c->period, dir_names[by_dir], rk, n));
 		else
 			top_text(c, rk, n, dir_names[by_dir]);
 	}
@@ -402,7 +328,7 @@ int
 cmd_top(struct cli *c, int argc, char **argv)
 {
 	struct zt_reader *rd;
-	struct ranked *v;
+	struct zt_ranked *v;
 	unsigned long limit = 10;
 	size_t n;
 	int r;
@@ -425,7 +351,7 @@ cmd_top(struct cli *c, int argc, char **argv)
 	if (n > limit)
 		n = limit;
 	if (c->json)
-		r = print_json(top_json(c, v, n, dir_names[by_dir]));
+		r = print_json(zt_fmt_top_json(&c->period, dir_names[by_dir], v, n));
 	else
 		top_text(c, v, n, dir_names[by_dir]);
 	free(v);
@@ -456,7 +382,7 @@ provinces_json(const struct cli *c, const struct prov *v, size_t n)
 		        json_object_new_string(zt_province_name(v[i].code, false))) < 0 ||
 		    json_object_object_add(p, "name_zh",
 		        json_object_new_string(zt_province_name(v[i].code, true))) < 0 ||
-		    add_dirs(p, &v[i].b) < 0)
+		    zt_fmt_add_dirs_json(p, &v[i].b, ZT_FMT_DIRS_ALL) < 0)
 			goto fail;
 	}
 	if (json_object_object_add(o, "provinces", a) < 0)

@@ -6,3 +6,4 @@ target_compile_definitions(test_validate PRIVATE
 
 zt_unit_test(test_acktrack test_acktrack.c zt_daemon_core)
 zt_unit_test(test_keyfile test_keyfile.c zt_daemon_core)
+zt_unit_test(test_sse test_sse.c zt_daemon_core)
