@@ -516,9 +516,9 @@ report(const struct pub *p, const struct pub_opts *o, int64_t t1)
 		return;
 	(void)fprintf(stderr,
 	    "{\"sent\": %llu, \"seconds\": %.6f, \"events_per_s\": %.0f, "
-	    "\"event_bytes_mean\": %.1f",
+	    "\"event_bytes_mean\": %.1f, \"start_mono_ns\": %lld",
 	    (unsigned long long)p->sent, s, rate,
-	    p->sent > 0 ? (double)p->bytes / (double)p->sent : 0.0);
+	    p->sent > 0 ? (double)p->bytes / (double)p->sent : 0.0, (long long)p->start_ns);
 	if (p->rel != NULL)
 		rel_stats_json(p);
 	(void)fputs("}\n", stderr);
