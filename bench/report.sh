@@ -18,10 +18,10 @@ fmt() {
 # print_table RESULTS: figure, value (min..max) [unit], ceiling, ratio, target, met?
 print_table() {
 	echo
-	printf '%-46s %14s %-25s %-9s %14s %7s  %-22s %s\n' figure value "(min .. max)" unit \
+	printf '%-44s %12s %-25s %-10s %12s %6s  %-28s %s\n' figure value "(min .. max)" unit \
 		ceiling ratio target "met?"
 	while IFS=$'\t' read -r name med min max unit ceil targets; do
-		printf '%-46s %14s %-25s %-9s %14s %7s  %-22s %s\n' "$name" "$(fmt "$med")" \
+		printf '%-44s %12s %-25s %-10s %12s %6s  %-28s %s\n' "$name" "$(fmt "$med")" \
 			"($(fmt "$min") .. $(fmt "$max"))" "[$unit]" "$(fmt "$ceil")" \
 			"$(ratio "$med" "$ceil")" "$(target_text "$targets")" \
 			"$(met "$med" "$ceil" "$targets")"

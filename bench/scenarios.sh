@@ -49,7 +49,7 @@ scenario_ceilings() {
 	measure raw1 raw_pubsub_run 1
 	RAW_PUBSUB=$(column raw2 1 | awk '{ print $1 }')
 	result "raw PUB/SUB ceiling, 2 frames, $MSG_BYTES B" "msg/s" "$(column raw2 1)" - -
-	result "raw PUB/SUB, 1 frame (reference only)" "msg/s" "$(column raw1 1)" - -
+	result "raw PUB/SUB, 1 frame (reference)" "msg/s" "$(column raw1 1)" - -
 	result "zonetally-pub --preencode -> raw SUB" "ev/s" "$(column offered 1)" \
 		"$RAW_PUBSUB" "ge:2000000"
 	measure unpack raw_unpack_run
@@ -184,10 +184,10 @@ steady_run() {
 scenario_steady() {
 	measure steady steady_run
 	local label
-	label="steady $(fmt "$STEADY_RATE") ev/s, ${STEADY_S} s"
-	result "$label: receive->commit->ack p99" "ms" "$(column steady 1)" - "le:20"
-	result "$label: apply+fsync p99 (histogram bound)" "ms" "$(column steady 5)" - "le:20"
-	result "$label: daemon RssAnon max" "MiB" "$(column steady 2)" - "le:64"
+	label="steady $(fmt "$STEADY_RATE")/s ${STEADY_S}s"
+	result "$label: send->commit->ack p99" "ms" "$(column steady 1)" - "le:20"
+	result "$label: apply+fsync p99 (bucket)" "ms" "$(column steady 5)" - "le:20"
+	result "$label: RssAnon max" "MiB" "$(column steady 2)" - "le:64"
 	result "$label: RssAnon growth, 2nd half" "MiB" "$(column steady 3)" - "le:4"
 }
 
@@ -241,6 +241,6 @@ scenario_callgrind() {
 	fi
 	echo "  callgrind: decode + validate + apply" >&2
 	ipe=$("$src/bench/callgrind.sh" "$apply_cost" "$src/data/zones.csv" "$N_CG" "$base/cg")
-	result "decode+validate+apply (callgrind)" "instr/ev" "$ipe $ipe $ipe" - -
+	result "decode+validate+apply, callgrind" "instr/ev" "$ipe $ipe $ipe" - -
 	cp "$base/cg/callgrind.large" "$CG_KEEP" 2>/dev/null || true
 }
