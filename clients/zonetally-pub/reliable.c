@@ -84,10 +84,21 @@ rel_send(struct pub *p, uint64_t seq, const uint8_t *data, size_t len)
 	return zt_publisher_poll(p->rel, 0) < 0 ? -EIO : 0;
 }
 
+/* The ack latency percentiles p50, p99, p999 and the maximum [ms]. */
+static void
+ack_ms(const struct pub *p, double ret[4])
+{
+	static const double q[4] = {0.5, 0.99, 0.999, 1};
+
+	for (int i = 0; i < 4; i++)
+		ret[i] = (double)zt_publisher_ack_latency_us(p->rel, q[i]) / 1e3;
+}
+
 static void
 report(const struct pub *p)
 {
 	struct zt_publisher_stats st;
+	double ms[4];
 
 	zt_publisher_get_stats(p->rel, &st);
 	(void)fprintf(stderr,
@@ -100,11 +111,9 @@ report(const struct pub *p)
 		if (st.by_reason[i] > 0)
 			(void)fprintf(stderr, "  rejected %s: %llu\n", zt_reject_name(i),
 			    (unsigned long long)st.by_reason[i]);
-	(void)fprintf(stderr, "ack latency: p50 %.3f  p99 %.3f  p999 %.3f  max %.3f [ms]\n",
-	    (double)zt_publisher_ack_latency_us(p->rel, 0.5) / 1e3,
-	    (double)zt_publisher_ack_latency_us(p->rel, 0.99) / 1e3,
-	    (double)zt_publisher_ack_latency_us(p->rel, 0.999) / 1e3,
-	    (double)zt_publisher_ack_latency_us(p->rel, 1) / 1e3);
+	ack_ms(p, ms);
+	(void)fprintf(stderr, "ack latency: p50 %.3f  p99 %.3f  p999 %.3f  max %.3f [ms]\n", ms[0],
+	    ms[1], ms[2], ms[3]);
 }
 
 /* The acknowledged path's part of the --stats-json line (main.c opens and closes it). */
@@ -112,16 +121,15 @@ void
 rel_stats_json(const struct pub *p)
 {
 	struct zt_publisher_stats st;
+	double ms[4];
 
 	zt_publisher_get_stats(p->rel, &st);
+	ack_ms(p, ms);
 	(void)fprintf(stderr,
 	    ", \"acked\": %llu, \"rejected\": %llu, \"resent\": %llu, \"ack_p50_ms\": %.3f, "
 	    "\"ack_p99_ms\": %.3f, \"ack_p999_ms\": %.3f, \"ack_max_ms\": %.3f",
 	    (unsigned long long)st.acked, (unsigned long long)st.rejected,
-	    (unsigned long long)st.resent, (double)zt_publisher_ack_latency_us(p->rel, 0.5) / 1e3,
-	    (double)zt_publisher_ack_latency_us(p->rel, 0.99) / 1e3,
-	    (double)zt_publisher_ack_latency_us(p->rel, 0.999) / 1e3,
-	    (double)zt_publisher_ack_latency_us(p->rel, 1) / 1e3);
+	    (unsigned long long)st.resent, ms[0], ms[1], ms[2], ms[3]);
 }
 
 /*
