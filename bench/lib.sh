@@ -76,10 +76,12 @@ jget() {
 }
 
 # publish LOG ARGS...: zonetally-pub with ARGS and --stats-json; its stderr goes to LOG.
+# --timeout 3600: zonetally-pub lingers that long at exit for its queue to drain; the
+# default 30 s drops the tail of a large run into a slow (random-id) daemon.
 publish() {
 	local log=$1
 	shift
-	"$pub" --zones "$src/data/zones.csv" --stats-json "$@" 2>"$log" ||
+	"$pub" --zones "$src/data/zones.csv" --stats-json --timeout 3600 "$@" 2>"$log" ||
 		fail "zonetally-pub $* failed: $(tail -n 3 "$log")"
 }
 
