@@ -14,7 +14,7 @@ else
   CMAKE_GENERATOR ?= Unix Makefiles
 endif
 
-.PHONY: all deps build demo run test bench clean distclean format package fuzz
+.PHONY: all deps build demo run test bench bench-quick clean distclean format package fuzz
 
 all: build
 
@@ -40,9 +40,14 @@ test: deps
 	@$(MAKE) --no-print-directory build
 	cd $(BUILD_DIR) && ctest $(CTEST_FLAGS) -j $(JOBS)
 
+# Issue 7's benchmark on a Release build: every scenario and its raw ceilings in one run,
+# one table (bench/run.sh). BENCH_ARGS=--quick: small sizes, seconds, fails on errors only.
 bench: deps
 	@$(MAKE) --no-print-directory BUILD_DIR=build-release BUILD_TYPE=Release build
 	./bench/run.sh build-release $(BENCH_ARGS)
+
+bench-quick:
+	@$(MAKE) --no-print-directory bench BENCH_ARGS=--quick
 
 # A .deb of a Release build installed under /usr (the unit's paths follow the prefix).
 package: deps

@@ -11,9 +11,18 @@
 
 #include "zonetally.h"
 
+/* Latencies in µs (lathist.c): exact below 64, then within 1/32; up to 2^40 µs. */
+#define LATHIST_MAX_EXP 40
+#define LATHIST_BUCKETS (64 + (LATHIST_MAX_EXP - 5) * 32)
+struct lathist {
+	uint64_t n;
+	uint64_t bucket[LATHIST_BUCKETS];
+};
+
 /* One queued event. */
 struct pc_slot {
 	uint64_t seq;
+	int64_t queued_us; /* when zt_publisher_send() took it, for the ack latency */
 	uint32_t len;
 	uint16_t reason; /* a rejection the daemon reported, counted when the slot is released */
 	uint8_t *data;   /* owned */
@@ -44,10 +53,16 @@ struct zt_pubconn {
 	struct spool sp;
 	uint8_t *buf; /* an EventBatch being built */
 	size_t buf_cap;
+	struct lathist ack_us; /* queued -> acknowledgement read, per event */
 };
 
 /* publisher.c */
 int64_t pc_now_ms(void);
+int64_t pc_now_us(void);
+
+/* lathist.c */
+void lathist_add(struct lathist *h, uint64_t v);
+uint64_t lathist_quantile(const struct lathist *h, double q);
 
 /* spool.c */
 typedef int (*spool_cb)(uint64_t seq, const uint8_t *data, uint32_t len, void *arg);

@@ -31,6 +31,16 @@ pc_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Microseconds of the monotonic clock, for the acknowledgement latency. */
+int64_t
+pc_now_us(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 /* Puts an event in the ring (which has room). Takes a copy. */
 static int
 ring_push(struct zt_pubconn *pc, uint64_t seq, const void *data, size_t len)
@@ -42,6 +52,7 @@ ring_push(struct zt_pubconn *pc, uint64_t seq, const void *data, size_t len)
 	memcpy(s->data, data, len);
 	s->len = (uint32_t)len;
 	s->seq = seq;
+	s->queued_us = pc_now_us();
 	s->reason = 0;
 	if (pc->count == 0)
 		pc->progress_ms = pc->acked_ms = pc_now_ms();
@@ -216,6 +227,12 @@ int64_t
 zt_publisher_stalled_ms(const struct zt_pubconn *pc)
 {
 	return pc->count == 0 ? 0 : pc_now_ms() - pc->acked_ms;
+}
+
+uint64_t
+zt_publisher_ack_latency_us(const struct zt_pubconn *pc, double q)
+{
+	return lathist_quantile(&pc->ack_us, q < 0 ? 0 : q > 1 ? 1 : q);
 }
 
 void

@@ -83,8 +83,11 @@ static size_t
 release(struct zt_pubconn *pc, uint64_t through)
 {
 	size_t k = 0;
+	int64_t now = pc_now_us();
 
 	while (pc->count > 0 && pc->ring[pc->head].seq <= through) {
+		int64_t lat = now - pc->ring[pc->head].queued_us;
+		lathist_add(&pc->ack_us, lat > 0 ? (uint64_t)lat : 0);
 		if (pc->ring[pc->head].reason != 0) {
 			pc->st.rejected++;
 			pc->st.by_reason[pc->ring[pc->head].reason]++;

@@ -444,6 +444,14 @@ int64_t zt_publisher_stalled_ms(const struct zt_pubconn *pc);
  */
 int zt_publisher_flush(struct zt_pubconn *pc, int timeout_ms);
 
+/*
+ * Returns the q-quantile (q in 0..1, e.g. 0.99) of the acknowledgement latency of every
+ * event acknowledged so far [µs]: from zt_publisher_send() taking the event (or the spool
+ * loading it) to the zt_publisher_poll() that read its acknowledgement. Within 1/32 of
+ * the true value (a log-linear histogram); 0 before the first acknowledgement.
+ */
+uint64_t zt_publisher_ack_latency_us(const struct zt_pubconn *pc, double q);
+
 /* Copies the counters. */
 void zt_publisher_get_stats(const struct zt_pubconn *pc, struct zt_publisher_stats *ret);
 /* Query: a daemon's query socket (remote reads)                                            */

@@ -24,11 +24,12 @@
 
 static const char usage_text[] =
     "usage: zonetally-pub [--endpoint EP]... (--generate N [--seed S] [--day YYYY-MM-DD]\n"
-    "           [--dup-ratio R] [--kind-mix R] [--random-ids] [--zones FILE] | --file PATH|-)\n"
+    "           [--dup-ratio R] [--kind-mix R] [--random-ids] [--zones FILE]\n"
+    "           [--preencode] | --file PATH|-)\n"
     "           [--rate EV_PER_S] [--publisher ID] [--start-seq N]\n"
     "           [--wait-subscribers N] [--timeout S]\n"
     "           [--reliable [--window N] [--spool DIR]]\n"
-    "           [--curve-server-key FILE|Z85 --curve-key FILE]\n";
+    "           [--curve-server-key FILE|Z85 --curve-key FILE] [--stats-json]\n";
 
 enum {
 	OPT_ENDPOINT = 0x100,
@@ -50,6 +51,8 @@ enum {
 	OPT_SPOOL,
 	OPT_CURVE_SERVER_KEY,
 	OPT_CURVE_KEY,
+	OPT_PREENCODE,
+	OPT_STATS_JSON,
 };
 
 static int usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -142,6 +145,9 @@ gen_option(struct pub_opts *o, int opt, const char *arg, const char **zones)
 	case OPT_ZONES:
 		*zones = arg;
 		return 0;
+	case OPT_PREENCODE:
+		o->preencode = true;
+		return 0;
 	default:
 		return 1;
 	}
@@ -203,6 +209,9 @@ send_option(struct pub_opts *o, int opt, const char *arg)
 	case OPT_CURVE_KEY:
 		o->curve_key = arg;
 		return 0;
+	case OPT_STATS_JSON:
+		o->stats_json = true;
+		return 0;
 	default:
 		return usage("invalid option");
 	}
@@ -228,6 +237,8 @@ static const struct option longopts[] = {
     {"spool", required_argument, NULL, OPT_SPOOL},
     {"curve-server-key", required_argument, NULL, OPT_CURVE_SERVER_KEY},
     {"curve-key", required_argument, NULL, OPT_CURVE_KEY},
+    {"preencode", no_argument, NULL, OPT_PREENCODE},
+    {"stats-json", no_argument, NULL, OPT_STATS_JSON},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -268,6 +279,8 @@ parse_options(int argc, char **argv, struct pub_opts *o, const char **zones)
 		return usage("exactly one input: --generate N or --file PATH");
 	if ((o->window != 0 || o->spool != NULL) && !o->reliable)
 		return usage("--window and --spool need --reliable");
+	if (o->preencode && !o->generate)
+		return usage("--preencode goes with --generate");
 	if (o->reliable && o->n_endpoints > 1)
 		return usage("--reliable sends to one daemon: give one --endpoint");
 	if ((o->curve_server_key == NULL) != (o->curve_key == NULL))
@@ -445,12 +458,37 @@ load_zones(const char *path, struct zt_zone **ret)
 	return n;
 }
 
+/* Sends what g generates, one event at a time, or all encoded ahead into pre. */
 static int
-run_generate(struct pub *p, const struct pub_opts *o, const char *zones_path)
+send_generated(struct pub *p, const struct pub_opts *o, struct zt_gen *g, struct pub_pre *pre)
+{
+	struct zt_wire w;
+	int r = 0;
+
+	if (o->preencode && (r = pre_encode(pre, g)) < 0) {
+		(void)fprintf(stderr, "zonetally-pub: --preencode: %s\n", strerror(-r));
+		return EXIT_FAILURE;
+	}
+	if ((r = start(p, o)) != 0)
+		return r;
+	if (o->preencode)
+		r = pre_send(p, pre);
+	else
+		while (r == 0 && zt_gen_next(g, &w, NULL) == 1)
+			r = pub_send(p, &w);
+	if (r < 0) {
+		(void)fprintf(stderr, "zonetally-pub: send: %s\n", zmq_strerror(-r));
+		return EXIT_FAILURE;
+	}
+	return 0;
+}
+
+/* pre: the --preencode buffer, which the caller frees after pub_close(). */
+static int
+run_generate(struct pub *p, const struct pub_opts *o, const char *zones_path, struct pub_pre *pre)
 {
 	struct zt_zone *zones = NULL;
 	struct zt_gen *g = NULL;
-	struct zt_wire w;
 	int n = load_zones(zones_path, &zones), r;
 
 	if (n < 0)
@@ -460,17 +498,30 @@ run_generate(struct pub *p, const struct pub_opts *o, const char *zones_path)
 		free(zones);
 		return EXIT_FAILURE;
 	}
-	if ((r = start(p, o)) == 0)
-		while (zt_gen_next(g, &w, NULL) == 1)
-			if ((n = pub_send(p, &w)) < 0) {
-				(void)fprintf(
-				    stderr, "zonetally-pub: send: %s\n", zmq_strerror(-n));
-				r = EXIT_FAILURE;
-				break;
-			}
+	r = send_generated(p, o, g, pre);
 	zt_gen_free(g);
 	free(zones);
 	return r;
+}
+
+/* The figures of a successful run: a human line, and with --stats-json one JSON line. */
+static void
+report(const struct pub *p, const struct pub_opts *o, int64_t t1)
+{
+	double s = (double)(t1 - p->start_ns) / 1e9, rate = s > 0 ? (double)p->sent / s : 0.0;
+
+	(void)fprintf(stderr, "sent %llu events in %.3f s (%.0f ev/s)\n",
+	    (unsigned long long)p->sent, s, rate);
+	if (!o->stats_json)
+		return;
+	(void)fprintf(stderr,
+	    "{\"sent\": %llu, \"seconds\": %.6f, \"events_per_s\": %.0f, "
+	    "\"event_bytes_mean\": %.1f, \"start_mono_ns\": %lld",
+	    (unsigned long long)p->sent, s, rate,
+	    p->sent > 0 ? (double)p->bytes / (double)p->sent : 0.0, (long long)p->start_ns);
+	if (p->rel != NULL)
+		rel_stats_json(p);
+	(void)fputs("}\n", stderr);
 }
 
 int
@@ -478,6 +529,7 @@ main(int argc, char **argv)
 {
 	struct pub_opts o;
 	const char *zones = NULL;
+	struct pub_pre pre = {0};
 	struct pub *p;
 	int r;
 
@@ -487,18 +539,15 @@ main(int argc, char **argv)
 		(void)fprintf(stderr, "zonetally-pub: out of memory\n");
 		return EXIT_FAILURE;
 	}
-	r = o.generate ? run_generate(p, &o, zones) : run_file(p, &o);
+	r = o.generate ? run_generate(p, &o, zones, &pre) : run_file(p, &o);
 	if (r == 0)
 		r = pub_finish(p);
 	else if (p->rel != NULL)
 		(void)rel_finish(p); /* says how many events were left unacknowledged */
-	int64_t t1 = mono_ns();
+	if (r == 0)
+		report(p, &o, mono_ns());
 	pub_close(p, o.timeout_s);
-	if (r == 0) {
-		double s = (double)(t1 - p->start_ns) / 1e9;
-		(void)fprintf(stderr, "sent %llu events in %.3f s (%.0f ev/s)\n",
-		    (unsigned long long)p->sent, s, s > 0 ? (double)p->sent / s : 0.0);
-	}
+	pre_free(&pre); /* only now: the socket sent from it until closed */
 	free(p);
 	return r;
 }

@@ -28,6 +28,24 @@ struct pub_opts {
 	const char *spool;            /* --spool DIR */
 	const char *curve_server_key; /* --curve-server-key FILE|Z85, or NULL: plaintext */
 	const char *curve_key;        /* --curve-key FILE: this publisher's NAME.key */
+	bool preencode;               /* --preencode: encode all before the clock starts */
+	bool stats_json;              /* --stats-json: one JSON line of figures on stderr */
+};
+
+/* One message ready to go: the topic frame and the encoded TradeEvent. */
+struct pub_msg {
+	const char *topic;
+	size_t topic_len;
+	const uint8_t *data;
+	size_t len;
+	uint64_t sequence;
+};
+
+/* Events encoded ahead (preencode.c): records [u64 seq][u16 len][u8 tlen][topic][event]. */
+struct pub_pre {
+	uint8_t *buf;
+	size_t len, cap;
+	uint64_t n;
 };
 
 /* One open publisher socket and its pacing state. */
@@ -36,6 +54,7 @@ struct pub {
 	void *sock;
 	double rate;
 	uint64_t sent;
+	uint64_t bytes; /* encoded TradeEvent bytes sent, topics not included */
 	int64_t start_ns;
 	uint8_t buf[ZT_WIRE_MSG_MAX];
 	/* --reliable (reliable.c) */
@@ -53,14 +72,21 @@ int64_t mono_ns(void);
 int pub_open(struct pub *p, const struct pub_opts *o);
 int pub_wait_subscribers(struct pub *p, unsigned long n, int64_t deadline_ns);
 int pub_send(struct pub *p, const struct zt_wire *w);
+int pub_send_msg(struct pub *p, const struct pub_msg *m, bool stable);
 void pub_close(struct pub *p, unsigned long linger_s);
 int pub_finish(struct pub *p);
 
 /* reliable.c */
 int rel_open(struct pub *p, const struct pub_opts *o);
-int rel_send(struct pub *p, const struct zt_wire *w, size_t len);
+int rel_send(struct pub *p, uint64_t seq, const uint8_t *data, size_t len);
 bool rel_line_ok(struct pub *p, const struct zt_wire *w, const char *publisher);
 int rel_finish(struct pub *p);
 void rel_close(struct pub *p);
+void rel_stats_json(const struct pub *p);
+
+/* preencode.c */
+int pre_encode(struct pub_pre *pe, struct zt_gen *g);
+int pre_send(struct pub *p, const struct pub_pre *pe);
+void pre_free(struct pub_pre *pe);
 
 #endif /* ZT_PUB_H */

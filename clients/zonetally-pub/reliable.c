@@ -59,16 +59,16 @@ rel_line_ok(struct pub *p, const struct zt_wire *w, const char *publisher)
  * @return 0; -ETIMEDOUT when nothing was acknowledged for timeout_s; a negative errno.
  */
 int
-rel_send(struct pub *p, const struct zt_wire *w, size_t len)
+rel_send(struct pub *p, uint64_t seq, const uint8_t *data, size_t len)
 {
 	/* the input's own resends, and what a killed run already spooled, are skipped: the
 	 * reliable path resends by itself */
-	if (w->sequence <= p->resume_seq || w->sequence <= p->last_seq) {
+	if (seq <= p->resume_seq || seq <= p->last_seq) {
 		p->skipped++;
 		return 0;
 	}
 	for (;;) {
-		int r = zt_publisher_send(p->rel, w->sequence, p->buf, len);
+		int r = zt_publisher_send(p->rel, seq, data, len);
 		if (r == 0)
 			break;
 		if (r != -EAGAIN)
@@ -78,15 +78,27 @@ rel_send(struct pub *p, const struct zt_wire *w, size_t len)
 		if (zt_publisher_stalled_ms(p->rel) > (int64_t)p->timeout_s * 1000)
 			return -ETIMEDOUT;
 	}
-	p->last_seq = w->sequence;
+	p->last_seq = seq;
 	p->sent++;
+	p->bytes += len;
 	return zt_publisher_poll(p->rel, 0) < 0 ? -EIO : 0;
+}
+
+/* The ack latency percentiles p50, p99, p999 and the maximum [ms]. */
+static void
+ack_ms(const struct pub *p, double ret[4])
+{
+	static const double q[4] = {0.5, 0.99, 0.999, 1};
+
+	for (int i = 0; i < 4; i++)
+		ret[i] = (double)zt_publisher_ack_latency_us(p->rel, q[i]) / 1e3;
 }
 
 static void
 report(const struct pub *p)
 {
 	struct zt_publisher_stats st;
+	double ms[4];
 
 	zt_publisher_get_stats(p->rel, &st);
 	(void)fprintf(stderr,
@@ -99,6 +111,25 @@ report(const struct pub *p)
 		if (st.by_reason[i] > 0)
 			(void)fprintf(stderr, "  rejected %s: %llu\n", zt_reject_name(i),
 			    (unsigned long long)st.by_reason[i]);
+	ack_ms(p, ms);
+	(void)fprintf(stderr, "ack latency: p50 %.3f  p99 %.3f  p999 %.3f  max %.3f [ms]\n", ms[0],
+	    ms[1], ms[2], ms[3]);
+}
+
+/* The acknowledged path's part of the --stats-json line (main.c opens and closes it). */
+void
+rel_stats_json(const struct pub *p)
+{
+	struct zt_publisher_stats st;
+	double ms[4];
+
+	zt_publisher_get_stats(p->rel, &st);
+	ack_ms(p, ms);
+	(void)fprintf(stderr,
+	    ", \"acked\": %llu, \"rejected\": %llu, \"resent\": %llu, \"ack_p50_ms\": %.3f, "
+	    "\"ack_p99_ms\": %.3f, \"ack_p999_ms\": %.3f, \"ack_max_ms\": %.3f",
+	    (unsigned long long)st.acked, (unsigned long long)st.rejected,
+	    (unsigned long long)st.resent, ms[0], ms[1], ms[2], ms[3]);
 }
 
 /*

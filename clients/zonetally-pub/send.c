@@ -95,24 +95,41 @@ pace(struct pub *p)
 		continue;
 }
 
+/* Packs w into p->buf and sends it (a copy is queued: p->buf is reused). */
 int
 pub_send(struct pub *p, const struct zt_wire *w)
 {
 	char topic[ZT_TOPIC_LEN + 1];
-	size_t n = zt_wire_pack(w, p->buf);
+	struct pub_msg m = {.topic = topic, .data = p->buf, .sequence = w->sequence};
 
+	m.len = zt_wire_pack(w, p->buf);
+	zt_wire_topic(w, topic);
+	m.topic_len = strlen(topic);
+	return pub_send_msg(p, &m, false);
+}
+
+/*
+ * Sends one message, paced. `stable`: m->data stays valid and unchanged until pub_close()
+ * returns, so the payload frame points at it instead of a copy (zmq_send_const): no malloc
+ * or memcpy per message, which is what lets a pre-encoded run offer more than the daemon
+ * takes. The topic (9 bytes) is copied either way: ZeroMQ keeps it inside the message.
+ */
+int
+pub_send_msg(struct pub *p, const struct pub_msg *m, bool stable)
+{
 	if (p->rate > 0)
 		pace(p);
 	if (p->rel != NULL)
-		return rel_send(p, w, n);
-	zt_wire_topic(w, topic);
-	while (zmq_send(p->sock, topic, strlen(topic), ZMQ_SNDMORE) < 0)
+		return rel_send(p, m->sequence, m->data, m->len);
+	while (zmq_send(p->sock, m->topic, m->topic_len, ZMQ_SNDMORE) < 0)
 		if (errno != EINTR)
 			return -errno;
-	while (zmq_send(p->sock, p->buf, n, 0) < 0)
+	while ((stable ? zmq_send_const(p->sock, m->data, m->len, 0)
+	               : zmq_send(p->sock, m->data, m->len, 0)) < 0)
 		if (errno != EINTR)
 			return -errno;
 	p->sent++;
+	p->bytes += m->len;
 	return 0;
 }
 

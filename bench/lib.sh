@@ -1,0 +1,169 @@
+# bench/lib.sh: what the benchmark scenarios share (sourced by bench/run.sh): finding the
+# binaries, one daemon at a time on a fresh state dir, the publisher's figures, the repeat
+# and median of runs, and the results file the table is printed from.
+# Globals set by run.sh: build, src, base, runs, results.
+
+pid=     # the running zonetallyd, if any
+sampler= # the running RSS sampler, if any
+watcher= # the running bench/committed, if any
+
+fail() {
+	echo "bench: $*" >&2
+	exit 1
+}
+
+find_bin() {
+	local p
+	p=$(find "$build" -maxdepth 4 -type f -name "$1" -perm -u+x 2>/dev/null | head -n 1)
+	[ -n "$p" ] || fail "$1 not found under $build (make bench builds it)"
+	printf '%s\n' "$p"
+}
+
+# stop_all: ends what this script started (the EXIT trap calls it too).
+stop_all() {
+	[ -z "$watcher" ] || kill "$watcher" 2>/dev/null || true
+	if [ -n "$sampler" ]; then
+		kill "$sampler" 2>/dev/null || true
+		wait "$sampler" 2>/dev/null || true
+		sampler=
+	fi
+	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+		kill -TERM "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	fi
+	pid=
+}
+
+# daemon_start STATE [CONFIG]: zonetallyd on STATE (created if missing) with every socket on
+# a free loopback port; returns once its endpoints file is written.
+daemon_start() {
+	local state=$1 conf=${2:-/dev/null} deadline=$((SECONDS + 60))
+	mkdir -p "$state"
+	rm -f "$state/zonetallyd.endpoints"
+	"$daemon" --foreground -c "$conf" --state-dir "$state" --zones "$src/data/zones.csv" \
+		--sub-bind 'tcp://127.0.0.1:*' --router-bind 'tcp://127.0.0.1:*' \
+		--feed-bind 'tcp://127.0.0.1:*' --query-bind 'tcp://127.0.0.1:*' \
+		--metrics-listen 127.0.0.1:0 --log-level warning >>"$state/zonetallyd.log" 2>&1 &
+	pid=$!
+	until [ -s "$state/zonetallyd.endpoints" ]; do
+		kill -0 "$pid" 2>/dev/null || fail "zonetallyd exited: $(tail -n 5 "$state/zonetallyd.log")"
+		[ $SECONDS -lt $deadline ] || fail "zonetallyd not ready after 60 s"
+		sleep 0.01
+	done
+}
+
+# daemon_stop: SIGTERM, and the exit status must be 0 (a crash is an error, not a figure).
+daemon_stop() {
+	kill -TERM "$pid"
+	wait "$pid" || fail "zonetallyd exited with status $? after SIGTERM"
+	pid=
+}
+
+# ep STATE NAME: an endpoint the daemon reported (sub, ingest, feed, query, metrics).
+ep() {
+	awk -v n="$2" '$1 == n { print $2; exit }' "$1/zonetallyd.endpoints"
+}
+
+# counter STATE NAME: one of the store's counters (received, accepted, ...), via the CLI.
+counter() {
+	"$cli" --state-dir "$1" stats --json 2>/dev/null |
+		grep -o "\"$2\": *[0-9]*" | head -n 1 | grep -o '[0-9]*$' || echo 0
+}
+
+# jget FILE KEY: a number from zonetally-pub's --stats-json line in FILE.
+jget() {
+	grep -o "\"$2\": *-\?[0-9.]*" "$1" | tail -n 1 | sed 's/.*: *//'
+}
+
+# publish LOG ARGS...: zonetally-pub with ARGS and --stats-json; its stderr goes to LOG.
+# --timeout 3600: zonetally-pub lingers that long at exit for its queue to drain; the
+# default 30 s drops the tail of a large run into a slow (random-id) daemon.
+publish() {
+	local log=$1
+	shift
+	"$pub" --zones "$src/data/zones.csv" --stats-json --timeout 3600 "$@" 2>"$log" ||
+		fail "zonetally-pub $* failed: $(tail -n 3 "$log")"
+}
+
+# watch_start STATE TARGET: in the background, waits until the store received TARGET
+# messages and notes when (bench/committed). Started before the publisher, so that the
+# moment of the last commit is seen as it happens.
+watch_start() {
+	"$committed" "$1" "$2" 1800 >"$base/committed" &
+	watcher=$!
+}
+
+# watch_rate STATE PUBLOG N: waits for the watcher; checks that nothing was rejected;
+# prints the committed events/s of the last N, from the publisher's first send (its
+# start_mono_ns, the same clock) to the commit that completed them.
+watch_rate() {
+	local t0 t1
+	wait "$watcher" || fail "not all events committed: $(tail -n 3 "$1/zonetallyd.log")"
+	watcher=
+	[ "$(counter "$1" rejected)" -eq 0 ] || fail "zonetallyd rejected events (zonetally rejects)"
+	t1=$(awk '{ print $NF }' "$base/committed")
+	t0=$(jget "$2" start_mono_ns)
+	awk -v n="$3" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f\n", n / ((b - a) / 1e9) }'
+}
+
+# summary FIGURES...: "median min max".
+summary() {
+	printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)], v[1], v[NR] }'
+}
+
+# measure LABEL FN ARGS...: runs FN RUN_NUMBER ARGS... `runs` times. FN prints one line of
+# space-separated figures per run, kept in $base/extra.LABEL; `column` summarizes them.
+# FN runs in this shell (not in a $(...) subshell), so that a daemon it starts is one the
+# EXIT trap knows about; its output goes through a file.
+measure() {
+	local label=$1 fn=$2 i out
+	shift 2
+	: >"$base/extra.$label"
+	for ((i = 1; i <= runs; i++)); do
+		echo "  $label: run $i/$runs" >&2
+		"$fn" "$i" "$@" >"$base/out"
+		out=$(head -n 1 "$base/out")
+		[ -n "$out" ] || fail "$label run $i produced no figure"
+		printf '%s\n' "$out" >>"$base/extra.$label"
+	done
+}
+
+# column LABEL K: "median min max" of the K-th figure (1-based) of the runs of LABEL.
+column() {
+	summary $(awk -v k="$2" '{ print $k }' "$base/extra.$1")
+}
+
+# result NAME UNIT "MED MIN MAX" CEILING TARGETS: one row of the table. CEILING is a number
+# or "-"; TARGETS is "-" or a comma list of ge:X, le:X (the value) and rge:X (value/ceiling).
+result() {
+	local name=$1 unit=$2 med min max
+	read -r med min max <<<"$3"
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$med" "$min" "$max" "$unit" "$4" "$5" >>"$results"
+}
+
+# rss_sample PID FILE: the daemon's anonymous RSS [kB], once a second, in the background.
+rss_sample() {
+	(while [ -r "/proc/$1/status" ]; do
+		awk '/^RssAnon:/ { print $2 }' "/proc/$1/status" 2>/dev/null || true
+		sleep 1
+	done) >"$2" &
+	sampler=$!
+}
+
+# rss_stop: ends the sampler.
+rss_stop() {
+	kill "$sampler" 2>/dev/null || true
+	wait "$sampler" 2>/dev/null || true
+	sampler=
+}
+
+# hist_p99 ADDR:PORT NAME: the upper bound [s] of the bucket holding the 99th percentile of a
+# Prometheus histogram the daemon serves (its buckets are coarse: 5, 10, 25 ms...).
+hist_p99() {
+	python3 -c 'import sys, urllib.request
+body = urllib.request.urlopen("http://" + sys.argv[1] + "/metrics", timeout=5).read().decode()
+b = [(l.split("le=\"")[1].split("\"")[0], float(l.split()[-1])) for l in body.splitlines()
+     if l.startswith(sys.argv[2] + "_bucket{")]
+n = b[-1][1]
+print(next(le for le, c in b if c >= 0.99 * n) if n > 0 else "nan")' "$1" "$2"
+}

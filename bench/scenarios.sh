@@ -1,0 +1,246 @@
+# bench/scenarios.sh: the scenarios of `make bench` (sourced by bench/run.sh after lib.sh).
+# Each scenario_* function runs its figure `runs` times (measure) and records table rows
+# (result). A *_run function is one run: it prints one line of figures.
+# Sizes come from run.sh (N_* and friends), so that --quick only changes numbers.
+
+DAY1=2022-11-11 # the prefill day; measured runs use later days, so their ids are new
+
+# --- raw ceilings ------------------------------------------------------------------------
+
+# The load generator alone: zonetally-pub --preencode into a raw SUB (no daemon).
+offered_run() {
+	local log=$base/pub.log ep
+	"$raw_pubsub" sink "$N_ORD" >"$base/sink" &
+	local sink=$!
+	until ep=$(sed -n 's/^endpoint: //p' "$base/sink") && [ -n "$ep" ]; do
+		kill -0 "$sink" 2>/dev/null || fail "raw_pubsub sink exited"
+		sleep 0.01
+	done
+	publish "$log" --endpoint "$ep" --generate "$N_ORD" --preencode --day "$DAY1"
+	wait "$sink" || fail "raw_pubsub sink failed"
+	echo "$(sed -n 's/^throughput: \([0-9.]*\) .*/\1/p' "$base/sink") $(jget "$log" event_bytes_mean)"
+}
+
+raw_pubsub_run() {
+	"$raw_pubsub" "$N_RAW" "$MSG_BYTES" "$2" | sed -n 's/^throughput: \([0-9.]*\) .*/\1/p'
+}
+
+raw_unpack_run() {
+	"$raw_unpack" "$N_UNPACK" | awk '/^unpack, arena:/ { a = $3 } /^unpack, malloc:/ { m = $3 }
+		END { print a, m }'
+}
+
+# raw_lmdb_run RUN ordered|random N PREFILL
+raw_lmdb_run() {
+	local dir
+	dir=$(mktemp -d "$base/lmdb.XXXXXX")
+	if [ "$2" = ordered ]; then
+		"$raw_lmdb" "$dir" ordered "$3"
+	else
+		"$raw_lmdb" "$dir" random "$3" "$4"
+	fi | sed -n 's/^throughput: \([0-9.]*\) .*/\1/p'
+	rm -rf "$dir"
+}
+
+scenario_ceilings() {
+	measure offered offered_run
+	MSG_BYTES=$(awk '{ s += $2 } END { printf "%.0f", s / NR }' "$base/extra.offered")
+	measure raw2 raw_pubsub_run 2
+	measure raw1 raw_pubsub_run 1
+	RAW_PUBSUB=$(column raw2 1 | awk '{ print $1 }')
+	result "raw PUB/SUB ceiling, 2 frames, $MSG_BYTES B" "msg/s" "$(column raw2 1)" - -
+	result "raw PUB/SUB, 1 frame (reference)" "msg/s" "$(column raw1 1)" - -
+	result "zonetally-pub --preencode -> raw SUB" "ev/s" "$(column offered 1)" \
+		"$RAW_PUBSUB" "ge:2000000"
+	measure unpack raw_unpack_run
+	result "raw protobuf-c unpack, arena (1 core)" "msg/s" "$(column unpack 1)" - -
+	result "raw protobuf-c unpack, malloc (1 core)" "msg/s" "$(column unpack 2)" - -
+	measure lmdb_ord raw_lmdb_run ordered "$N_ORD"
+	measure lmdb_rnd raw_lmdb_run random "$N_LMDB_RND" "$PRE_RND"
+	RAW_LMDB_ORD=$(column lmdb_ord 1 | awk '{ print $1 }')
+	RAW_LMDB_RND=$(column lmdb_rnd 1 | awk '{ print $1 }')
+	result "raw LMDB, ordered keys, durable 10k txns" "keys/s" "$(column lmdb_ord 1)" - -
+	result "raw LMDB, random keys into $(fmt "$PRE_RND")" "keys/s" "$(column lmdb_rnd 1)" - -
+}
+
+# --- the SUB path ------------------------------------------------------------------------
+
+# sub_run RUN STATE N BEFORE PUB_ARGS...: N events into a running daemon on STATE, which
+# already received BEFORE; prints committed events/s.
+sub_run() {
+	local state=$2 n=$3 before=$4 log=$base/pub.log
+	shift 4
+	watch_start "$state" "$((before + n))"
+	publish "$log" --endpoint "$(ep "$state" sub)" --generate "$n" ${preencode:+--preencode} "$@"
+	watch_rate "$state" "$log" "$n"
+}
+
+ordered_run() {
+	local state=$base/ordered.$1
+	daemon_start "$state"
+	sub_run "$1" "$state" "$N_ORD" 0 --day "$DAY1" --seed "$1" --publisher "ord-$1"
+	daemon_stop
+	rm -rf "$state"
+}
+
+scenario_sub_ordered() {
+	measure ordered ordered_run
+	SUB_ORDERED=$(column ordered 1 | awk '{ print $1 }')
+	result "SUB, time-ordered ids, $(fmt "$N_ORD") events" "ev/s" "$(column ordered 1)" \
+		"$RAW_PUBSUB" "ge:1000000,rge:0.25"
+}
+
+# prefill STATE N PUB_ARGS...: a store holding N ids, filled by the daemon itself.
+prefill() {
+	local state=$1 n=$2
+	shift 2
+	echo "  prefill: $(fmt "$n") ids" >&2
+	daemon_start "$state"
+	local preencode= # a prefill of 50M would need 3.5 GB encoded ahead
+	sub_run 0 "$state" "$n" 0 --publisher prefill "$@" >/dev/null
+	daemon_stop
+}
+
+random_run() {
+	local state=$base/random.$1
+	cp -a --sparse=always "$base/prefill-random" "$state"
+	daemon_start "$state"
+	sub_run "$1" "$state" "$N_RND" "$PRE_RND" --random-ids --day "$DAY1" \
+		--seed "$((100 + $1))" --publisher "rnd-$1"
+	daemon_stop
+	rm -rf "$state"
+}
+
+scenario_sub_random() {
+	prefill "$base/prefill-random" "$PRE_RND" --random-ids --day "$DAY1" --seed 99
+	measure random random_run
+	result "SUB, random ids, $(fmt "$N_RND") into $(fmt "$PRE_RND")" "ev/s" \
+		"$(column random 1)" "$RAW_LMDB_RND" "ge:200000"
+	rm -rf "$base/prefill-random"
+}
+
+# big_run: N_ORD time-ordered events of a later day into the store holding PRE_BIG ids.
+big_run() {
+	local state=$base/prefill-big before
+	before=$(counter "$state" received)
+	daemon_start "$state"
+	sub_run "$1" "$state" "$N_ORD" "$before" --day "2022-11-$((11 + $1))" --seed "$1" \
+		--publisher "big-$1"
+	daemon_stop
+}
+
+scenario_big_store() {
+	prefill "$base/prefill-big" "$PRE_BIG" --day "$DAY1" --seed 98
+	measure big big_run
+	result "SUB, ordered, store of $(fmt "$PRE_BIG") ids" "ev/s" "$(column big 1)" \
+		"$SUB_ORDERED" "rge:0.8"
+	rm -rf "$base/prefill-big"
+}
+
+# --- the acknowledged path ---------------------------------------------------------------
+
+acked_run() {
+	local state=$base/acked.$1 log=$base/pub.log
+	daemon_start "$state"
+	publish "$log" --reliable --endpoint "$(ep "$state" ingest)" --window 10000 \
+		--generate "$N_ACK" --preencode --day "$DAY1" --seed "$1" --publisher "ack-$1"
+	daemon_stop
+	rm -rf "$state"
+	echo "$(jget "$log" events_per_s) $(jget "$log" ack_p99_ms) $(jget "$log" ack_p50_ms)"
+}
+
+scenario_acked() {
+	measure acked acked_run
+	result "acked, window 10k, $(fmt "$N_ACK") events" "ev/s" "$(column acked 1)" - \
+		"ge:500000"
+	result "acked: ack latency p50" "ms" "$(column acked 3)" - -
+	result "acked: ack latency p99" "ms" "$(column acked 2)" - "le:20"
+}
+
+# --- steady load -------------------------------------------------------------------------
+
+# STEADY_RATE events/s for STEADY_S seconds on the acknowledged path, so that every event's
+# latency to its durable commit is measured (the ack is sent after the fsync); the daemon's
+# own apply+fsync histogram and its anonymous RSS (sampled every second) beside it.
+steady_run() {
+	local state=$base/steady.$1 log=$base/pub.log rss=$base/rss.$1 n
+	n=$((STEADY_RATE * STEADY_S))
+	daemon_start "$state"
+	rss_sample "$pid" "$rss"
+	publish "$log" --reliable --endpoint "$(ep "$state" ingest)" --rate "$STEADY_RATE" \
+		--generate "$n" --preencode --day "$DAY1" --seed "$1" --publisher "steady-$1"
+	rss_stop
+	local hist
+	hist=$(hist_p99 "$(ep "$state" metrics)" zonetally_commit_duration_seconds)
+	daemon_stop
+	rm -rf "$state"
+	# max RSS; growth over the second half of the run (flat: a few MiB at most)
+	awk -v p99="$(jget "$log" ack_p99_ms)" -v h="$hist" '{ v[NR] = $1 / 1024 }
+		END { m = 0; for (i = 1; i <= NR; i++) if (v[i] > m) m = v[i]
+		      printf "%s %.1f %.1f %.1f %.1f\n", p99, m, v[NR] - v[int((NR + 1) / 2)],
+		          v[1], h * 1000 }' "$rss"
+}
+
+scenario_steady() {
+	measure steady steady_run
+	local label
+	label="steady $(fmt "$STEADY_RATE")/s ${STEADY_S}s"
+	result "$label: send->commit->ack p99" "ms" "$(column steady 1)" - "le:20"
+	result "$label: apply+fsync p99 (bucket)" "ms" "$(column steady 5)" - "le:20"
+	result "$label: RssAnon max" "MiB" "$(column steady 2)" - "le:64"
+	result "$label: RssAnon growth, 2nd half" "MiB" "$(column steady 3)" - "le:4"
+}
+
+# --- monitoring (issue 4): reader, remote get, feed --------------------------------------
+
+# pcts FILE LABEL: "p50 p99 p999" of a bench/monitor output line.
+pcts() {
+	awk -v l="$2" 'index($0, l) == 1 { for (i = 1; i < NF; i++) {
+		if ($i == "p50") a = $(i + 1); if ($i == "p99") b = $(i + 1)
+		if ($i == "p999") c = $(i + 1) } print a, b, c }' "$1"
+}
+
+monitor_run() {
+	local state=$base/monitor out=$base/monitor.out
+	"$monitor" reader "$state" "$N_READER" >"$out" || fail "monitor reader failed"
+	"$monitor" remote "$(ep "$state" query)" "$N_REMOTE" >>"$out" || fail "monitor remote failed"
+	"$monitor" feed "$(ep "$state" sub)" "$(ep "$state" query)" "$N_FEED" >>"$out" ||
+		fail "monitor feed failed"
+	echo "$(pcts "$out" zt_reader_total) $(pcts "$out" 'raw mdb_get') $(pcts "$out" remote)" \
+		"$(pcts "$out" feed)"
+}
+
+# One daemon holding events of today (the reader reads today's totals), batch max_ms = 5.
+scenario_monitor() {
+	local state=$base/monitor
+	mkdir -p "$state"
+	printf '[validation]\nfuture_tolerance_s = 90000\n[batch]\nmax_ms = 5\n' >"$state/bench.conf"
+	daemon_start "$state" "$state/bench.conf"
+	sub_run 0 "$state" "$N_MONITOR" 0 --day "$(TZ=Asia/Shanghai date +%F)" >/dev/null
+	measure monitor monitor_run
+	daemon_stop
+	rm -rf "$state"
+	RAW_GET_P99=$(column monitor 5 | awk '{ print $1 }')
+	result "zt_reader get p50" "ns" "$(column monitor 1)" - -
+	result "zt_reader get p99" "ns" "$(column monitor 2)" "$RAW_GET_P99" "rle:1.3"
+	result "zt_reader get p999" "ns" "$(column monitor 3)" "$(column monitor 6 | awk '{ print $1 }')" -
+	result "raw mdb_get p99 (same run)" "ns" "$(column monitor 5)" - -
+	result "remote get p50" "us" "$(column monitor 7)" - -
+	result "remote get p99" "us" "$(column monitor 8)" - "le:60"
+	result "feed: publish -> watcher p50" "ms" "$(column monitor 10)" - -
+	result "feed: publish -> watcher p99" "ms" "$(column monitor 11)" - "le:10"
+}
+
+# --- instructions per event --------------------------------------------------------------
+
+scenario_callgrind() {
+	local ipe
+	if ! command -v valgrind >/dev/null; then
+		echo "bench: valgrind not installed: no instructions/event figure" >&2
+		return 0
+	fi
+	echo "  callgrind: decode + validate + apply" >&2
+	ipe=$("$src/bench/callgrind.sh" "$apply_cost" "$src/data/zones.csv" "$N_CG" "$base/cg")
+	result "decode+validate+apply, callgrind" "instr/ev" "$ipe $ipe $ipe" - -
+	cp "$base/cg/callgrind.large" "$CG_KEEP" 2>/dev/null || true
+}
