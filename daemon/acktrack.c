@@ -8,6 +8,7 @@
  * through_sequence + 1, which dedup turns into duplicates that move the mark again.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,7 +47,7 @@ add(struct acktrack *t, const char *id, uint64_t through)
 	p->seen = calloc((t->bits + 63) / 64, sizeof(uint64_t));
 	if (p->seen == NULL)
 		return NULL;
-	(void)strncpy(p->id, id, sizeof(p->id) - 1);
+	(void)snprintf(p->id, sizeof(p->id), "%s", id);
 	p->through = through;
 	t->last = t->n++;
 	return p;
