@@ -204,10 +204,11 @@ monitor_run() {
 	local state=$base/monitor out=$base/monitor.out
 	"$monitor" reader "$state" "$N_READER" >"$out" || fail "monitor reader failed"
 	"$monitor" remote "$(ep "$state" query)" "$N_REMOTE" >>"$out" || fail "monitor remote failed"
+	"$raw_rtt" "$N_REMOTE" >>"$out" || fail "raw_rtt failed"
 	"$monitor" feed "$(ep "$state" sub)" "$(ep "$state" query)" "$N_FEED" >>"$out" ||
 		fail "monitor feed failed"
 	echo "$(pcts "$out" zt_reader_total) $(pcts "$out" 'raw mdb_get') $(pcts "$out" remote)" \
-		"$(pcts "$out" feed)"
+		"$(pcts "$out" feed) $(pcts "$out" 'raw zmq round trip')"
 }
 
 # One daemon holding events of today (the reader reads today's totals), batch max_ms = 5.
@@ -225,8 +226,9 @@ scenario_monitor() {
 	result "zt_reader get p99" "ns" "$(column monitor 2)" "$RAW_GET_P99" "rle:1.3"
 	result "zt_reader get p999" "ns" "$(column monitor 3)" "$(column monitor 6 | awk '{ print $1 }')" -
 	result "raw mdb_get p99 (same run)" "ns" "$(column monitor 5)" - -
-	result "remote get p50" "us" "$(column monitor 7)" - -
-	result "remote get p99" "us" "$(column monitor 8)" - "le:60"
+	result "remote get p50" "us" "$(column monitor 7)" "$(column monitor 13 | awk '{ print $1 }')" -
+	result "remote get p99" "us" "$(column monitor 8)" "$(column monitor 14 | awk '{ print $1 }')" "le:60"
+	result "raw zmq round trip p99 (same run)" "us" "$(column monitor 14)" - -
 	result "feed: publish -> watcher p50" "ms" "$(column monitor 10)" - -
 	result "feed: publish -> watcher p99" "ms" "$(column monitor 11)" - "le:10"
 }
