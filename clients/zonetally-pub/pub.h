@@ -81,6 +81,7 @@ int rel_open(struct pub *p, const struct pub_opts *o);
 int rel_send(struct pub *p, uint64_t seq, const uint8_t *data, size_t len);
 bool rel_line_ok(struct pub *p, const struct zt_wire *w, const char *publisher);
 int rel_finish(struct pub *p);
+int rel_kick(struct pub *p);
 void rel_close(struct pub *p);
 void rel_stats_json(const struct pub *p);
 

@@ -12,7 +12,11 @@
 
 #include "pub.h"
 
-#define POLL_MS 50
+#define POLL_MS    50
+/* Events queued between two non-blocking polls: each poll sends what is queued as one
+ * EventBatch, so polling after every event made one-event messages (a message, a poll
+ * system call and an ack read per event on both sides). */
+#define SEND_EVERY 64
 
 int
 rel_open(struct pub *p, const struct pub_opts *o)
@@ -81,6 +85,14 @@ rel_send(struct pub *p, uint64_t seq, const uint8_t *data, size_t len)
 	p->last_seq = seq;
 	p->sent++;
 	p->bytes += len;
+	return p->sent % SEND_EVERY == 0 ? rel_kick(p) : 0;
+}
+
+/* Sends what is queued and reads the acknowledgements that arrived, without waiting (before
+ * the pacer sleeps, so that nothing queued waits out the pause). Returns 0 or -EIO. */
+int
+rel_kick(struct pub *p)
+{
 	return zt_publisher_poll(p->rel, 0) < 0 ? -EIO : 0;
 }
 

@@ -79,8 +79,9 @@ pub_wait_subscribers(struct pub *p, unsigned long n, int64_t deadline_ns)
 	return 0;
 }
 
-/* Sleeps until the time the next burst is due, when pacing. */
-static void
+/* Sleeps until the time the next burst is due, when pacing; on the reliable path, sends
+ * what is queued first. Returns 0 or a negative errno. */
+static int
 pace(struct pub *p)
 {
 	uint64_t burst = (uint64_t)(p->rate / BURSTS_PER_S);
@@ -88,11 +89,14 @@ pace(struct pub *p)
 	if (burst == 0)
 		burst = 1;
 	if (p->sent % burst != 0)
-		return;
+		return 0;
+	if (p->rel != NULL && rel_kick(p) < 0)
+		return -EIO;
 	int64_t due = p->start_ns + (int64_t)((double)p->sent / p->rate * 1e9);
 	struct timespec ts = {.tv_sec = due / 1000000000, .tv_nsec = due % 1000000000};
 	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
 		continue;
+	return 0;
 }
 
 /* Packs w into p->buf and sends it (a copy is queued: p->buf is reused). */
@@ -117,8 +121,8 @@ pub_send(struct pub *p, const struct zt_wire *w)
 int
 pub_send_msg(struct pub *p, const struct pub_msg *m, bool stable)
 {
-	if (p->rate > 0)
-		pace(p);
+	if (p->rate > 0 && pace(p) < 0)
+		return -EIO;
 	if (p->rel != NULL)
 		return rel_send(p, m->sequence, m->data, m->len);
 	while (zmq_send(p->sock, m->topic, m->topic_len, ZMQ_SNDMORE) < 0)
