@@ -11,13 +11,6 @@
 
 #include "store_int.h"
 
-/* The greatest key a DB may hold, for appending in place of a search (see put_ordered()). */
-struct tail {
-	uint8_t key[4 + ZT_EVENT_ID_LEN];
-	size_t len;
-	bool empty; /* the DB held no key */
-};
-
 /* State of one attempt at applying the batch. */
 struct actx {
 	MDB_txn *txn;
@@ -163,14 +156,9 @@ add_totals(
 static int
 match_reversal(struct zt_store *s, struct actx *a, const struct zt_event *ev, struct dd_rec *orig)
 {
-	MDB_val k = zt_mval(ZT_EVENT_ID_LEN, ev->ref_id), v;
-	int rc = mdb_get(a->txn, s->dedup, &k, &v);
-	if (rc == MDB_NOTFOUND)
-		return ZT_REJECT_REVERSAL_UNKNOWN;
+	int rc = zt_dd_get(s, a->txn, ev->ref_id, orig);
 	if (rc != 0)
-		return zt_wr_err(rc);
-	if ((rc = zt_dd_decode(&v, orig)) < 0)
-		return rc;
+		return rc == 1 ? ZT_REJECT_REVERSAL_UNKNOWN : rc;
 	if (orig->state == DD_REVERSAL)
 		return ZT_REJECT_REVERSAL_UNKNOWN;
 	if (orig->state == DD_REVERSED)
@@ -193,9 +181,8 @@ commit_event(struct zt_store *s, struct actx *a, const struct zt_event *ev, uint
 		size_t len;
 		orig->state = DD_REVERSED;
 		zt_dd_encode(orig, rec, &len);
-		MDB_val k = zt_mval(ZT_EVENT_ID_LEN, ev->ref_id), v = {len, rec};
-		if ((rc = mdb_put(a->txn, s->dedup, &k, &v, 0)) != 0)
-			return zt_wr_err(rc);
+		if ((rc = zt_dd_update(s, a->txn, ev->ref_id, rec, len)) < 0)
+			return rc;
 	}
 	uint8_t age[ZT_AGE_KEY_LEN];
 	be32_put(age, day);
@@ -211,9 +198,9 @@ commit_event(struct zt_store *s, struct actx *a, const struct zt_event *ev, uint
 	return 0;
 }
 
-/* Inserts the event's dedup record; 1 if the id is already there (a duplicate). */
+/* Claims the event's id for entry i (apply_dedup.c); 1 if it is taken (a duplicate). */
 static int
-dedup_insert(struct zt_store *s, struct actx *a, const struct zt_event *ev, uint32_t day)
+dedup_claim(struct zt_store *s, size_t i, const struct zt_event *ev, uint32_t day)
 {
 	struct dd_rec r = {
 	    .state = ev->kind == ZT_KIND_DECLARATION ? DD_COUNTED : DD_REVERSAL,
@@ -228,11 +215,7 @@ dedup_insert(struct zt_store *s, struct actx *a, const struct zt_event *ev, uint
 	uint8_t rec[ZT_DEDUP_ORIG_LEN];
 	size_t len;
 	zt_dd_encode(&r, rec, &len);
-	MDB_val k = zt_mval(ZT_EVENT_ID_LEN, ev->id), v = {len, rec};
-	int rc = put_ordered(a->txn, s->dedup, &a->dedup_tail, &k, &v, MDB_NOOVERWRITE);
-	if (rc == MDB_KEYEXIST)
-		return 1;
-	return zt_wr_err(rc);
+	return zt_dd_claim(s, i, ev->id, rec, len);
 }
 
 enum verdict {
@@ -268,7 +251,7 @@ sanity(const struct zt_event *ev)
  * @return V_ACCEPTED; V_DUPLICATE; V_REJECTED with *ret_reason set; negative error.
  */
 static int
-judge(struct zt_store *s, struct actx *a, const struct zt_event *ev, uint16_t *ret_reason)
+judge(struct zt_store *s, struct actx *a, size_t i, const struct zt_event *ev, uint16_t *ret_reason)
 {
 	uint32_t day = zt_cst_day(ev->declared_at_ms);
 	struct dd_rec orig = {0};
@@ -279,7 +262,7 @@ judge(struct zt_store *s, struct actx *a, const struct zt_event *ev, uint16_t *r
 		return reject(ret_reason, ZT_REJECT_FUTURE_TIME);
 	if (a->cutoff_day != 0 && day < a->cutoff_day)
 		return reject(ret_reason, ZT_REJECT_TOO_OLD);
-	if ((rc = dedup_insert(s, a, ev, day)) != 0)
+	if ((rc = dedup_claim(s, i, ev, day)) != 0)
 		return rc == 1 ? V_DUPLICATE : rc;
 	bool rev = ev->kind != ZT_KIND_DECLARATION;
 	if (rev && (rc = match_reversal(s, a, ev, &orig)) != 0)
@@ -295,11 +278,8 @@ judge(struct zt_store *s, struct actx *a, const struct zt_event *ev, uint16_t *r
 undo:
 	if (rc < 0)
 		return rc;
-	/* the id was inserted for this event only: take it back, nothing else changed */
-	MDB_val k = zt_mval(ZT_EVENT_ID_LEN, ev->id);
-	int del = mdb_del(a->txn, s->dedup, &k, NULL);
-	if (del != 0)
-		return zt_wr_err(del);
+	/* the id was claimed for this event only: take it back, nothing else changed */
+	zt_dd_unclaim(s, ev->id);
 	return reject(ret_reason, rc);
 }
 
@@ -344,7 +324,7 @@ apply_entry(struct zt_store *s, struct actx *a, const struct zt_entry *en, size_
 	uint64_t gap = 0;
 	uint16_t reason = en->reason_in;
 	int rc, verdict = V_REJECTED;
-	if (reason == ZT_REJECT_NONE && (verdict = judge(s, a, &en->ev, &reason)) < 0)
+	if (reason == ZT_REJECT_NONE && (verdict = judge(s, a, i, &en->ev, &reason)) < 0)
 		return verdict;
 	if (has_publisher(en)) {
 		if ((rc = zt_pub_get(s, a->txn, en->ev.publisher, &p)) < 0)
@@ -438,6 +418,8 @@ static int
 finish(struct zt_store *s, struct actx *a, size_t n)
 {
 	int rc;
+	if ((rc = zt_dd_flush(s, a->txn, &a->dedup_tail)) < 0)
+		return rc;
 	if (a->coalesce && (rc = zt_cells_flush(s)) < 0)
 		return rc;
 	if ((rc = zt_tab_flush(s, a->txn, &a->res.totals_written)) < 0 ||
@@ -549,6 +531,8 @@ attempt(struct zt_store *s, struct zt_entry *e, size_t n, struct actx *a)
 	a->cutoff_day = cutoff_of(a->ctr.c.watermark_ms, a->o->dedup_window_days);
 	if ((rc = tail_load(a->txn, s->dedup, &a->dedup_tail)) < 0 ||
 	    (rc = tail_load(a->txn, s->dedup_age, &a->age_tail)) < 0 ||
+	    (rc = zt_dd_begin(s, n)) < 0 ||
+	    (rc = zt_dd_prefetch(s, a->txn, &a->dedup_tail, e, n)) < 0 ||
 	    (rc = coalesce_safe(s, a, e, n)) < 0 || (rc = apply_all(s, a, e, n)) < 0 ||
 	    (rc = finish(s, a, n)) < 0)
 		goto fail;
@@ -583,6 +567,13 @@ reserve_out(struct zt_store *s, size_t n)
 	if (d == NULL)
 		return -ENOMEM;
 	s->deferred = d;
+	if ((d = realloc(s->dd_exists, n)) == NULL)
+		return -ENOMEM;
+	s->dd_exists = d;
+	struct dd_cand *c = realloc(s->cand, n * sizeof(*c));
+	if (c == NULL)
+		return -ENOMEM;
+	s->cand = c;
 	s->out_cap = n;
 	return 0;
 }

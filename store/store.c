@@ -490,6 +490,10 @@ zt_store_free(struct zt_store *s)
 	free(s->reason);
 	free(s->gap);
 	free(s->deferred);
+	free(s->dd_exists);
+	free(s->cand);
+	free(s->pend);
+	free(s->pslot);
 	free(s);
 	return NULL;
 }

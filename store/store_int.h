@@ -70,6 +70,27 @@ struct cell {
 	int64_t d[4];
 };
 
+/* The greatest key a DB may hold, for appending in place of a search. */
+struct tail {
+	uint8_t key[4 + ZT_EVENT_ID_LEN];
+	size_t len;
+	bool empty; /* the DB held no key */
+};
+
+/* A candidate id of the batch and its entry, for the lookups in id order. */
+struct dd_cand {
+	uint8_t id[ZT_EVENT_ID_LEN];
+	uint32_t entry;
+};
+
+/* A dedup record claimed by the batch, written at its end (apply_dedup.c). */
+struct dd_pend {
+	uint8_t id[ZT_EVENT_ID_LEN];
+	uint8_t rec[ZT_DEDUP_ORIG_LEN];
+	uint8_t len;
+	uint8_t live; /* 0: the claim was taken back */
+};
+
 /* A dirty key queued for the sorted write-out. */
 struct tdirty {
 	uint8_t key[ZT_TKEY_LEN];
@@ -119,8 +140,14 @@ struct zt_store {
 	uint8_t *out;
 	uint16_t *reason;
 	uint64_t *gap;
-	uint8_t *deferred; /* per entry: a reversal applied after the rest of its batch */
+	uint8_t *deferred;    /* per entry: a reversal applied after the rest of its batch */
+	uint8_t *dd_exists;   /* per entry: its id is in the dedup DB (zt_dd_prefetch()) */
+	struct dd_cand *cand; /* per entry: the candidates in id order */
 	size_t out_cap;
+	struct dd_pend *pend; /* the batch's dedup claims, and their hash slots (index + 1) */
+	size_t pend_cap, npend;
+	uint32_t *pslot;
+	size_t pslot_cap; /* power of two */
 };
 
 /* An MDB_val over read-only bytes: LMDB's mv_data is not const, but never written
@@ -210,6 +237,19 @@ int zt_pub_flush(struct zt_store *s, MDB_txn *txn, int64_t now_ms);
 void zt_tab_begin(struct zt_store *s);
 void zt_dd_encode(const struct dd_rec *r, uint8_t out[ZT_DEDUP_ORIG_LEN], size_t *ret_len);
 int zt_dd_decode(const MDB_val *v, struct dd_rec *ret);
+
+/* apply_dedup.c */
+int zt_dd_begin(struct zt_store *s, size_t n);
+int zt_dd_prefetch(
+    struct zt_store *s, MDB_txn *txn, const struct tail *t, const struct zt_entry *e, size_t n);
+int zt_dd_claim(struct zt_store *s, size_t i, const uint8_t id[ZT_EVENT_ID_LEN], const uint8_t *rec,
+    size_t len);
+void zt_dd_unclaim(struct zt_store *s, const uint8_t id[ZT_EVENT_ID_LEN]);
+int zt_dd_get(
+    struct zt_store *s, MDB_txn *txn, const uint8_t id[ZT_EVENT_ID_LEN], struct dd_rec *ret);
+int zt_dd_update(struct zt_store *s, MDB_txn *txn, const uint8_t id[ZT_EVENT_ID_LEN],
+    const uint8_t *rec, size_t len);
+int zt_dd_flush(struct zt_store *s, MDB_txn *txn, const struct tail *t);
 
 /* apply_cell.c */
 void zt_event_keys(uint32_t zone, uint32_t day, uint8_t dir, uint8_t mode,

@@ -228,6 +228,42 @@ test_dedup(void **state)
 	assert_int_equal(c.feed_seq, 3);
 }
 
+/*
+ * Ids out of order (looked up and written in id order, judged in arrival order): stored and
+ * in-batch duplicates, a reversal of an original claimed earlier in the same batch, one of a
+ * stored original, and an id whose first claim is taken back and then claimed again.
+ */
+static void
+test_dedup_unordered_batch(void **state)
+{
+	(void)state;
+	struct zt_entry first[3] = {ev(0x0500, 330100, 2, 1, 10, 1, T0),
+	    ev(0x0300, 330100, 2, 1, 20, 1, T0), ev(0x0900, 440300, 2, 1, 40, 1, T0)};
+	apply(first, 3, NULL);
+	struct zt_entry o = ev(0x0100, 330100, 2, 1, 7, 1, T0);
+	struct zt_entry e[8] = {ev(0x0700, 330100, 2, 1, 1, 1, T0), first[1], o,
+	    ev(0x0700, 330100, 2, 1, 99, 1, T0), reversal(0x0800, &o), reversal(0x0a00, &first[2])};
+	e[6] = reversal(0x0b00, &o); /* rejected reversal_twice: its id is taken back */
+	e[7] = ev(0x0b00, 330100, 2, 1, 1000, 1, T0); /* ...and claimed by this declaration */
+	struct zt_apply_result r;
+	apply(e, 8, &r);
+	const int want[8] = {ZT_OUT_ACCEPTED, ZT_OUT_DUPLICATE, ZT_OUT_ACCEPTED, ZT_OUT_DUPLICATE,
+	    ZT_OUT_ACCEPTED, ZT_OUT_ACCEPTED, ZT_OUT_REJECTED, ZT_OUT_ACCEPTED};
+	for (int i = 0; i < 8; i++)
+		assert_int_equal(e[i].outcome, want[i]);
+	assert_int_equal(e[6].reason, ZT_REJECT_REVERSAL_TWICE);
+	/* 10 + 20 + 40 stored; + 1 + 7 - 7 - 40 + 1000 */
+	assert_int_equal(get(0, 0, ZT_GRAN_ALL, 0, 0, 0).value_fen, 1031);
+	assert_int_equal(get(0, 0, ZT_GRAN_ALL, 0, 0, 0).reversals, 2);
+	/* every accepted id is stored: all resent in one batch, all are duplicates */
+	struct zt_entry again[5] = {e[0], e[2], e[4], e[5], e[7]};
+	apply(again, 5, &r);
+	assert_int_equal(r.duplicates, 5);
+	struct zt_counters c;
+	assert_int_equal(zt_store_counters(s, &c), 0);
+	assert_int_equal(c.dedup_records, 8);
+}
+
 static void
 test_time_window(void **state)
 {
@@ -584,6 +620,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_reversals, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_reversal_before_original, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_overflow, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_dedup_unordered_batch, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pruning_old_layout, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_publishers_and_rejects, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_resend_is_not_regression, setup, teardown),
