@@ -20,6 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "benchclock.h"
+
 #include "daemon.h"
 #include "zonetally.h"
 
@@ -32,15 +34,6 @@ struct input {
 	char (*topic)[ZT_TOPIC_LEN + 1];
 	size_t n;
 };
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* Generates and encodes n events of the synthetic day (time-ordered ids). */
 static int
@@ -150,9 +143,9 @@ run(struct zt_store *s, const struct input *in, size_t batch)
 	o.n_zones = zt_store_zones(s, &z);
 	o.zones = z;
 	uint64_t accepted = 0;
-	double t0 = now_s();
+	double t0 = bench_now_s();
 	int r = apply_all(s, &o, in, e, batch, &accepted);
-	double t = now_s() - t0;
+	double t = bench_now_s() - t0;
 	free(e);
 	if (r < 0)
 		return r;

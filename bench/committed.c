@@ -12,16 +12,9 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "benchclock.h"
+
 #include "zonetally.h"
-
-static int64_t
-mono_ns(void)
-{
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 int
 main(int argc, char **argv)
@@ -35,7 +28,7 @@ main(int argc, char **argv)
 		return 2;
 	}
 	uint64_t target = strtoull(argv[2], NULL, 10);
-	int64_t deadline = mono_ns() + (int64_t)strtoll(argv[3], NULL, 10) * 1000000000;
+	int64_t deadline = bench_now_ns() + (int64_t)strtoll(argv[3], NULL, 10) * 1000000000;
 	int e = zt_reader_open(argv[1], &r);
 	if (e < 0) {
 		fprintf(stderr, "committed: %s: %s\n", argv[1], zt_strerror(e));
@@ -43,7 +36,7 @@ main(int argc, char **argv)
 	}
 	for (;;) {
 		e = zt_store_counters(zt_reader_store(r), &c);
-		int64_t now = mono_ns();
+		int64_t now = bench_now_ns();
 		if (e == 0 && c.received >= target) {
 			printf("received %llu accepted %llu rejected %llu at %lld\n",
 			    (unsigned long long)c.received, (unsigned long long)c.accepted,

@@ -16,28 +16,14 @@
 
 #include <zmq.h>
 
+#include "benchclock.h"
+
 #include "zonetally.h"
-
-static int64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static int
-cmp_i64(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-	return x < y ? -1 : x > y;
-}
 
 static void
 report(const char *what, int64_t *v, size_t n, double div, const char *unit)
 {
-	qsort(v, n, sizeof(*v), cmp_i64);
+	qsort(v, n, sizeof(*v), bench_cmp_i64);
 	printf("%-40s p50 %10.2f  p99 %10.2f  p999 %10.2f  [%s]  (%zu samples)\n", what,
 	    (double)v[n / 2] / div, (double)v[n * 99 / 100] / div, (double)v[n * 999 / 1000] / div,
 	    unit, n);
@@ -78,9 +64,9 @@ bench_reader(const char *dir, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		const struct zt_tkey *k = &keys[i % nk];
 		struct zt_period p = {.gran = k->gran, .bucket = k->bucket};
-		int64_t t0 = now_ns();
+		int64_t t0 = bench_now_ns();
 		(void)zt_reader_total(r, k->level, k->code, &p, k->direction, k->mode, &t);
-		v[i] = now_ns() - t0;
+		v[i] = bench_now_ns() - t0;
 	}
 	zt_reader_free(r); /* LMDB: one open of an environment per process at a time */
 	report("zt_reader_total (txn renew+get+reset)", v, n, 1.0, "ns");
@@ -104,12 +90,12 @@ bench_reader(const char *dir, size_t n)
 		uint8_t kb[ZT_TKEY_LEN];
 		zt_tkey_encode(&keys[i % nk], kb);
 		MDB_val key = {sizeof(kb), kb}, val;
-		int64_t t0 = now_ns();
+		int64_t t0 = bench_now_ns();
 		int rc = mdb_txn_renew(txn);
 		if (rc == 0)
 			rc = mdb_get(txn, dbi, &key, &val);
 		mdb_txn_reset(txn);
-		v[i] = now_ns() - t0;
+		v[i] = bench_now_ns() - t0;
 		found += rc == 0;
 	}
 	if (found == 0) {
@@ -135,9 +121,9 @@ bench_remote(const char *ep, size_t n)
 		return 1;
 	(void)zt_query_get(q, ZT_LEVEL_NATION, 0, &p, &b, NULL); /* connect first */
 	for (size_t i = 0; i < n; i++) {
-		int64_t t0 = now_ns();
+		int64_t t0 = bench_now_ns();
 		int e = zt_query_get(q, ZT_LEVEL_ZONE, 330100, &p, &b, NULL);
-		v[i] = now_ns() - t0;
+		v[i] = bench_now_ns() - t0;
 		if (e < 0) {
 			fprintf(stderr, "monitor: %s\n", zt_query_error(q));
 			return 1;
@@ -197,7 +183,7 @@ bench_feed(const char *sub_ep, const char *query_ep, size_t n)
 	uint64_t seq = (uint64_t)time(NULL) * 1000;
 	for (size_t i = 0; i < n + 20; i++) {
 		size_t len = one_event(++seq, buf, topic);
-		int64_t t0 = now_ns();
+		int64_t t0 = bench_now_ns();
 		(void)zmq_send(pub, topic, strlen(topic), ZMQ_SNDMORE);
 		(void)zmq_send(pub, buf, len, 0);
 		zmq_pollitem_t it = {.socket = sub, .events = ZMQ_POLLIN};
@@ -205,7 +191,7 @@ bench_feed(const char *sub_ep, const char *query_ep, size_t n)
 			i--; /* the first sends race the subscriptions: retry */
 			continue;
 		}
-		int64_t t1 = now_ns();
+		int64_t t1 = bench_now_ns();
 		/* all blocks of the commit (day, month, year, all), then measure the next one */
 		while (
 		    zmq_recv(sub, rx, sizeof(rx), ZMQ_DONTWAIT) >= 0 || (zmq_poll(&it, 1, 20) > 0))

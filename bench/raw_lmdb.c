@@ -18,21 +18,14 @@
 #include <string.h>
 #include <time.h>
 
+#include "benchclock.h"
+
 #define KEY_LEN      16
 #define VAL_LEN      29
 #define TXN_KEYS     10000
 #define PREFILL_TXN  1000000
 #define MAP_SIZE     (64ull << 30) /* sparse: only what is written takes space */
 #define BASE_TIME_MS 1668096000000ull
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* splitmix64: the random half of a key, and the random keys. */
 static uint64_t
@@ -115,7 +108,7 @@ static int
 measure(MDB_env *env, MDB_dbi dbi, uint64_t n, int ordered, uint64_t seed, double *ret_rate)
 {
 	uint8_t k[KEY_LEN], val[VAL_LEN];
-	double t0 = now_s();
+	double t0 = bench_now_s();
 	int rc = 0;
 
 	memset(val, 0x42, sizeof(val));
@@ -130,7 +123,7 @@ measure(MDB_env *env, MDB_dbi dbi, uint64_t n, int ordered, uint64_t seed, doubl
 		}
 		rc = finish(txn, rc);
 	}
-	*ret_rate = (double)n / (now_s() - t0);
+	*ret_rate = (double)n / (bench_now_s() - t0);
 	return rc;
 }
 

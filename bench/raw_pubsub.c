@@ -30,6 +30,8 @@
 
 #include <zmq.h>
 
+#include "benchclock.h"
+
 #define TOPIC        "ev.330100"
 #define MAX_PAYLOAD  4096
 #define ENDPOINT_MAX 256
@@ -55,15 +57,6 @@ parse_count(const char *s, unsigned long max, unsigned long *ret)
 		return -EINVAL;
 	*ret = v;
 	return 0;
-}
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* Sends count messages of one or two frames; the payload is never copied. */
@@ -144,10 +137,10 @@ receive(void *s, unsigned long count, int frames, double *ret_elapsed)
 				return -EPROTO;
 		}
 		if (i == 0)
-			start = now_s();
+			start = bench_now_s();
 	}
 	zmq_msg_close(&m);
-	*ret_elapsed = now_s() - start;
+	*ret_elapsed = bench_now_s() - start;
 	return 0;
 }
 

@@ -18,6 +18,8 @@
 
 #include <zmq.h>
 
+#include "benchclock.h"
+
 #define REQUEST_BYTES 24  /* a get request: op, level, code, period */
 #define REPLY_BYTES   160 /* a get reply: a totals block and the feed_seq */
 #define ENDPOINT_MAX  256
@@ -27,22 +29,6 @@ struct server {
 	void *router;
 	int rc;
 };
-
-static int64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static int
-cmp_i64(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-	return x < y ? -1 : x > y;
-}
 
 /* Answers every [identity, "", request] with [identity, "", reply] until a 0-byte request. */
 static void *
@@ -83,13 +69,13 @@ static int64_t
 round_trip(void *dealer)
 {
 	uint8_t req[REQUEST_BYTES] = {1}, buf[REPLY_BYTES];
-	int64_t t0 = now_ns();
+	int64_t t0 = bench_now_ns();
 
 	if (zmq_send(dealer, "", 0, ZMQ_SNDMORE) < 0 || zmq_send(dealer, req, sizeof(req), 0) < 0)
 		return -1;
 	if (zmq_recv(dealer, buf, sizeof(buf), 0) < 0 || zmq_recv(dealer, buf, sizeof(buf), 0) < 0)
 		return -1;
-	return now_ns() - t0;
+	return bench_now_ns() - t0;
 }
 
 static int
@@ -153,7 +139,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "raw_rtt: server failed: %s\n", zmq_strerror(-s.rc));
 		return 1;
 	}
-	qsort(v, n, sizeof(*v), cmp_i64);
+	qsort(v, n, sizeof(*v), bench_cmp_i64);
 	printf("%-40s p50 %10.2f  p99 %10.2f  p999 %10.2f  [us]  (%zu samples)\n",
 	    "raw zmq round trip (DEALER-ROUTER)", (double)v[n / 2] / 1000.0,
 	    (double)v[n * 99 / 100] / 1000.0, (double)v[n * 999 / 1000] / 1000.0, n);

@@ -16,6 +16,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "benchclock.h"
+
 #include "zonetally.pb-c.h"
 
 #define N_DISTINCT 65536u
@@ -28,15 +30,6 @@ struct arena {
 	uint8_t buf[ARENA_LEN];
 	size_t used;
 };
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* Bump allocation, 16-byte aligned; NULL when the message needs more than the arena. */
 static void *
@@ -97,7 +90,7 @@ run(uint8_t (*msgs)[MSG_MAX], const size_t *lens, unsigned long count, struct ar
 {
 	ProtobufCAllocator al = {.alloc = arena_alloc, .free = arena_free, .allocator_data = a};
 	uint64_t sink = 0;
-	double t0 = now_s();
+	double t0 = bench_now_s();
 
 	for (unsigned long i = 0; i < count; i++) {
 		uint32_t k = (uint32_t)(i % N_DISTINCT);
@@ -111,7 +104,7 @@ run(uint8_t (*msgs)[MSG_MAX], const size_t *lens, unsigned long count, struct ar
 		else
 			zonetally__v1__trade_event__free_unpacked(m, NULL);
 	}
-	double t = now_s() - t0;
+	double t = bench_now_s() - t0;
 	return sink > 0 ? (double)count / t : -1;
 }
 
