@@ -50,7 +50,9 @@ zt_dd_begin(struct zt_store *s, size_t n)
 		s->pslot = h;
 		s->pslot_cap = cap;
 	}
-	memset(s->pslot, 0, s->pslot_cap * sizeof(*s->pslot));
+	/* sized to this batch, so that a small batch after a large one clears little */
+	s->pslot_mask = cap - 1;
+	memset(s->pslot, 0, cap * sizeof(*s->pslot));
 	s->npend = 0;
 	return 0;
 }
@@ -59,7 +61,7 @@ zt_dd_begin(struct zt_store *s, size_t n)
 static struct dd_pend *
 pend_find(const struct zt_store *s, const uint8_t id[ZT_EVENT_ID_LEN], uint32_t *ret_slot)
 {
-	size_t mask = s->pslot_cap - 1, j = id_hash(id) & mask;
+	size_t mask = s->pslot_mask, j = id_hash(id) & mask;
 	for (; s->pslot[j] != 0; j = (j + 1) & mask) {
 		struct dd_pend *p = &s->pend[s->pslot[j] - 1];
 		if (memcmp(p->id, id, ZT_EVENT_ID_LEN) == 0)

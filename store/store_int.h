@@ -147,7 +147,8 @@ struct zt_store {
 	struct dd_pend *pend; /* the batch's dedup claims, and their hash slots (index + 1) */
 	size_t pend_cap, npend;
 	uint32_t *pslot;
-	size_t pslot_cap; /* power of two */
+	size_t pslot_cap;
+	size_t pslot_mask; /* the batch's part of pslot: a power of two, minus one */
 };
 
 /* An MDB_val over read-only bytes: LMDB's mv_data is not const, but never written
