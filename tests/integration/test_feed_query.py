@@ -2,8 +2,10 @@
 """test_feed_query: the live feed can be joined late and never misses or double-applies.
 
 Watchers join while 200,000 events are being ingested, one following everything and one a
-topic filter; a slow watcher (tiny receive HWM, its output unread so it stalls) is forced
-into losses and must recover by re-snapshot; the daemon is restarted under the watchers.
+topic filter; a slow watcher (tiny receive HWM, stopped with SIGSTOP while another 100,000
+events are committed, more updates than every buffer between it and the daemon holds) is
+forced into losses and must recover by re-snapshot; the daemon is restarted under the
+watchers.
 At the end each watcher's view equals the store, block by block (all 18 totals), read with
 `zonetally get`. Then the query socket: answers equal the local store's, malformed and
 oversize requests get error replies, and the daemon keeps serving.
@@ -11,6 +13,7 @@ oversize requests get error replies, and the daemon keeps serving.
 
 import json
 import os
+import signal
 import subprocess
 import sys
 
@@ -18,6 +21,7 @@ import ztharness as zh
 import ztwatch as zw
 
 N_EVENTS = int(os.environ.get("ZT_FEED_EVENTS", "200000"))
+N_STALLED = 100000  # committed while the slow watcher is stopped: ~20 MB of updates
 RATE = "40000"
 
 
@@ -40,6 +44,23 @@ def pinned(d):
     return ["--sub-bind", d.endpoint, "--feed-bind", d.feed, "--query-bind", d.query]
 
 
+def stall(bins, d, cli, slow):
+    """Stops the slow watcher (once it follows the feed) while N_STALLED more events are
+    committed, then lets it go on. Stopped, it reads nothing: its socket's queue, the TCP
+    buffers and the daemon's send queue fill and the daemon drops the rest for it. (Leaving
+    its output unread made it stall only once the pipe filled, which a fast daemon could
+    outrun: the test then saw no loss.)"""
+    zh.wait_for(lambda: slow.snapshots() >= 1, 120, "the slow watcher took its snapshot")
+    before = cli.stats()["received"]
+    os.kill(slow.proc.pid, signal.SIGSTOP)
+    try:
+        pub = publish(bins, d, N_STALLED, seed=13, rate="0")
+        zh.check_eq(pub.wait(timeout=300), 0, "zonetally-pub exit status (slow watcher stopped)")
+        cli.wait_received(before + N_STALLED, timeout=300)
+    finally:
+        os.kill(slow.proc.pid, signal.SIGCONT)
+
+
 def test(bins, state):
     zones = zh.load_zones(bins)
     conf = zw.write_config(os.path.join(state, "feed.conf"), "[feed]\nsndhwm = 50\n")
@@ -52,14 +73,14 @@ def test(bins, state):
                     "a tenth of the input committed", interval=0.02)
         all_w = zw.Watcher(bins, local)
         zh_w = zw.Watcher(bins, local, codes=["33"])
-        slow = zw.Watcher(bins, local, read_now=False, rcvhwm=1)
+        slow = zw.Watcher(bins, local, rcvhwm=1)
         zh.check(pub.poll() is None, "watchers joined while the publisher was still sending")
         zh.check_eq(pub.wait(timeout=300), 0, "zonetally-pub exit status")
     finally:
         if pub.poll() is None:
             pub.kill()
-    seq = final_feed_seq(cli, N_EVENTS)
-    slow.start_reading()
+    stall(bins, d, cli, slow)
+    seq = final_feed_seq(cli, N_EVENTS + N_STALLED)
     for w, label in ((all_w, "all"), (zh_w, "prefix 33"), (slow, "slow")):
         w.wait_synced(seq)
     zh.check(slow.snapshots() >= 2, "the slow watcher lost updates and re-snapshotted",
@@ -77,7 +98,7 @@ def test(bins, state):
     d2 = zh.Daemon(bins, state, ["-c", conf] + pinned(d)).start()
     pub = publish(bins, d2, 20000, seed=12)
     zh.check_eq(pub.wait(timeout=300), 0, "zonetally-pub exit status after the restart")
-    seq = final_feed_seq(cli, N_EVENTS + 20000)
+    seq = final_feed_seq(cli, N_EVENTS + N_STALLED + 20000)
     for w in (all_w, zh_w, slow):
         w.wait_synced(seq)
     n = zw.compare_view(local, all_w.view(), zones, "all after restart")
