@@ -453,10 +453,11 @@ defer_reversal(struct zt_store *s, struct actx *a, const struct zt_entry *e, siz
 	const struct zt_event *ev = &e[i].ev;
 	if (e[i].reason_in != ZT_REJECT_NONE || ev->kind == ZT_KIND_DECLARATION)
 		return 0;
-	MDB_val k = zt_mval(ZT_EVENT_ID_LEN, ev->ref_id), v;
-	int rc = mdb_get(a->txn, s->dedup, &k, &v);
-	if (rc != MDB_NOTFOUND)
-		return rc == 0 ? 0 : zt_wr_err(rc);
+	struct dd_rec orig;
+	/* counted already: stored, or claimed earlier in this batch */
+	int rc = zt_dd_get(s, a->txn, ev->ref_id, &orig);
+	if (rc != 1)
+		return rc < 0 ? rc : 0;
 	for (size_t j = i + 1; j < n; j++)
 		if (e[j].reason_in == ZT_REJECT_NONE && e[j].ev.kind == ZT_KIND_DECLARATION &&
 		    memcmp(e[j].ev.id, ev->ref_id, ZT_EVENT_ID_LEN) == 0)

@@ -264,6 +264,31 @@ test_dedup_unordered_batch(void **state)
 	assert_int_equal(c.dedup_records, 8);
 }
 
+/* A reversal whose original was counted earlier in the same batch is judged in its place,
+ * even when the original is resent later in the batch: deferring it would make the
+ * publisher's sequence look like a gap followed by a late event. */
+static void
+test_reversal_after_claimed_original(void **state)
+{
+	(void)state;
+	struct zt_entry o = ev(1, 330100, 2, 1, 50, 1, T0);
+	struct zt_entry e[4] = {o, reversal(2, &o), o, ev(3, 440300, 2, 1, 9, 1, T0)};
+	for (int i = 0; i < 4; i++) {
+		snprintf(e[i].ev.publisher, sizeof(e[i].ev.publisher), "p");
+		e[i].ev.sequence = (uint64_t)i + 1;
+		e[i].has_seq = true;
+	}
+	e[2].ev.sequence = 1; /* the resend repeats the original, sequence included */
+	e[3].ev.sequence = 3;
+	apply(e, 4, NULL);
+	assert_int_equal(e[0].outcome, ZT_OUT_ACCEPTED);
+	assert_int_equal(e[1].outcome, ZT_OUT_ACCEPTED);
+	assert_int_equal(e[2].outcome, ZT_OUT_DUPLICATE);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(e[i].seq_gap, 0);
+	assert_int_equal(get(0, 0, ZT_GRAN_ALL, 0, 0, 0).value_fen, 9);
+}
+
 static void
 test_time_window(void **state)
 {
@@ -621,6 +646,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_reversal_before_original, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_overflow, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_dedup_unordered_batch, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reversal_after_claimed_original, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pruning_old_layout, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_publishers_and_rejects, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_resend_is_not_regression, setup, teardown),
