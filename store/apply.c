@@ -99,8 +99,7 @@ tail_load(MDB_txn *txn, MDB_dbi dbi, struct tail *t)
 static int
 put_ordered(MDB_txn *txn, MDB_dbi dbi, struct tail *t, MDB_val *k, MDB_val *v, unsigned flags)
 {
-	MDB_val last = {t->len, t->key};
-	bool after = t->empty || mdb_cmp(txn, dbi, k, &last) > 0;
+	bool after = zt_tail_after(txn, dbi, t, k);
 	int rc = mdb_put(txn, dbi, k, v, flags | (after ? MDB_APPEND : 0));
 	if (rc == 0 && after && k->mv_size <= sizeof(t->key)) {
 		memcpy(t->key, k->mv_data, k->mv_size);

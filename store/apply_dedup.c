@@ -75,8 +75,8 @@ pend_find(const struct zt_store *s, const uint8_t id[ZT_EVENT_ID_LEN], uint32_t 
 static bool
 after_tail(MDB_txn *txn, MDB_dbi dbi, const struct tail *t, const uint8_t *id)
 {
-	MDB_val k = zt_mval(ZT_EVENT_ID_LEN, id), last = {t->len, (void *)(uintptr_t)t->key};
-	return t->empty || mdb_cmp(txn, dbi, &k, &last) > 0;
+	MDB_val k = zt_mval(ZT_EVENT_ID_LEN, id);
+	return zt_tail_after(txn, dbi, t, &k);
 }
 
 static int

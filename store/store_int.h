@@ -83,6 +83,14 @@ struct dd_cand {
 	uint32_t entry;
 };
 
+/* Whether key k sorts after every key the DB holds (so it is not in it and can be appended). */
+static inline bool
+zt_tail_after(MDB_txn *txn, MDB_dbi dbi, const struct tail *t, const MDB_val *k)
+{
+	MDB_val last = {t->len, (void *)(uintptr_t)t->key};
+	return t->empty || mdb_cmp(txn, dbi, k, &last) > 0;
+}
+
 /* A dedup record claimed by the batch, written at its end (apply_dedup.c). */
 struct dd_pend {
 	uint8_t id[ZT_EVENT_ID_LEN];
