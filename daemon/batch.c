@@ -92,6 +92,10 @@ batch_grow(struct batch *b, size_t cap)
 	if (off == NULL)
 		return -ENOMEM;
 	b->raw_off = off;
+	uint32_t *peer = realloc(b->peer, cap * sizeof(*peer));
+	if (peer == NULL)
+		return -ENOMEM;
+	b->peer = peer;
 	memset(b->e + b->cap, 0, (cap - b->cap) * sizeof(*e));
 	b->cap = cap;
 	return 0;
