@@ -134,6 +134,12 @@ maybe_submit(struct daemon *d, struct batch **spare, bool force)
 		return 0;
 	/* the marks move in commit order, so an ack never covers a batch still being filled */
 	int r = acktrack_batch(&d->ack, d->fill);
+	if (r == -ENOMEM && !force) {
+		/* marking is idempotent: keep the batch (nothing acknowledged) and retry next turn,
+		 * rather than stop the daemon on one failed allocation */
+		log_warnx("acknowledgements: out of memory; the batch waits and is marked again");
+		return 0;
+	}
 	if (r == 0)
 		r = writer_submit(&d->w, d->fill);
 	if (r < 0)
