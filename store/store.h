@@ -304,6 +304,17 @@ struct zt_counters {
 /* @return 0; ZT_E_CORRUPT; ZT_E_MDB. */
 int zt_store_counters(struct zt_store *s, struct zt_counters *ret);
 
+/*
+ * Reads the dedup horizon: the first CST day (YYYYMMDD) whose dedup records are all still
+ * stored. zt_store_apply() rejects events of earlier days as ZT_REJECT_TOO_OLD whatever
+ * dedup_window_days says, because their records may have been pruned (by this window or
+ * an earlier, narrower one); it only moves forward. A store written before the horizon was
+ * recorded reads as the horizon derived from its dedup_age DB (see store/horizon.c).
+ * @param[out] ret_day the horizon; 0 when no dedup record was ever pruned
+ * @return 0; ZT_E_CORRUPT; ZT_E_MDB.
+ */
+int zt_store_dedup_horizon(struct zt_store *s, uint32_t *ret_day);
+
 /* What the store knows of one publisher (from its publisher_id and sequence numbers). */
 struct zt_publisher {
 	char id[ZT_PUBLISHER_MAX + 1];

@@ -260,6 +260,12 @@ int zt_dd_update(struct zt_store *s, MDB_txn *txn, const uint8_t id[ZT_EVENT_ID_
     const uint8_t *rec, size_t len);
 int zt_dd_flush(struct zt_store *s, MDB_txn *txn, const struct tail *t);
 
+/* horizon.c */
+uint32_t zt_next_day(uint32_t yyyymmdd);
+int zt_horizon_load(
+    struct zt_store *s, MDB_txn *txn, const struct ctr_rec *c, uint32_t *ret, bool *ret_stored);
+int zt_horizon_put(struct zt_store *s, MDB_txn *txn, uint32_t day);
+
 /* apply_cell.c */
 void zt_event_keys(uint32_t zone, uint32_t day, uint8_t dir, uint8_t mode,
     uint8_t keys[ZT_EVENT_TOTALS][ZT_TKEY_LEN]);

@@ -602,6 +602,136 @@ test_pruning_old_layout(void **state)
 	opts.dedup_window_days = 35;
 }
 
+/* The nation-wide all-time number of events. */
+static int64_t
+nation_events(void)
+{
+	return get(0, 0, ZT_GRAN_ALL, 0, 0, 0).events;
+}
+
+/*
+ * Counts three events of 2022-11-06, one of 11-09 and one of 11-11 with a 35-day window,
+ * then commits once with a 2-day window, which prunes the 11-06 records (the cutoff is
+ * 11-09), and restores the 35-day window.
+ */
+static void
+prune_with_narrow_window(struct zt_entry old[3], struct zt_entry *kept)
+{
+	struct zt_entry e[5];
+	for (uint32_t i = 0; i < 3; i++)
+		e[i] = old[i] = ev(10 + i, 330100, 2, 1, 7, 1, T0 - 5 * DAY + i);
+	e[3] = *kept = ev(20, 330100, 2, 1, 7, 1, T0 - 2 * DAY);
+	e[4] = ev(21, 330100, 2, 1, 7, 1, T0);
+	apply(e, 5, NULL);
+	assert_int_equal(nation_events(), 5);
+	opts.dedup_window_days = 2;
+	struct zt_entry today = ev(22, 330100, 2, 1, 7, 1, T0);
+	struct zt_apply_result r;
+	apply(&today, 1, &r);
+	assert_int_equal(r.pruned, 3);
+	opts.dedup_window_days = 35;
+}
+
+/* Narrowing the window for one commit and restoring it must not let a resend of an event
+ * whose record that commit pruned count again (issue 13, hole 1: 1,000 became 2,000). */
+static void
+test_horizon_after_narrow_window(void **state)
+{
+	(void)state;
+	struct zt_entry old[3], kept;
+	prune_with_narrow_window(old, &kept);
+	uint32_t h;
+	assert_int_equal(zt_store_dedup_horizon(s, &h), 0);
+	assert_int_equal(h, 20221107); /* the day after the last one pruned from */
+	struct zt_apply_result r;
+	apply(old, 3, &r);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(old[i].reason, ZT_REJECT_TOO_OLD);
+	assert_int_equal(r.accepted, 0);
+	apply(&kept, 1, &r); /* its record was kept: still a duplicate */
+	assert_int_equal(kept.outcome, ZT_OUT_DUPLICATE);
+	assert_int_equal(nation_events(), 6);
+	/* the 35-day window admits new events from the horizon on, not before it */
+	struct zt_entry fresh[2] = {
+	    ev(30, 330100, 2, 1, 7, 1, T0 - 4 * DAY), ev(31, 330100, 2, 1, 7, 1, T0 - 6 * DAY)};
+	apply(fresh, 2, NULL);
+	assert_int_equal(fresh[0].outcome, ZT_OUT_ACCEPTED);
+	assert_int_equal(fresh[1].reason, ZT_REJECT_TOO_OLD);
+	/* across a reopen, too */
+	s = zt_store_free(s);
+	assert_int_equal(zt_store_open(dir, 0, 0, &s), 0);
+	apply(old, 1, NULL);
+	assert_int_equal(old[0].reason, ZT_REJECT_TOO_OLD);
+	assert_int_equal(nation_events(), 7);
+}
+
+/* Deletes the dedup_horizon key, as in a store written before it existed. */
+static void
+drop_horizon_key(void)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi meta;
+	s = zt_store_free(s);
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(env, 8), 0);
+	assert_int_equal(mdb_env_open(env, dir, 0, 0600), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+	char name[] = "dedup_horizon";
+	MDB_val k = {sizeof(name) - 1, name};
+	assert_int_equal(mdb_del(txn, meta, &k, NULL), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+	assert_int_equal(zt_store_open(dir, 0, 0, &s), 0);
+}
+
+/* A store written before the horizon key that has pruned derives a safe one: the day after
+ * the oldest day left, since that day may have lost records too. */
+static void
+test_horizon_old_store_pruned(void **state)
+{
+	(void)state;
+	struct zt_entry old[3], kept;
+	prune_with_narrow_window(old, &kept);
+	drop_horizon_key();
+	uint32_t h;
+	assert_int_equal(zt_store_dedup_horizon(s, &h), 0);
+	assert_int_equal(h, 20221110); /* the oldest day left is 11-09 */
+	apply(old, 3, NULL);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(old[i].reason, ZT_REJECT_TOO_OLD);
+	apply(&kept, 1, NULL);
+	assert_int_equal(kept.reason, ZT_REJECT_TOO_OLD);
+	assert_int_equal(nation_events(), 6);
+	/* those commits stored what they derived, and pruned the 11-09 record it refuses: a
+	   derivation now would give 11-12, the day after the oldest day left */
+	assert_int_equal(zt_store_dedup_horizon(s, &h), 0);
+	assert_int_equal(h, 20221110);
+	drop_horizon_key();
+	assert_int_equal(zt_store_dedup_horizon(s, &h), 0);
+	assert_int_equal(h, 20221112);
+}
+
+/* One that never pruned (as many dedup_age keys as accepted events) derives none. */
+static void
+test_horizon_old_store_unpruned(void **state)
+{
+	(void)state;
+	struct zt_entry e[2] = {
+	    ev(1, 330100, 2, 1, 7, 1, T0 - 30 * DAY), ev(2, 330100, 2, 1, 7, 1, T0)};
+	apply(e, 2, NULL);
+	drop_horizon_key();
+	uint32_t h = 1;
+	assert_int_equal(zt_store_dedup_horizon(s, &h), 0);
+	assert_int_equal(h, 0);
+	apply(e, 1, NULL);
+	assert_int_equal(e[0].outcome, ZT_OUT_DUPLICATE);
+	struct zt_entry older = ev(3, 330100, 2, 1, 7, 1, T0 - 31 * DAY);
+	apply(&older, 1, NULL);
+	assert_int_equal(older.outcome, ZT_OUT_ACCEPTED);
+}
+
 static void
 test_map_full_growth(void **state)
 {
@@ -652,6 +782,9 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_resend_is_not_regression, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pruning, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_map_full_growth, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_horizon_after_narrow_window, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_horizon_old_store_pruned, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_horizon_old_store_unpruned, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
