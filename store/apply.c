@@ -286,7 +286,7 @@ undo:
 	if (rc < 0)
 		return rc;
 	/* the id was claimed for this event only: take it back, nothing else changed */
-	zt_dd_unclaim(s, ev->id);
+	zt_dd_unclaim(s, i);
 	return reject(ret_reason, rc);
 }
 
@@ -453,6 +453,7 @@ finish(struct zt_store *s, struct actx *a, size_t n)
 		return zt_wr_err(rc);
 	a->res.feed_seq = a->ctr.c.feed_seq;
 	a->res.watermark_ms = a->ctr.c.watermark_ms;
+	a->res.batch_steps = s->steps;
 	return 0;
 }
 
@@ -461,11 +462,13 @@ finish(struct zt_store *s, struct actx *a, size_t n)
  * same batch. After a daemon restart a publisher's queued messages can arrive before the
  * resend of the ones the crash lost, so a reversal may precede its original in a batch;
  * judged in arrival order it would be rejected as reversal_unknown although the batch
- * holds the answer. Such entries are applied after the rest of the batch instead.
+ * holds the answer. Such entries are applied after the rest of the batch instead. The
+ * later original is found among the batch's candidates in id order (zt_dd_decl_after()):
+ * O(log n), where a scan of the rest of the batch made a batch of reversals quadratic.
  * @return 1 defer; 0 apply now; negative error.
  */
 static int
-defer_reversal(struct zt_store *s, struct actx *a, const struct zt_entry *e, size_t n, size_t i)
+defer_reversal(struct zt_store *s, struct actx *a, const struct zt_entry *e, size_t i)
 {
 	const struct zt_event *ev = &e[i].ev;
 	if (e[i].reason_in != ZT_REJECT_NONE || ev->kind == ZT_KIND_DECLARATION)
@@ -475,11 +478,7 @@ defer_reversal(struct zt_store *s, struct actx *a, const struct zt_entry *e, siz
 	int rc = zt_dd_get(s, a->txn, ev->ref_id, &orig);
 	if (rc != 1)
 		return rc < 0 ? rc : 0;
-	for (size_t j = i + 1; j < n; j++)
-		if (e[j].reason_in == ZT_REJECT_NONE && e[j].ev.kind == ZT_KIND_DECLARATION &&
-		    memcmp(e[j].ev.id, ev->ref_id, ZT_EVENT_ID_LEN) == 0)
-			return 1;
-	return 0;
+	return zt_dd_decl_after(s, ev->ref_id, i);
 }
 
 /* Applies every entry, the deferred reversals last (see defer_reversal()). */
@@ -489,7 +488,7 @@ apply_all(struct zt_store *s, struct actx *a, const struct zt_entry *e, size_t n
 	size_t ndefer = 0;
 	int rc;
 	for (size_t i = 0; i < n; i++) {
-		if ((rc = defer_reversal(s, a, e, n, i)) < 0)
+		if ((rc = defer_reversal(s, a, e, i)) < 0)
 			return rc;
 		s->deferred[i] = (uint8_t)rc;
 		ndefer += (size_t)rc;
@@ -544,6 +543,7 @@ attempt(struct zt_store *s, struct zt_entry *e, size_t n, struct actx *a)
 	if (rc != 0)
 		return zt_wr_err(rc);
 	zt_tab_begin(s);
+	s->steps = 0;
 	if ((rc = zt_counters_load(s, a->txn, &a->ctr)) < 0)
 		goto fail;
 	if ((rc = zt_horizon_load(s, a->txn, &a->ctr, &a->horizon, &a->horizon_stored)) < 0)
@@ -595,6 +595,10 @@ reserve_out(struct zt_store *s, size_t n)
 	if (c == NULL)
 		return -ENOMEM;
 	s->cand = c;
+	uint32_t *run = realloc(s->run, n * sizeof(*run));
+	if (run == NULL)
+		return -ENOMEM;
+	s->run = run;
 	s->out_cap = n;
 	return 0;
 }

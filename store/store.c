@@ -500,7 +500,8 @@ zt_store_free(struct zt_store *s)
 	free(s->dd_exists);
 	free(s->cand);
 	free(s->pend);
-	free(s->pslot);
+	free(s->run);
+	free(s->run_pend);
 	free(s);
 	return NULL;
 }

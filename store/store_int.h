@@ -81,6 +81,9 @@ struct tail {
 struct dd_cand {
 	uint8_t id[ZT_EVENT_ID_LEN];
 	uint32_t entry;
+	/* in the first candidate of each id (its run): 1 + the last entry that is a declaration
+	 * of this id, 0 if none is (see zt_dd_decl_after()) */
+	uint32_t last_decl;
 };
 
 /* Whether key k sorts after every key the DB holds (so it is not in it and can be appended). */
@@ -151,12 +154,14 @@ struct zt_store {
 	uint8_t *deferred;    /* per entry: a reversal applied after the rest of its batch */
 	uint8_t *dd_exists;   /* per entry: its id is in the dedup DB (zt_dd_prefetch()) */
 	struct dd_cand *cand; /* per entry: the candidates in id order */
+	uint32_t *run;        /* per entry: the index in cand of its id's first candidate */
+	size_t ncand;
 	size_t out_cap;
-	struct dd_pend *pend; /* the batch's dedup claims, and their hash slots (index + 1) */
+	struct dd_pend *pend; /* the batch's dedup claims */
 	size_t pend_cap, npend;
-	uint32_t *pslot;
-	size_t pslot_cap;
-	size_t pslot_mask; /* the batch's part of pslot: a power of two, minus one */
+	uint32_t *run_pend; /* per id's first candidate: its claim in pend (index + 1), or 0 */
+	size_t run_pend_cap;
+	uint64_t steps; /* zt_apply_result.batch_steps of the current attempt */
 };
 
 /* An MDB_val over read-only bytes: LMDB's mv_data is not const, but never written
@@ -253,7 +258,8 @@ int zt_dd_prefetch(
     struct zt_store *s, MDB_txn *txn, const struct tail *t, const struct zt_entry *e, size_t n);
 int zt_dd_claim(struct zt_store *s, size_t i, const uint8_t id[ZT_EVENT_ID_LEN], const uint8_t *rec,
     size_t len);
-void zt_dd_unclaim(struct zt_store *s, const uint8_t id[ZT_EVENT_ID_LEN]);
+void zt_dd_unclaim(struct zt_store *s, size_t i);
+bool zt_dd_decl_after(struct zt_store *s, const uint8_t id[ZT_EVENT_ID_LEN], size_t i);
 int zt_dd_get(
     struct zt_store *s, MDB_txn *txn, const uint8_t id[ZT_EVENT_ID_LEN], struct dd_rec *ret);
 int zt_dd_update(struct zt_store *s, MDB_txn *txn, const uint8_t id[ZT_EVENT_ID_LEN],

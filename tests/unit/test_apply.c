@@ -763,6 +763,105 @@ test_map_full_growth(void **state)
 	assert_int_equal(t.value_fen, 2 * B * R);
 }
 
+/*
+ * Work per batch, counted rather than timed: the batch's lookups into itself must take
+ * O(n log n) steps for every shape of batch (issue 13, hole 4: a batch of 100,000 reversals
+ * of unknown ids scanned the rest of the batch for each, 5 x 10^9 steps, 22 s).
+ */
+enum {
+	HOSTILE_N = 100000
+};
+
+static struct zt_entry *
+hostile_batch(void)
+{
+	struct zt_entry *e = calloc(HOSTILE_N, sizeof(*e));
+	assert_non_null(e);
+	return e;
+}
+
+/* Applies the batch; its lookup steps stay within 8 (log2 n + 1) per entry. */
+static void
+apply_bounded(struct zt_entry *e, size_t n, const char *shape)
+{
+	struct zt_apply_result r;
+	apply(e, n, &r);
+	uint64_t log2n = 0;
+	while ((1ull << log2n) < n)
+		log2n++;
+	uint64_t bound = 8 * (log2n + 1) * n;
+	print_message("%s: %zu entries, %llu lookup steps (bound %llu)\n", shape, n,
+	    (unsigned long long)r.batch_steps, (unsigned long long)bound);
+	assert_true(r.batch_steps <= bound);
+}
+
+static void
+test_steps_unknown_reversals(void **state)
+{
+	(void)state;
+	struct zt_entry *e = hostile_batch();
+	for (uint32_t i = 0; i < HOSTILE_N; i++) {
+		struct zt_entry o = ev(i, 330100, 2, 1, 5, 1, T0);
+		e[i] = reversal(HOSTILE_N + i, &o);
+	}
+	apply_bounded(e, HOSTILE_N, "reversals of unknown ids");
+	for (uint32_t i = 0; i < HOSTILE_N; i++)
+		assert_int_equal(e[i].reason, ZT_REJECT_REVERSAL_UNKNOWN);
+	free(e);
+}
+
+/* Reversals ahead of their originals (all deferred), then behind them (none deferred). */
+static void
+test_steps_reversals_in_batch(void **state)
+{
+	(void)state;
+	struct zt_entry *e = hostile_batch();
+	const uint32_t half = HOSTILE_N / 2;
+	for (uint32_t i = 0; i < half; i++) {
+		e[half + i] = ev(i, 330100, 2, 1, 5, 1, T0);
+		e[i] = reversal(HOSTILE_N + i, &e[half + i]);
+	}
+	apply_bounded(e, HOSTILE_N, "reversals before their originals");
+	for (uint32_t i = 0; i < HOSTILE_N; i++)
+		assert_int_equal(e[i].outcome, ZT_OUT_ACCEPTED);
+	for (uint32_t i = 0; i < half; i++) {
+		e[i] = ev(2 * HOSTILE_N + i, 330100, 2, 1, 5, 1, T0);
+		e[half + i] = reversal(3 * HOSTILE_N + i, &e[i]);
+	}
+	apply_bounded(e, HOSTILE_N, "reversals after their originals");
+	for (uint32_t i = 0; i < HOSTILE_N; i++)
+		assert_int_equal(e[i].outcome, ZT_OUT_ACCEPTED);
+	struct zt_totals t = get(0, 0, ZT_GRAN_ALL, 0, 0, 0);
+	assert_int_equal(t.events, 0);
+	assert_int_equal(t.reversals, HOSTILE_N);
+	free(e);
+}
+
+/* One id resent n times; then n distinct ids whose two halves are equal. */
+static void
+test_steps_same_and_mirrored_ids(void **state)
+{
+	(void)state;
+	struct zt_entry *e = hostile_batch();
+	for (uint32_t i = 0; i < HOSTILE_N; i++)
+		e[i] = ev(7, 330100, 2, 1, 5, 1, T0);
+	apply_bounded(e, HOSTILE_N, "one id resent");
+	assert_int_equal(e[0].outcome, ZT_OUT_ACCEPTED);
+	for (uint32_t i = 1; i < HOSTILE_N; i++)
+		assert_int_equal(e[i].outcome, ZT_OUT_DUPLICATE);
+	for (uint32_t i = 0; i < HOSTILE_N; i++) {
+		e[i] = ev(0, 330100, 2, 1, 5, 1, T0);
+		for (int b = 0; b < 4; b++)
+			e[i].ev.id[4 + b] = e[i].ev.id[12 + b] = (uint8_t)(i >> (8 * b));
+		e[i].ev.id[8] = e[i].ev.id[0];
+	}
+	apply_bounded(e, HOSTILE_N, "ids with equal halves");
+	for (uint32_t i = 0; i < HOSTILE_N; i++)
+		assert_int_equal(e[i].outcome, ZT_OUT_ACCEPTED);
+	assert_int_equal(nation_events(), HOSTILE_N + 1);
+	free(e);
+}
+
 int
 main(void)
 {
@@ -785,6 +884,9 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_horizon_after_narrow_window, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_horizon_old_store_pruned, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_horizon_old_store_unpruned, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_steps_unknown_reversals, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_steps_reversals_in_batch, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_steps_same_and_mirrored_ids, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
