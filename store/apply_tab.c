@@ -264,21 +264,13 @@ zt_tab_flush(struct zt_store *s, MDB_txn *txn, uint32_t *ret_written)
 	return 0;
 }
 
-static uint32_t
-id_hash(const char *id)
-{
-	uint32_t h = 2166136261u;
-	for (; *id; id++)
-		h = (h ^ (uint8_t)*id) * 16777619u;
-	return h;
-}
-
 static int
 ptab_rehash(struct zt_store *s, uint32_t new_cap)
 {
 	struct pslot *nt = calloc(new_cap, sizeof(*nt));
 	if (nt == NULL)
 		return -ENOMEM;
+	zt_hash_key_init(s);
 	for (uint32_t i = 0; i < s->ptab_cap; i++) {
 		if (s->ptab[i].gen != s->pgen)
 			continue;
@@ -325,8 +317,10 @@ zt_pub_get(struct zt_store *s, MDB_txn *txn, const char *id, struct zt_publisher
 		if (rc < 0)
 			return rc;
 	}
-	uint32_t h = id_hash(id), mask = s->ptab_cap - 1, j = h & mask;
-	for (; s->ptab[j].gen == s->pgen; j = (j + 1) & mask)
+	/* keyed: publisher ids are the peers' choice (see hash.c) */
+	uint32_t h = (uint32_t)zt_siphash(s->hash_key, id, len), mask = s->ptab_cap - 1;
+	uint32_t j = h & mask;
+	for (; ++s->steps && s->ptab[j].gen == s->pgen; j = (j + 1) & mask)
 		if (s->ptab[j].hash == h && strcmp(s->ptab[j].p.id, id) == 0) {
 			*ret = &s->ptab[j].p;
 			return 0;

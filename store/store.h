@@ -226,8 +226,8 @@ struct zt_apply_result {
 	uint64_t feed_seq;       /* sequence number of this commit, stored with it */
 	int64_t watermark_ms;    /* newest accepted event time after the commit */
 	/* steps of the lookups the batch makes into itself (an entry's id or a reversal's
-	 * original among the batch's other entries): O(n log n) in the batch size n for every
-	 * shape of batch, which tests assert without a clock */
+	 * original among the batch's other entries, a publisher among its publishers): O(n log
+	 * n) in the batch size n for every shape of batch, which tests assert without a clock */
 	uint64_t batch_steps;
 };
 

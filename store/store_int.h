@@ -161,7 +161,9 @@ struct zt_store {
 	size_t pend_cap, npend;
 	uint32_t *run_pend; /* per id's first candidate: its claim in pend (index + 1), or 0 */
 	size_t run_pend_cap;
-	uint64_t steps; /* zt_apply_result.batch_steps of the current attempt */
+	uint64_t steps;       /* zt_apply_result.batch_steps of the current attempt */
+	uint8_t hash_key[16]; /* zt_siphash() key of the publisher table (hash.c) */
+	bool hash_key_set;
 };
 
 /* An MDB_val over read-only bytes: LMDB's mv_data is not const, but never written
@@ -265,6 +267,10 @@ int zt_dd_get(
 int zt_dd_update(struct zt_store *s, MDB_txn *txn, const uint8_t id[ZT_EVENT_ID_LEN],
     const uint8_t *rec, size_t len);
 int zt_dd_flush(struct zt_store *s, MDB_txn *txn, const struct tail *t);
+
+/* hash.c */
+uint64_t zt_siphash(const uint8_t k[16], const void *p, size_t len);
+void zt_hash_key_init(struct zt_store *s);
 
 /* horizon.c */
 uint32_t zt_next_day(uint32_t yyyymmdd);

@@ -862,6 +862,58 @@ test_steps_same_and_mirrored_ids(void **state)
 	free(e);
 }
 
+/* FNV-1a of s, the publisher table's hash before it was keyed. */
+static uint32_t
+fnv1a(const char *str)
+{
+	uint32_t h = 2166136261u;
+	for (; *str; str++)
+		h = (h ^ (uint8_t)*str) * 16777619u;
+	return h;
+}
+
+/*
+ * Writes into id a publisher id "c<i>" plus three bytes whose FNV-1a hash is 0 in its low
+ * 18 bits: the one table slot of every such id, up to 2^17 publishers. The low bits of
+ * FNV-1a depend only on the low bits of its state; the hash is (state ^ last byte) x an odd
+ * prime, 0 when the state before the last byte equals that byte: two free bytes before it
+ * bring bits 8..17 of the state to 0 (about 1,024 tries) and the last byte matches bits 0..7.
+ */
+static void
+colliding_id(uint32_t i, char id[16])
+{
+	const uint32_t mask = (1u << 18) - 1;
+	int n = snprintf(id, 16, "c%u", i);
+	for (unsigned c = 0x0101; c <= 0xffff; c++) {
+		id[n] = (char)(c >> 8), id[n + 1] = (char)c, id[n + 2] = 0;
+		uint32_t x = fnv1a(id) & mask;
+		if ((c & 0xff) != 0 && x >> 8 == 0 && x != 0) {
+			id[n + 2] = (char)x, id[n + 3] = 0;
+			assert_int_equal(fnv1a(id) & mask, 0);
+			return;
+		}
+	}
+	fail_msg("no colliding id for %u", i);
+}
+
+/* 100,000 publishers of one batch, each with an id that FNV-1a puts in one slot. */
+static void
+test_steps_colliding_publishers(void **state)
+{
+	(void)state;
+	struct zt_entry *e = hostile_batch();
+	for (uint32_t i = 0; i < HOSTILE_N; i++) {
+		e[i] = ev(i, 330100, 2, 1, 5, 1, T0);
+		colliding_id(i, e[i].ev.publisher);
+		e[i].ev.sequence = 1;
+		e[i].has_seq = true;
+	}
+	apply_bounded(e, HOSTILE_N, "publisher ids colliding under FNV-1a");
+	for (uint32_t i = 0; i < HOSTILE_N; i++)
+		assert_int_equal(e[i].outcome, ZT_OUT_ACCEPTED);
+	free(e);
+}
+
 int
 main(void)
 {
@@ -887,6 +939,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_steps_unknown_reversals, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_steps_reversals_in_batch, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_steps_same_and_mirrored_ids, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_steps_colliding_publishers, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
