@@ -490,9 +490,12 @@ zt_store_free(struct zt_store *s)
 	}
 	free(s->zones);
 	free(s->tab);
+	free(s->tab_list);
 	free(s->cells);
+	free(s->cell_list);
 	free(s->dirty);
 	free(s->ptab);
+	free(s->ptab_list);
 	free(s->out);
 	free(s->reason);
 	free(s->gap);

@@ -225,9 +225,10 @@ struct zt_apply_result {
 	uint32_t pruned;         /* expired dedup records deleted */
 	uint64_t feed_seq;       /* sequence number of this commit, stored with it */
 	int64_t watermark_ms;    /* newest accepted event time after the commit */
-	/* steps of the lookups the batch makes into itself (an entry's id or a reversal's
-	 * original among the batch's other entries, a publisher among its publishers): O(n log
-	 * n) in the batch size n for every shape of batch, which tests assert without a clock */
+	/* steps of the work the batch does on its own entries: finding an id or a reversal's
+	 * original among them, probing and visiting the slots of its publishers, cells and
+	 * totals in their tables. O(n log n) in the batch size n for every shape of batch,
+	 * whatever earlier batches grew, which tests assert without a clock */
 	uint64_t batch_steps;
 };
 

@@ -132,14 +132,19 @@ struct zt_store {
 	/* the registry, immutable between zt_store_put_zones() calls */
 	struct zt_zone *zones;
 	size_t nzones;
-	/* zt_store_apply() scratch, grown and reused across calls */
+	/* zt_store_apply() scratch, grown and reused across calls. Each hash table keeps the
+	 * list of the slots the batch uses, so that flushing or growing it visits those only:
+	 * a table keeps the capacity of the largest batch, and a scan of the whole of it would
+	 * make every later batch cost as much as that one. */
 	struct tslot *tab;
 	uint32_t tab_cap; /* power of two */
 	uint32_t tab_used;
+	uint32_t *tab_list; /* the batch's slots in tab, tab_used of them (cap / 2 room) */
 	uint32_t gen;
 	struct cell *cells;
 	uint32_t cell_cap; /* power of two */
 	uint32_t cell_used;
+	uint32_t *cell_list; /* the batch's slots in cells, cell_used of them */
 	uint32_t cgen;
 	struct tdirty *dirty;
 	uint32_t dirty_cap;
@@ -147,6 +152,7 @@ struct zt_store {
 	struct pslot *ptab;
 	uint32_t ptab_cap; /* power of two */
 	uint32_t ptab_used;
+	uint32_t *ptab_list; /* the batch's slots in ptab, ptab_used of them */
 	uint32_t pgen;
 	uint8_t *out;
 	uint16_t *reason;
