@@ -236,14 +236,16 @@ struct zt_apply_result {
  * Applies a batch in one write transaction and commits it durably (fsync). For every entry,
  * in order: publisher sequence tracking (when has_seq); then if reason_in is set, the
  * message is counted as rejected and recorded in the rejects DB; else the time window is
- * checked (future tolerance, dedup window from the event-time watermark), the event_id is
- * looked up in the dedup DB (and in the batch itself), a reversal is matched with its
- * original, overflow is checked, and the event's deltas are added to every total it touches
- * (3 levels x 4 granularities x its direction and ALL x its mode and ALL), coalesced in
- * memory so that each total is written once per transaction. A reversal whose original
+ * checked (future tolerance, dedup window from the event-time watermark, dedup horizon:
+ * see zt_store_dedup_horizon()), the event_id is looked up in the dedup DB (and in the
+ * batch itself), a reversal is matched with its original, overflow is checked, and the
+ * event's deltas are added to every total it touches (3 levels x 4 granularities x its
+ * direction and ALL x its mode and ALL), coalesced in memory so that each total is written
+ * once per transaction. A reversal whose original
  * is not counted yet but comes later in the same batch is applied after the rest of the
  * batch (a restart can reorder a publisher's messages). Counters, publisher state,
- * dedup records, the watermark and feed_seq are written in the same transaction.
+ * dedup records, the watermark and feed_seq are written in the same transaction, and so
+ * are the pruning of expired dedup records and the horizon it raises.
  * On MDB_MAP_FULL the transaction is aborted, the map doubled and the batch re-applied.
  * @param[in,out] e entries; outcome and reason are set on success only
  * @param[out] ret summary of the commit (may be NULL)
