@@ -21,7 +21,7 @@
 #include "daemon.h"
 
 #define REFRESH_EVERY_MS 1000
-#define MAX_PUBLISHERS   1000 /* label cardinality bound: the busiest are kept */
+#define MAX_PUBLISHERS   1000 /* label cardinality bound: see struct pub_list */
 #define N_LAT            14
 #define N_SIZE           6
 #define MAX_CONNECTIONS  64U    /* HTTP connections (threads), idle ones included */
@@ -421,19 +421,66 @@ metrics_reload(struct metrics *m, bool ok)
 	(void)pthread_mutex_unlock(&m->mu);
 }
 
+/*
+ * The publishers a scrape shows: at most MAX_PUBLISHERS, the busiest, those with gaps first.
+ * A min-heap on that rank while the store's publishers stream past (O(n log K)), so the one
+ * at the root is the first to leave; sorted by id afterwards for a stable exposition.
+ */
 struct pub_list {
 	struct zt_publisher *p;
 	size_t n, cap;
 };
+
+/* Whether a ranks below b: no gaps before gaps, then fewer messages, then the later id. */
+static bool
+pub_below(const struct zt_publisher *a, const struct zt_publisher *b)
+{
+	if ((a->gaps != 0) != (b->gaps != 0))
+		return a->gaps == 0;
+	if (a->received != b->received)
+		return a->received < b->received;
+	return strcmp(a->id, b->id) > 0;
+}
+
+static void
+pub_swap(struct zt_publisher *a, struct zt_publisher *b)
+{
+	struct zt_publisher t = *a;
+
+	*a = *b;
+	*b = t;
+}
+
+/* Restores the heap below i after its entry was replaced by a higher-ranked one. */
+static void
+pub_sift_down(struct pub_list *l, size_t i)
+{
+	for (;;) {
+		size_t c = 2 * i + 1, m = i;
+		if (c < l->n && pub_below(&l->p[c], &l->p[m]))
+			m = c;
+		if (c + 1 < l->n && pub_below(&l->p[c + 1], &l->p[m]))
+			m = c + 1;
+		if (m == i)
+			return;
+		pub_swap(&l->p[i], &l->p[m]);
+		i = m;
+	}
+}
 
 static int
 add_publisher(const struct zt_publisher *p, void *arg)
 {
 	struct pub_list *l = arg;
 
-	if (l->n == l->cap) {
-		if (l->cap == MAX_PUBLISHERS)
+	if (l->n == MAX_PUBLISHERS) { /* full: p replaces the lowest-ranked if it ranks above */
+		if (pub_below(p, &l->p[0]))
 			return 0;
+		l->p[0] = *p;
+		pub_sift_down(l, 0);
+		return 0;
+	}
+	if (l->n == l->cap) {
 		size_t cap = l->cap ? l->cap * 2 : 16;
 		cap = cap > MAX_PUBLISHERS ? MAX_PUBLISHERS : cap;
 		struct zt_publisher *np = realloc(l->p, cap * sizeof(*np));
@@ -442,8 +489,19 @@ add_publisher(const struct zt_publisher *p, void *arg)
 		l->p = np;
 		l->cap = cap;
 	}
-	l->p[l->n++] = *p;
+	size_t i = l->n++;
+	l->p[i] = *p;
+	while (i > 0 && pub_below(&l->p[i], &l->p[(i - 1) / 2])) {
+		pub_swap(&l->p[i], &l->p[(i - 1) / 2]);
+		i = (i - 1) / 2;
+	}
 	return 0;
+}
+
+static int
+pub_by_id(const void *a, const void *b)
+{
+	return strcmp(((const struct zt_publisher *)a)->id, ((const struct zt_publisher *)b)->id);
 }
 
 /*
@@ -474,6 +532,8 @@ metrics_refresh(struct metrics *m, struct zt_store *s)
 		free(l.p);
 		return;
 	}
+	if (l.n > 1)
+		qsort(l.p, l.n, sizeof(*l.p), pub_by_id);
 	(void)pthread_mutex_lock(&m->mu);
 	m->s.map_bytes = map, m->s.used_bytes = used;
 	m->s.readers = readers, m->s.readers_max = max;
