@@ -304,7 +304,7 @@ int loop_run(struct daemon *d);
 /* metrics.c */
 struct metrics;
 int metrics_new(
-    const char *listen, struct web *web, struct metrics **ret, char *err, size_t errlen);
+    const struct zt_config *c, struct web *web, struct metrics **ret, char *err, size_t errlen);
 const char *metrics_bound(const struct metrics *m);
 struct metrics *metrics_free(struct metrics *m);
 void metrics_commit(struct metrics *m, const struct batch *b, const struct ingest *in);

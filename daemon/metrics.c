@@ -19,13 +19,15 @@
 #include <microhttpd.h>
 
 #include "daemon.h"
+#include "web_int.h"
 
 #define REFRESH_EVERY_MS 1000
 #define MAX_PUBLISHERS   1000 /* label cardinality bound: see struct pub_list */
 #define N_LAT            14
 #define N_SIZE           6
-#define MAX_CONNECTIONS  64U    /* HTTP connections (threads), idle ones included */
 #define REQUEST_MEMORY   16384U /* per connection: a longer URL or header block gets 414/431 */
+#define IDLE_TIMEOUT_S   10U    /* a connection silent this long is closed */
+#define THREAD_STACK     (512U << 10) /* per connection thread: reserved, touched on use */
 
 static const double lat_bounds[N_LAT] = {
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
@@ -68,7 +70,8 @@ struct snap {
 
 struct metrics {
 	pthread_mutex_t mu;
-	struct web *web; /* issue 8: every other URL; NULL: only /metrics */
+	struct web *web;       /* issue 8: every other URL; NULL: only /metrics */
+	struct web_conn *conn; /* issue 14: the header deadline */
 	struct snap s;
 	struct MHD_Daemon *mhd;
 	char bound[64];
@@ -222,6 +225,26 @@ render_zap(struct sbuf *b)
 	sb_printf(b, "zonetally_zap_handshakes_total{result=\"refused\"} %" PRIu64 "\n", refused);
 }
 
+/* Issue 14: the HTTP listener's own shares (read without m->mu: each has its own lock). */
+static void
+render_http(struct sbuf *b, struct metrics *m)
+{
+	unsigned open = 0;
+	uint64_t cut = 0, pages = 0, streams = 0;
+
+	web_conn_counts(m->conn, &open, &cut);
+	web_counts(m->web, &pages, &streams);
+	gauge(b, "zonetally_http_connections", "HTTP connections open, this scrape's included.",
+	    (double)open);
+	header(b, "zonetally_http_header_timeouts_total", "counter",
+	    "HTTP connections closed because a request's headers were late, since start.");
+	sb_printf(b, "zonetally_http_header_timeouts_total %" PRIu64 "\n", cut);
+	header(b, "zonetally_http_refused_total", "counter",
+	    "HTTP requests answered 503 because their share was full, by share, since start.");
+	sb_printf(b, "zonetally_http_refused_total{share=\"page\"} %" PRIu64 "\n", pages);
+	sb_printf(b, "zonetally_http_refused_total{share=\"stream\"} %" PRIu64 "\n", streams);
+}
+
 /* Formats the whole exposition; returns a malloc'd buffer or NULL. */
 static char *
 render(struct metrics *m, size_t *ret_len)
@@ -238,6 +261,7 @@ render(struct metrics *m, size_t *ret_len)
 	render_gauges(&b, &m->s);
 	render_zap(&b);
 	(void)pthread_mutex_unlock(&m->mu);
+	render_http(&b, m);
 	if (b.oom || b.p == NULL) {
 		sb_done(&b);
 		return NULL;
@@ -271,6 +295,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 	size_t len = 0;
 
 	(void)version, (void)data, (void)data_len, (void)req;
+	web_conn_request(m->conn, conn); /* the headers are in: the deadline no longer applies */
 	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
 		return reply(
 		    conn, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain", strdup("GET only\n"), 9);
@@ -316,15 +341,38 @@ record_bound(struct metrics *m)
 }
 
 /*
- * Starts the HTTP endpoint on `listen` ("A.B.C.D:PORT"; "" or "off": no endpoint, NULL
- * returned with no error).
+ * Starts the listener (issue 14): a thread per connection (an event stream waits for the
+ * next commit inside its content callback, which would stall every other client of a
+ * single polling thread), at most http_max_connections of them and http_max_per_address
+ * from one IPv4 address; a request's headers must be complete within http_header_timeout_s
+ * (web_conn.c), and a connection silent for IDLE_TIMEOUT_S is closed.
+ */
+static struct MHD_Daemon *
+start_mhd(struct metrics *m, const struct zt_config *c, struct sockaddr_in *sa)
+{
+	return MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+	        MHD_USE_POLL | MHD_USE_ERROR_LOG,
+	    ntohs(sa->sin_port), NULL, NULL, on_request, m, MHD_OPTION_SOCK_ADDR,
+	    (struct sockaddr *)sa, MHD_OPTION_CONNECTION_LIMIT, (unsigned)c->http_max_connections,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)c->http_max_per_address,
+	    MHD_OPTION_CONNECTION_TIMEOUT, IDLE_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+	    (size_t)REQUEST_MEMORY, MHD_OPTION_THREAD_STACK_SIZE, (size_t)THREAD_STACK,
+	    MHD_OPTION_NOTIFY_CONNECTION, web_conn_notify, m->conn, MHD_OPTION_NOTIFY_COMPLETED,
+	    web_conn_completed, m->conn, MHD_OPTION_END);
+}
+
+/*
+ * Starts the HTTP endpoint on c->metrics_listen ("A.B.C.D:PORT"; "" or "off": no endpoint,
+ * NULL returned with no error).
  * @param[out] ret the metrics (also when off: recording still works), freed by metrics_free
  * @return 0 or a negative errno (err says which address and why).
  */
 int
-metrics_new(const char *listen, struct web *web, struct metrics **ret, char *err, size_t errlen)
+metrics_new(
+    const struct zt_config *c, struct web *web, struct metrics **ret, char *err, size_t errlen)
 {
 	struct metrics *m = calloc(1, sizeof(*m));
+	const char *listen = c->metrics_listen;
 	struct sockaddr_in sa;
 
 	if (m == NULL || pthread_mutex_init(&m->mu, NULL) != 0) {
@@ -341,17 +389,14 @@ metrics_new(const char *listen, struct web *web, struct metrics **ret, char *err
 		(void)snprintf(err, errlen, "metrics: bad listen address '%s'", listen);
 		return -EINVAL;
 	}
-	/* A thread per connection: an event stream waits for the next commit inside its
-	 * content callback, which would stall every other client of a single polling thread.
-	 * The connection limit bounds the threads; idle or unread connections time out. */
-	m->mhd = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-	        MHD_USE_POLL | MHD_USE_ERROR_LOG,
-	    ntohs(sa.sin_port), NULL, NULL, on_request, m, MHD_OPTION_SOCK_ADDR,
-	    (struct sockaddr *)&sa, MHD_OPTION_CONNECTION_LIMIT, MAX_CONNECTIONS,
-	    MHD_OPTION_CONNECTION_TIMEOUT, 10U, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-	    (size_t)REQUEST_MEMORY, MHD_OPTION_END);
+	int r = web_conn_new(c->http_header_timeout_s, &m->conn);
+	if (r < 0) {
+		(void)snprintf(err, errlen, "metrics: cannot start: %s", strerror(-r));
+		return r;
+	}
+	m->mhd = start_mhd(m, c, &sa);
 	if (m->mhd == NULL || record_bound(m) < 0) {
-		int r = errno != 0 ? -errno : -EIO;
+		r = errno != 0 ? -errno : -EIO;
 		(void)snprintf(
 		    err, errlen, "metrics: cannot listen on '%s': %s", listen, strerror(-r));
 		return r;
@@ -374,6 +419,7 @@ metrics_free(struct metrics *m)
 		return NULL;
 	if (m->mhd != NULL)
 		MHD_stop_daemon(m->mhd);
+	m->conn = web_conn_free(m->conn); /* after the daemon: its callbacks use it */
 	(void)pthread_mutex_destroy(&m->mu);
 	free(m->s.pubs);
 	free(m);

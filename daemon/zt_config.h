@@ -54,6 +54,9 @@ struct zt_config {
 	char *metrics_listen; /* ADDR:PORT of the Prometheus endpoint; "" or "off": none */
 	char *dashboard_dir;  /* issue 8: the dashboard's static files, served at / */
 	char *api_token_file; /* issue 8: bearer token for /api/ ("": none); relative to the file */
+	uint32_t http_max_connections;  /* issue 14: HTTP connections (threads) at once */
+	uint32_t http_max_per_address;  /* of them from one IPv4 address */
+	uint32_t http_header_timeout_s; /* a request's line and headers must be in by then */
 	/* [ingest], acknowledged path (daemon/router.c) */
 	char *router_bind;      /* ROUTER binds here (DEALER publishers connect); "" = off */
 	uint32_t router_window; /* messages of one peer received but not yet acked, at most */
