@@ -56,6 +56,7 @@ static const struct key keys[] = {
     {"validation", "max_value_fen", T_I64, F(max_value_fen), 0, 1, INT64_MAX, "100000000000", true},
     {"store", "map_size_mb", T_U64, F(map_size_mb), 0, 1, 1 << 24, "1024", false},
     {"store", "rejects_max", T_U32, F(rejects_max), 0, 0, 100000000, "10000", true},
+    {"store", "reader_warn_s", T_U32, F(reader_warn_s), 0, 0, 86400, "300", true},
     {"metrics", "listen", T_STRING, F(metrics_listen), 0, 0, 0, "127.0.0.1:9464", false},
     {"metrics", "dashboard_dir", T_STRING, F(dashboard_dir), 0, 0, 0,
         "/usr/share/zonetally/dashboard", false},

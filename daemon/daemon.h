@@ -310,6 +310,7 @@ struct metrics *metrics_free(struct metrics *m);
 void metrics_commit(struct metrics *m, const struct batch *b, const struct ingest *in);
 void metrics_reload(struct metrics *m, bool ok);
 void metrics_refresh(struct metrics *m, struct zt_store *s);
+void metrics_set_reader_warn(struct metrics *m, uint32_t seconds);
 
 /* sbuf.c */
 

@@ -62,6 +62,7 @@ struct snap {
 	uint64_t map_bytes, used_bytes, feed_seq, dedup_records;
 	int64_t watermark_ms;
 	unsigned readers, readers_max;
+	struct zt_oldest_reader oldest; /* issue 14 */
 	uint64_t reloads_ok, reloads_failed;
 	struct zt_publisher *pubs;
 	size_t npubs;
@@ -76,6 +77,11 @@ struct metrics {
 	struct MHD_Daemon *mhd;
 	char bound[64];
 	int64_t last_refresh_ms;
+	/* main thread only: the oldest reader's tracking and warning (issue 14) */
+	struct zt_readers_memo memo;
+	int64_t reader_warn_ms; /* [store] reader_warn_s; 0: never warn */
+	uint64_t warned_txnid;  /* the snapshot last warned about, and when */
+	int64_t warned_ms;
 };
 
 static void
@@ -202,6 +208,16 @@ render_gauges(struct sbuf *b, const struct snap *s)
 	    (double)s->readers);
 	gauge(b, "zonetally_store_readers_max", "LMDB reader slots available.",
 	    (double)s->readers_max);
+	gauge(b, "zonetally_store_oldest_reader_age_seconds",
+	    "How long the oldest snapshot a reader holds has been held (0: none).",
+	    (double)s->oldest.age_ms / 1000.0);
+	gauge(b, "zonetally_store_oldest_reader_pid",
+	    "Process holding the oldest snapshot (0: none).", (double)s->oldest.pid);
+	gauge(b, "zonetally_store_oldest_reader_commits_behind",
+	    "Commits made since the oldest held snapshot.", (double)s->oldest.behind);
+	gauge(b, "zonetally_store_oldest_reader_pinned_pages",
+	    "Pages freed since the oldest held snapshot, which LMDB cannot reuse while it stays.",
+	    (double)s->oldest.pinned_pages);
 	gauge(b, "zonetally_feed_seq", "Sequence number of the last commit (stored with it).",
 	    (double)s->feed_seq);
 	gauge(b, "zonetally_dedup_records", "Event ids kept for deduplication.",
@@ -382,6 +398,7 @@ metrics_new(
 	}
 	m->s.start_s = (double)now_wall_ms() / 1000.0;
 	m->web = web;
+	metrics_set_reader_warn(m, c->reader_warn_s);
 	*ret = m;
 	if (listen[0] == '\0' || strcmp(listen, "off") == 0)
 		return 0;
@@ -551,6 +568,25 @@ pub_by_id(const void *a, const void *b)
 }
 
 /*
+ * Logs a reader that has held one snapshot past reader_warn_s: when it first does, then
+ * again every reader_warn_s while it stays, so a stuck reader is in the log, not only in
+ * /metrics, without a line a second.
+ */
+static void
+warn_reader(struct metrics *m, const struct zt_oldest_reader *o, int64_t now)
+{
+	if (m->reader_warn_ms == 0 || o->pid == 0 || o->age_ms < m->reader_warn_ms ||
+	    (o->txnid == m->warned_txnid && now - m->warned_ms < m->reader_warn_ms))
+		return;
+	m->warned_txnid = o->txnid;
+	m->warned_ms = now;
+	log_warnx("store: process %d has held one read snapshot for %" PRId64 " s (%" PRIu64
+	          " commits behind, %" PRIu64 "%s pages that cannot be reused): the store grows "
+	          "while it stays; end that read transaction",
+	    o->pid, o->age_ms / 1000, o->behind, o->pinned_pages, o->pinned_partial ? "+" : "");
+}
+
+/*
  * Refreshes the store-derived gauges, at most once a second. Call only while the writer is
  * idle: this thread then has the store to itself.
  */
@@ -573,6 +609,9 @@ metrics_refresh(struct metrics *m, struct zt_store *s)
 		r = zt_store_counters(s, &c);
 	if (r == 0)
 		r = zt_store_publishers(s, add_publisher, &l);
+	struct zt_oldest_reader old = {0};
+	if (r == 0)
+		r = zt_store_oldest_reader(s, &m->memo, now, &old);
 	if (r < 0) {
 		log_warnx("metrics: cannot read the store: %s, ignoring", zt_strerror(r));
 		free(l.p);
@@ -583,9 +622,19 @@ metrics_refresh(struct metrics *m, struct zt_store *s)
 	(void)pthread_mutex_lock(&m->mu);
 	m->s.map_bytes = map, m->s.used_bytes = used;
 	m->s.readers = readers, m->s.readers_max = max;
+	m->s.oldest = old;
 	m->s.feed_seq = c.feed_seq, m->s.dedup_records = c.dedup_records;
 	m->s.watermark_ms = c.watermark_ms;
 	free(m->s.pubs);
 	m->s.pubs = l.p, m->s.npubs = l.n;
 	(void)pthread_mutex_unlock(&m->mu);
+	warn_reader(m, &old, now);
+}
+
+/* Sets [store] reader_warn_s (at start and on reload; main thread). */
+void
+metrics_set_reader_warn(struct metrics *m, uint32_t seconds)
+{
+	if (m != NULL)
+		m->reader_warn_ms = (int64_t)seconds * 1000;
 }

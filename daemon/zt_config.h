@@ -47,8 +47,9 @@ struct zt_config {
 	int64_t max_value_fen; /* per declaration */
 
 	/* [store] */
-	uint64_t map_size_mb; /* initial LMDB map size; grows when full */
-	uint32_t rejects_max; /* rejected messages kept for inspection */
+	uint64_t map_size_mb;   /* initial LMDB map size; grows when full */
+	uint32_t rejects_max;   /* rejected messages kept for inspection */
+	uint32_t reader_warn_s; /* issue 14: warn of a snapshot held longer; 0: never */
 
 	/* [metrics] */
 	char *metrics_listen; /* ADDR:PORT of the Prometheus endpoint; "" or "off": none */
