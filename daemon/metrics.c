@@ -357,6 +357,23 @@ record_bound(struct metrics *m)
 }
 
 /*
+ * libmicrohttpd's messages: one per refused or cut connection, so a hostile client could
+ * fill the log with them; they go to debug, and /metrics counts what matters.
+ */
+static void
+mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[256];
+
+	(void)cls;
+	if (log_getlevel() < ZT_LOG_DEBUG)
+		return;
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+	msg[strcspn(msg, "\n")] = '\0';
+	log_debug("http: %s", msg);
+}
+
+/*
  * Starts the listener (issue 14): a thread per connection (an event stream waits for the
  * next commit inside its content callback, which would stall every other client of a
  * single polling thread), at most http_max_connections of them and http_max_per_address
@@ -374,7 +391,7 @@ start_mhd(struct metrics *m, const struct zt_config *c, struct sockaddr_in *sa)
 	    MHD_OPTION_CONNECTION_TIMEOUT, IDLE_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 	    (size_t)REQUEST_MEMORY, MHD_OPTION_THREAD_STACK_SIZE, (size_t)THREAD_STACK,
 	    MHD_OPTION_NOTIFY_CONNECTION, web_conn_notify, m->conn, MHD_OPTION_NOTIFY_COMPLETED,
-	    web_conn_completed, m->conn, MHD_OPTION_END);
+	    web_conn_completed, m->conn, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
 }
 
 /*
