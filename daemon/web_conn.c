@@ -11,7 +11,7 @@
  *
  * The reaper shuts down a duplicate of the connection's socket, taken when it opened and
  * closed when libmicrohttpd reports it closed: the number can never name another file.
- * Memory: one struct conn (48 bytes) and one file descriptor per open connection, bounded by
+ * Memory: one struct conn (32 bytes) and one file descriptor per open connection, bounded by
  * the listener's connection limit.
  */
 #include <errno.h>
