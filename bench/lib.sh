@@ -6,6 +6,8 @@
 pid=     # the running zonetallyd, if any
 sampler= # the running RSS sampler, if any
 watcher= # the running bench/committed, if any
+helpers= # other background processes of a run (publishers, misbehaving clients)
+table=main # the table result() adds rows to (table_begin)
 
 fail() {
 	echo "bench: $*" >&2
@@ -22,6 +24,7 @@ find_bin() {
 # stop_all: ends what this script started (the EXIT trap calls it too).
 stop_all() {
 	[ -z "$watcher" ] || kill "$watcher" 2>/dev/null || true
+	helpers_stop
 	if [ -n "$sampler" ]; then
 		kill "$sampler" 2>/dev/null || true
 		wait "$sampler" 2>/dev/null || true
@@ -85,25 +88,77 @@ publish() {
 		fail "zonetally-pub $* failed: $(tail -n 3 "$log")"
 }
 
-# watch_start STATE TARGET: in the background, waits until the store received TARGET
-# messages and notes when (bench/committed). Started before the publisher, so that the
-# moment of the last commit is seen as it happens.
+# watch_start STATE TARGET [TIMEOUT_S]: in the background, waits until the store received
+# TARGET messages and notes when (bench/committed; "received R accepted A rejected J at T"
+# in $base/committed, also when it gives up after TIMEOUT_S, default 1800). Started before
+# the publisher, so that the moment of the last commit is seen as it happens.
 watch_start() {
-	"$committed" "$1" "$2" 1800 >"$base/committed" &
+	"$committed" "$1" "$2" "${3:-1800}" >"$base/committed" &
 	watcher=$!
+}
+
+# watch_wait: waits for the watcher; returns its status (1: timed out).
+watch_wait() {
+	local rc=0
+	wait "$watcher" || rc=$?
+	watcher=
+	return $rc
+}
+
+# rate_since N T0: events/s of N from T0 (CLOCK_MONOTONIC ns) to the watcher's last poll.
+rate_since() {
+	awk -v n="$1" -v a="$2" '{ printf "%.0f\n", n / (($NF - a) / 1e9) }' "$base/committed"
 }
 
 # watch_rate STATE PUBLOG N: waits for the watcher; checks that nothing was rejected;
 # prints the committed events/s of the last N, from the publisher's first send (its
 # start_mono_ns, the same clock) to the commit that completed them.
 watch_rate() {
-	local t0 t1
-	wait "$watcher" || fail "not all events committed: $(tail -n 3 "$1/zonetallyd.log")"
-	watcher=
+	watch_wait || fail "not all events committed: $(tail -n 3 "$1/zonetallyd.log")"
 	[ "$(counter "$1" rejected)" -eq 0 ] || fail "zonetallyd rejected events (zonetally rejects)"
-	t1=$(awk '{ print $NF }' "$base/committed")
-	t0=$(jget "$2" start_mono_ns)
-	awk -v n="$3" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f\n", n / ((b - a) / 1e9) }'
+	rate_since "$3" "$(jget "$2" start_mono_ns)"
+}
+
+# helper_start OUT CMD...: CMD in the background, stdout to OUT, stderr to OUT.err.
+helper_start() {
+	local out=$1
+	shift
+	"$@" >"$out" 2>"$out.err" &
+	helpers="$helpers $!"
+	last_helper=$!
+}
+
+# helper_ready OUT PID: waits (30 s at most) until the helper printed "ready".
+helper_ready() {
+	local deadline=$((SECONDS + 30))
+	until grep -q '^ready$' "$1" 2>/dev/null; do
+		kill -0 "$2" 2>/dev/null || fail "$(head -c 300 "$1.err") (helper exited)"
+		[ $SECONDS -lt $deadline ] || fail "helper not ready after 30 s: $(head -c 300 "$1.err")"
+		sleep 0.05
+	done
+}
+
+# helpers_stop: SIGTERM to every helper (SIGCONT first, should one be stopped), then waits.
+helpers_stop() {
+	local h
+	for h in $helpers; do
+		kill -CONT "$h" 2>/dev/null || true
+		kill -TERM "$h" 2>/dev/null || true
+	done
+	for h in $helpers; do
+		wait "$h" 2>/dev/null || true
+	done
+	helpers=
+}
+
+# vmhwm PID: the process's peak resident set (VmHWM) [MiB].
+vmhwm() {
+	awk '/^VmHWM:/ { printf "%.1f\n", $2 / 1024 }' "/proc/$1/status"
+}
+
+# used_mib STATE: the store's used bytes (`zonetally stats`) [MiB].
+used_mib() {
+	awk -v b="$(counter "$1" used_bytes)" 'BEGIN { printf "%.1f\n", b / 1048576 }'
 }
 
 # summary FIGURES...: "median min max".
@@ -133,12 +188,30 @@ column() {
 	summary $(awk -v k="$2" '{ print $k }' "$base/extra.$1")
 }
 
-# result NAME UNIT "MED MIN MAX" CEILING TARGETS: one row of the table. CEILING is a number
-# or "-"; TARGETS is "-" or a comma list of ge:X, le:X (the value) and rge:X (value/ceiling).
+# table_begin NAME TITLE [SIDE_HEADER...]: rows of result() go to table NAME from now on,
+# printed after the main table under TITLE; each row gives one "MED MIN MAX" per side
+# column (e.g. "peak RSS [MiB]").
+table_begin() {
+	table=$1
+	shift
+	(
+		IFS=$'\t'
+		printf '%s\t%s\n' "$table" "$*"
+	) >>"$base/tables"
+}
+
+# result NAME UNIT "MED MIN MAX" CEILING TARGETS [SIDE...]: one row of the current table.
+# CEILING is a number or "-"; TARGETS is "-" or a comma list of ge:X, le:X (the value) and
+# rge:X, rle:X (value/ceiling); each SIDE is "MED MIN MAX" or "-".
 result() {
-	local name=$1 unit=$2 med min max
+	local name=$1 unit=$2 ceil=$4 targets=$5 med min max
 	read -r med min max <<<"$3"
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$med" "$min" "$max" "$unit" "$4" "$5" >>"$results"
+	shift 5
+	(
+		IFS=$'\t'
+		printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$table" "$name" "$med" "$min" \
+			"$max" "$unit" "$ceil" "$targets" "$*"
+	) >>"$results"
 }
 
 # rss_sample PID FILE: the daemon's anonymous RSS [kB], once a second, in the background.
@@ -159,9 +232,18 @@ rss_stop() {
 
 # hist_p99 ADDR:PORT NAME: the upper bound [s] of the bucket holding the 99th percentile of a
 # Prometheus histogram the daemon serves (its buckets are coarse: 5, 10, 25 ms...).
+# A failed scrape is tried again for 10 s: just after slow HTTP clients leave, the listener
+# may still hold their slots for a moment.
 hist_p99() {
-	python3 -c 'import sys, urllib.request
-body = urllib.request.urlopen("http://" + sys.argv[1] + "/metrics", timeout=5).read().decode()
+	python3 -c 'import sys, time, urllib.request
+for attempt in range(100):
+    try:
+        body = urllib.request.urlopen("http://" + sys.argv[1] + "/metrics", timeout=5).read().decode()
+        break
+    except OSError:
+        if attempt == 99:
+            raise
+        time.sleep(0.1)
 b = [(l.split("le=\"")[1].split("\"")[0], float(l.split()[-1])) for l in body.splitlines()
      if l.startswith(sys.argv[2] + "_bucket{")]
 n = b[-1][1]
