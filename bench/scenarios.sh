@@ -253,7 +253,7 @@ HOSTILE_SHAPES="ordered revunknown revsame oneid spread publishers gaps maxbatch
 # The largest frame the ROUTER socket takes with the default max_message_bytes (4096): the
 # larger of 4 MiB (ZT_SOCKET_MSG_FLOOR, daemon/daemon.h) and max_message_bytes x 1024 + 64.
 HOSTILE_FRAME=$((4096 * 1024 + 64))
-# router_window: several maximum-size EventBatches (about 95,000 minimal events each) may be
+# router_window: several maximum-size EventBatches (about 91,000 minimal events each) may be
 # unacknowledged at once; the same configuration for every shape, the reference included.
 HOSTILE_WINDOW=1000000
 
