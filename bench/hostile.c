@@ -212,7 +212,7 @@ struct frame {
 	uint64_t last_seq;
 };
 
-/* Appends the TradeEvent packed in w as field 1 of the EventBatch being built. */
+/* Writes one packed TradeEvent at p as field 1 of an EventBatch; returns the bytes written. */
 static size_t
 batch_field(uint8_t *p, const uint8_t *ev, size_t len)
 {

@@ -4,7 +4,8 @@
  *   isolation flood QUERY_EP DEALERS OUTSTANDING   snapshot requests (prefix "", every
  *       code), OUTSTANDING in flight on each DEALER; prints answers/s and error replies
  *   isolation watchers FEED_EP N    N SUB sockets on the feed, subscribed to everything,
- *       that never read once subscribed (each got one message: the subscription is live)
+ *       that never read once subscribed (each got one message: the subscription is live),
+ *       with a receive high-water mark of 1 and a 4 KiB kernel receive buffer
  *   isolation slowloris ADDR:PORT N   N connections to the HTTP listener that trickle one
  *       header byte each per second and never finish the request (a connection the server
  *       closes is opened again); meanwhile GET /metrics once a second, 2 s timeout, and
@@ -180,15 +181,19 @@ watchers(const char *ep, int n)
 {
 	void *ctx = zmq_ctx_new();
 	void **sub = calloc((size_t)n, sizeof(*sub));
-	int linger = 0;
+	int linger = 0, hwm = 1, rcvbuf = 4096;
 	char buf[256];
 
 	if (sub == NULL)
 		return 1;
 	for (int i = 0; i < n; i++) {
 		sub[i] = zmq_socket(ctx, ZMQ_SUB);
+		/* the smallest queues a peer may ask for: what it does not take, the daemon holds
+		 */
 		if (sub[i] == NULL ||
 		    zmq_setsockopt(sub[i], ZMQ_LINGER, &linger, sizeof(linger)) < 0 ||
+		    zmq_setsockopt(sub[i], ZMQ_RCVHWM, &hwm, sizeof(hwm)) < 0 ||
+		    zmq_setsockopt(sub[i], ZMQ_RCVBUF, &rcvbuf, sizeof(rcvbuf)) < 0 ||
 		    zmq_setsockopt(sub[i], ZMQ_SUBSCRIBE, "", 0) < 0 || zmq_connect(sub[i], ep) < 0)
 			return 1;
 	}

@@ -62,6 +62,14 @@ daemon_stop() {
 	pid=
 }
 
+# daemon_kill: SIGKILL, for a capped run: its figure is taken, and a clean stop would first
+# commit the backlog the daemon is slow on (minutes for a quadratic shape).
+daemon_kill() {
+	kill -KILL "$pid"
+	wait "$pid" 2>/dev/null || true
+	pid=
+}
+
 # ep STATE NAME: an endpoint the daemon reported (sub, ingest, feed, query, metrics).
 ep() {
 	awk -v n="$2" '$1 == n { print $2; exit }' "$1/zonetallyd.endpoints"
@@ -171,16 +179,39 @@ summary() {
 # FN runs in this shell (not in a $(...) subshell), so that a daemon it starts is one the
 # EXIT trap knows about; its output goes through a file.
 measure() {
-	local label=$1 fn=$2 i out
+	local label=$1 fn=$2 i
 	shift 2
 	: >"$base/extra.$label"
 	for ((i = 1; i <= runs; i++)); do
-		echo "  $label: run $i/$runs" >&2
-		"$fn" "$i" "$@" >"$base/out"
-		out=$(head -n 1 "$base/out")
-		[ -n "$out" ] || fail "$label run $i produced no figure"
-		printf '%s\n' "$out" >>"$base/extra.$label"
+		measure_once "$label" "$fn" "$i" "$@"
 	done
+}
+
+# measure_each PREFIX FN ITEM...: measure for each ITEM (label PREFIX_ITEM, FN RUN ITEM), the
+# runs interleaved (run 1 of every item, then run 2...): a noisy moment of the shared machine
+# then spreads over the items compared, instead of hitting every run of one of them.
+measure_each() {
+	local prefix=$1 fn=$2 i it
+	shift 2
+	for it in "$@"; do
+		: >"$base/extra.${prefix}_$it"
+	done
+	for ((i = 1; i <= runs; i++)); do
+		for it in "$@"; do
+			measure_once "${prefix}_$it" "$fn" "$i" "$it"
+		done
+	done
+}
+
+# measure_once LABEL FN RUN ARGS...: one run, its line appended to $base/extra.LABEL.
+measure_once() {
+	local label=$1 fn=$2 i=$3 out
+	shift 3
+	echo "  $label: run $i/$runs" >&2
+	"$fn" "$i" "$@" >"$base/out"
+	out=$(head -n 1 "$base/out")
+	[ -n "$out" ] || fail "$label run $i produced no figure"
+	printf '%s\n' "$out" >>"$base/extra.$label"
 }
 
 # column LABEL K: "median min max" of the K-th figure (1-based) of the runs of LABEL.

@@ -60,7 +60,7 @@ else
 	N_RND=5000000 PRE_RND=5000000 PRE_BIG=50000000 N_ACK=1000000
 	STEADY_RATE=100000 STEADY_S=60
 	N_MONITOR=200000 N_READER=2000000 N_REMOTE=20000 N_FEED=300 N_CG=100000
-	sizes_host=(1000000 100000 120 2000000 120)
+	sizes_host=(1000000 100000 60 2000000 60)
 fi
 # The hostile and isolation sizes may be set from the environment (a targeted run).
 N_HOST=${N_HOST:-${sizes_host[0]}} N_PUBIDS=${N_PUBIDS:-${sizes_host[1]}}

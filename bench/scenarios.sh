@@ -249,7 +249,8 @@ scenario_callgrind() {
 
 # --- hostile batch shapes (issue 13) -----------------------------------------------------
 
-HOSTILE_SHAPES="ordered revunknown revsame oneid spread publishers gaps maxbatch"
+# HOSTILE_SHAPES in the environment: a subset for a targeted run (ordered, the reference, first).
+HOSTILE_SHAPES=${HOSTILE_SHAPES:-"ordered revunknown revsame oneid spread publishers gaps maxbatch"}
 # The largest frame the ROUTER socket takes with the default max_message_bytes (4096): the
 # larger of 4 MiB (ZT_SOCKET_MSG_FLOOR, daemon/daemon.h) and max_message_bytes x 1024 + 64.
 HOSTILE_FRAME=$((4096 * 1024 + 64))
@@ -290,7 +291,7 @@ hostile_run() {
 		wait "$sender" || fail "hostile $shape failed: $(tail -n 3 "$out.err")"
 		local want got
 		want=$(sed -n 's/^expect: //p' "$out")
-		got=$(awk '{ print "accepted", $4, "rejected", $6 }' "$base/committed")
+		got="accepted $(counter "$state" accepted) rejected $(counter "$state" rejected)"
 		[ "$want" = "$got" ] || fail "hostile $shape: the store counted '$got', not '$want'"
 	else
 		capped=1
@@ -301,7 +302,7 @@ hostile_run() {
 	t0=$(sed -n 's/^start_mono_ns: //p' "$out")
 	rate=$(rate_since "$(awk '{ print $2 }' "$base/committed")" "$t0")
 	echo "$rate $(vmhwm "$pid") $capped"
-	daemon_stop
+	if [ $capped = 1 ]; then daemon_kill; else daemon_stop; fi
 	rm -rf "$state"
 }
 
@@ -309,9 +310,8 @@ scenario_hostile() {
 	local s label
 	printf '[ingest]\nrouter_window = %s\n' "$HOSTILE_WINDOW" >"$base/hostile.conf"
 	table_begin hostile "hostile shapes (issue 13): $(fmt "$N_HOST") messages each, SUB path unless said, a fresh daemon per run; ceiling: the ordered row of this run" "peak RSS (VmHWM) [MiB]"
-	for s in $HOSTILE_SHAPES; do
-		measure "hostile_$s" hostile_run "$s"
-	done
+	# shellcheck disable=SC2086 # a list of words
+	measure_each hostile hostile_run $HOSTILE_SHAPES
 	local ref
 	ref=$(column hostile_ordered 1 | awk '{ print $1 }')
 	for s in $HOSTILE_SHAPES; do
@@ -332,7 +332,8 @@ scenario_hostile() {
 
 # --- isolation (issue 14) ----------------------------------------------------------------
 
-ISO_CONDITIONS="alone flood watchers slowloris reader"
+# ISO_CONDITIONS in the environment: a subset for a targeted run (alone, the reference, first).
+ISO_CONDITIONS=${ISO_CONDITIONS:-"alone flood watchers slowloris reader"}
 
 iso_label() {
 	case $1 in
@@ -388,7 +389,7 @@ iso_run() {
 	p99=$(hist_p99 "$(ep "$state" metrics)" zonetally_commit_duration_seconds)
 	echo "$rate $(awk -v h="$p99" 'BEGIN { printf "%.1f", h * 1000 }') $(vmhwm "$pid")" \
 		"$(used_mib "$state") ${own:-0} $capped"
-	daemon_stop
+	if [ $capped = 1 ]; then daemon_kill; else daemon_stop; fi
 	rm -rf "$state"
 }
 
@@ -396,9 +397,8 @@ scenario_isolation() {
 	local c label ref
 	table_begin isolation "isolation (issue 14): $(fmt "$N_ISO") time-ordered events on the SUB path beside one misbehaving client each, a fresh daemon per run; ceiling: ingest alone in this run" \
 		"commit p99 (bucket) [ms]" "peak RSS (VmHWM) [MiB]" "store used [MiB]"
-	for c in $ISO_CONDITIONS; do
-		measure "iso_$c" iso_run "$c"
-	done
+	# shellcheck disable=SC2086 # a list of words
+	measure_each iso iso_run $ISO_CONDITIONS
 	ref=$(column iso_alone 1 | awk '{ print $1 }')
 	for c in $ISO_CONDITIONS; do
 		label=$(iso_label "$c")
@@ -411,8 +411,13 @@ scenario_isolation() {
 		result "$label" "ev/s" "$(column "iso_$c" 1)" "$ceil" "$targets" \
 			"$(column "iso_$c" 2)" "$(column "iso_$c" 3)" "$(column "iso_$c" 4)"
 	done
-	result "snapshot flood: snapshots answered" "answers/s" "$(column iso_flood 5)" - - - - -
-	result "slow HTTP clients: /metrics scrapes answered" "%" "$(column iso_slowloris 5)" - \
-		"ge:100" - - -
+	if [ -s "$base/extra.iso_flood" ]; then
+		result "snapshot flood: snapshots answered" "answers/s" "$(column iso_flood 5)" - - \
+			- - -
+	fi
+	if [ -s "$base/extra.iso_slowloris" ]; then
+		result "slow HTTP clients: /metrics scrapes answered" "%" \
+			"$(column iso_slowloris 5)" - "ge:100" - - -
+	fi
 	table=main
 }
