@@ -75,10 +75,18 @@ ep() {
 	awk -v n="$2" '$1 == n { print $2; exit }' "$1/zonetallyd.endpoints"
 }
 
-# counter STATE NAME: one of the store's counters (received, accepted, ...), via the CLI.
+# counter STATE NAME: one of the store's counters (received, accepted, ...), via the CLI: the
+# first occurrence in `stats --json` (the top-level one: per-publisher counters follow it).
+# Matched in bash, not with grep | head: under pipefail, head leaving early would fail the
+# pipeline when the output is long (many publishers).
 counter() {
-	"$cli" --state-dir "$1" stats --json 2>/dev/null |
-		grep -o "\"$2\": *[0-9]*" | head -n 1 | grep -o '[0-9]*$' || echo 0
+	local out re="\"$2\": *([0-9]+)"
+	out=$("$cli" --state-dir "$1" stats --json 2>/dev/null) || true
+	if [[ $out =~ $re ]]; then
+		echo "${BASH_REMATCH[1]}"
+	else
+		echo 0
+	fi
 }
 
 # jget FILE KEY: a number from zonetally-pub's --stats-json line in FILE.
