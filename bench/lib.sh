@@ -154,6 +154,12 @@ helper_ready() {
 	done
 }
 
+# sender_alive PID WHAT ERRFILE: a capped run's sender must still be sending: one that has
+# exited failed to send (an error, not a slow daemon), unless it exited 0.
+sender_alive() {
+	kill -0 "$1" 2>/dev/null || wait "$1" || fail "$2 failed: $(tail -n 3 "$3")"
+}
+
 # helpers_stop: SIGTERM to every helper (SIGCONT first, should one be stopped), then waits.
 helpers_stop() {
 	local h

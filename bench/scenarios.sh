@@ -295,6 +295,7 @@ hostile_run() {
 		[ "$want" = "$got" ] || fail "hostile $shape: the store counted '$got', not '$want'"
 	else
 		capped=1
+		sender_alive "$sender" "hostile $shape" "$out.err"
 		echo "  hostile $shape: not committed in $HOST_MAX_S s: the rate of what was" >&2
 	fi
 	helpers_stop
@@ -363,7 +364,7 @@ iso_start() {
 # its histogram's bucket), VmHWM [MiB], the store's used MiB, the client's own figure
 # (snapshots answered/s, % of /metrics scrapes answered, else 0) and 1 if capped.
 iso_run() {
-	local cond=$2 state=$base/iso.$2.$1 log=$base/pub.log capped=0 own=0
+	local cond=$2 state=$base/iso.$2.$1 capped=0 own=0
 	daemon_start "$state"
 	iso_start "$cond" "$state"
 	watch_start "$state" "$N_ISO" "$ISO_MAX_S"
@@ -375,6 +376,7 @@ iso_run() {
 		wait "$sender" || fail "zonetally-pub failed: $(tail -n 3 "$base/iso.pub.err")"
 	else
 		capped=1
+		sender_alive "$sender" zonetally-pub "$base/iso.pub.err"
 		echo "  isolation $cond: not committed in $ISO_MAX_S s: the rate of what was" >&2
 	fi
 	helpers_stop # the client's summary line is written at its SIGTERM
