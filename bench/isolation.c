@@ -6,10 +6,11 @@
  *   isolation watchers FEED_EP N    N SUB sockets on the feed, subscribed to everything,
  *       that never read once subscribed (each got one message: the subscription is live),
  *       with a receive high-water mark of 1 and a 4 KiB kernel receive buffer
- *   isolation slowloris ADDR:PORT N   N connections to the HTTP listener that trickle one
- *       header byte each per second and never finish the request (a connection the server
- *       closes is opened again); meanwhile GET /metrics once a second, 2 s timeout, and
- *       prints how many of those scrapes were answered
+ *   isolation slowloris ADDR:PORT N   N connections to the HTTP listener, from 127.0.0.2
+ *       to 127.0.0.5 in turn, that trickle one header byte each per second and never finish
+ *       the request (a connection the server closes is opened again); meanwhile, from
+ *       127.0.0.1, GET /metrics once a second with a 2 s timeout; prints how many of those
+ *       scrapes were answered
  *   isolation reader STATE_DIR    holds one LMDB read transaction on the store (a
  *       zt_reader snapshot) for as long as it runs
  */
@@ -34,7 +35,11 @@
 #include "zonetally.h"
 #include "zonetally.pb-c.h"
 
-#define SLOW_MAX 1024
+#define SLOW_MAX    1024
+/* Slow client i connects from 127.0.0.2 .. 127.0.0.5 (Linux routes all of 127/8 to lo), the
+ * scrape from 127.0.0.1: a monitoring host is not the misbehaving one, and a daemon that
+ * limits connections per address must still answer it. */
+#define SLOW_SRC(i) (2u + (unsigned)(i) % 4u)
 
 static volatile sig_atomic_t stop;
 
@@ -219,15 +224,20 @@ watchers(const char *ep, int n)
 
 /* --- slow HTTP clients ------------------------------------------------------------------- */
 
-/* A non-blocking TCP connection to addr, or -1. */
+/* A non-blocking TCP connection to addr, from the loopback address 127.0.0.src (0: the
+ * kernel's choice), or -1. */
 static int
-tcp_open(const struct sockaddr_in *addr)
+tcp_open(const struct sockaddr_in *addr, unsigned src)
 {
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	struct sockaddr_in from = {
+	    .sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000000u | src)};
 
 	if (fd < 0)
 		return -1;
-	if (connect(fd, (const struct sockaddr *)addr, sizeof(*addr)) < 0 && errno != EINPROGRESS) {
+	if ((src != 0 && bind(fd, (const struct sockaddr *)&from, sizeof(from)) < 0) ||
+	    (connect(fd, (const struct sockaddr *)addr, sizeof(*addr)) < 0 &&
+	        errno != EINPROGRESS)) {
 		(void)close(fd);
 		return -1;
 	}
@@ -241,7 +251,7 @@ scrape(const struct sockaddr_in *addr)
 	static const char req[] =
 	    "GET /metrics HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n";
 	char buf[64];
-	int fd = tcp_open(addr);
+	int fd = tcp_open(addr, 0);
 	size_t sent = 0, got = 0;
 	int64_t deadline = bench_now_ns() + 2 * (int64_t)1000000000;
 
@@ -288,7 +298,7 @@ slowloris(const char *hostport, int n)
 	if (inet_pton(AF_INET, host, &addr.sin_addr) != 1)
 		return 2;
 	for (int i = 0; i < n; i++)
-		if ((fd[i] = tcp_open(&addr)) < 0)
+		if ((fd[i] = tcp_open(&addr, SLOW_SRC(i))) < 0)
 			return 1;
 	ready();
 	while (!stop) {
@@ -301,7 +311,7 @@ slowloris(const char *hostport, int n)
 			} else if (k < 0 && errno != EAGAIN && errno != EINTR) {
 				if (fd[i] >= 0) /* closed by the server: come back */
 					(void)close(fd[i]);
-				fd[i] = tcp_open(&addr);
+				fd[i] = tcp_open(&addr, SLOW_SRC(i));
 				pos[i] = 0;
 				reopened++;
 			}
