@@ -113,6 +113,7 @@ void ingest_remove_endpoints(const char *state_dir);
 /* statefile.c */
 int state_file_write(const char *state_dir, const char *name, const char *text);
 void state_file_remove(const char *state_dir, const char *name);
+int state_lock(const char *state_dir, long *ret_holder);
 size_t ingest_discard_rest(void *sock);
 
 /* writer.c */
@@ -358,6 +359,7 @@ int web_request(struct web *w, struct MHD_Connection *conn, const char *url);
 
 /* reload.c */
 #define ZT_PID_FILE    "zonetallyd.pid"
+#define ZT_LOCK_FILE   "zonetallyd.lock"
 #define ZT_RELOAD_FILE "zonetallyd.reload"
 
 int reload_files_write(const struct daemon *d);

@@ -1,7 +1,7 @@
 /*
  * main.c: zonetallyd's start-up and shutdown, read as a table of contents: parse the
- * command line, load the configuration, detach, open the store, load the registry, bind the
- * sockets, write the endpoints file, run the loop, drain, exit.
+ * command line, load the configuration, detach, lock the state dir, open the store, load
+ * the registry, bind the sockets, write the endpoints file, run the loop, drain, exit.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -272,6 +272,30 @@ make_dirs(const char *path)
 	}
 }
 
+/*
+ * Makes this process the state directory's only daemon: a second one on the same store
+ * would ingest into it beside the first and overwrite, then remove, the first's files.
+ */
+static void
+lock_state_dir(const struct zt_config *c)
+{
+	long holder = 0;
+	int r = make_dirs(c->state_dir);
+
+	if (r < 0)
+		fatalx("cannot create '%s': %s", c->state_dir, strerror(-r));
+	r = state_lock(c->state_dir, &holder);
+	if (r == -EAGAIN && holder > 0)
+		fatalx("another zonetallyd (pid %ld) holds '%s'; refusing to start a second daemon "
+		       "on it",
+		    holder, c->state_dir);
+	if (r == -EAGAIN)
+		fatalx("another zonetallyd holds '%s'; refusing to start a second daemon on it",
+		    c->state_dir);
+	if (r < 0)
+		fatalx("cannot lock %s/%s: %s", c->state_dir, ZT_LOCK_FILE, strerror(-r));
+}
+
 /* Opens (creating) <state_dir>/store and puts the registry in it when one is configured. */
 static struct zt_store *
 open_store(struct zt_config *c)
@@ -451,6 +475,7 @@ main(int argc, char **argv)
 	log_setlevel(conf.log_level);
 	if (!args.foreground)
 		ready_fd = detach();
+	lock_state_dir(&conf); /* after detach: a lock does not pass to a forked child */
 	struct zt_store *store = open_store(&conf);
 	copy_registry(store, &d.dopts);
 	d.dopts.max_message_bytes = conf.max_message_bytes;
