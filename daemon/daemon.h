@@ -20,6 +20,7 @@
 
 /* log.c */
 void log_init(const char *progname, int level);
+void log_syslog(void);
 void log_setlevel(int level);
 int log_getlevel(void);
 void log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));

@@ -389,7 +389,10 @@ detach(void)
 	return p[1];
 }
 
-/* Tells the waiting parent that start-up succeeded and lets go of the terminal. */
+/*
+ * Tells the waiting parent that start-up succeeded and lets go of the terminal; the log
+ * goes to syslog from here on, or rejections and failed commits would vanish.
+ */
 static void
 detach_done(int ready_fd)
 {
@@ -397,6 +400,7 @@ detach_done(int ready_fd)
 
 	if (chdir("/") < 0 || fd < 0)
 		fatal("detach");
+	log_syslog();
 	(void)!write(ready_fd, "", 1);
 	(void)close(ready_fd);
 	(void)dup2(fd, STDIN_FILENO);
@@ -490,10 +494,10 @@ main(int argc, char **argv)
 	d.reload_load = load_for_reload;
 	notify_init(&d.notify);
 	start(&d, store, &zctx);
-	log_info("ready: %zu zones, state in '%s'", d.dopts.n_zones, conf.state_dir);
-	notify_ready(&d.notify, "ready; ingesting");
 	if (ready_fd >= 0)
 		detach_done(ready_fd);
+	log_info("ready: %zu zones, state in '%s'", d.dopts.n_zones, conf.state_dir);
+	notify_ready(&d.notify, "ready; ingesting");
 
 	int r = loop_run(&d);
 
