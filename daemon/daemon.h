@@ -134,6 +134,7 @@ int writer_submit(struct writer *w, struct batch *b);
 struct batch *writer_collect(struct writer *w);
 void writer_stop(struct writer *w);
 void writer_give_up(struct writer *w);
+int writer_failing(void);
 
 /* acktrack.c */
 

@@ -272,6 +272,13 @@ make_dirs(const char *path)
 	}
 }
 
+/* Whether r says the disk is full: the daemon still starts then, to serve reads. */
+static bool
+disk_full(int r)
+{
+	return r == -ENOSPC || r == -EDQUOT;
+}
+
 /*
  * Makes this process the state directory's only daemon: a second one on the same store
  * would ingest into it beside the first and overwrite, then remove, the first's files.
@@ -335,7 +342,12 @@ open_store(struct zt_config *c)
 			fatalx("zone registry '%s': %s", c->zones_file, zt_strerror(r));
 		int w = zt_store_put_zones(s, zones, (size_t)r);
 		free(zones);
-		if (w < 0)
+		const struct zt_zone *stored;
+		if (w < 0 && disk_full(w) && zt_store_zones(s, &stored) > 0)
+			log_warnx("cannot store the zone registry of '%s': %s; going on with the "
+			          "registry stored before (a restart with free space stores it)",
+			    c->zones_file, zt_strerror(w));
+		else if (w < 0)
 			fatalx("cannot store the zone registry: %s", zt_strerror(w));
 	}
 	return s;
@@ -410,6 +422,21 @@ detach_done(int ready_fd)
 		(void)close(fd);
 }
 
+/*
+ * A state file that cannot be written at start: fatal, unless the disk is full. Then the
+ * daemon starts without it, serving reads, its commits retried (nothing acknowledged) until
+ * space is freed: refusing to start would take the reads away too.
+ */
+static void
+state_file_failed(const char *state_dir, const char *name, int r)
+{
+	if (!disk_full(r))
+		fatalx("cannot write %s/%s: %s", state_dir, name, strerror(-r));
+	log_warnx("cannot write %s/%s: %s; starting without it (until a restart with free "
+	          "space)",
+	    state_dir, name, strerror(-r));
+}
+
 /* Creates the ZeroMQ context, the writer thread, the SUB socket and the batch buffers. */
 static void
 start(struct daemon *d, struct zt_store *s, void **zctx)
@@ -459,9 +486,9 @@ start(struct daemon *d, struct zt_store *s, void **zctx)
 		    d->query.router ? "query " : "", d->query.router ? d->query.bound : "",
 		    d->query.router ? "\n" : "");
 	if ((r = ingest_write_endpoints(&d->in, c->state_dir, extra)) < 0)
-		fatalx("cannot write %s/%s: %s", c->state_dir, ZT_ENDPOINTS_FILE, strerror(-r));
+		state_file_failed(c->state_dir, ZT_ENDPOINTS_FILE, r);
 	if ((r = reload_files_write(d)) < 0)
-		fatalx("cannot write %s/%s: %s", c->state_dir, ZT_PID_FILE, strerror(-r));
+		state_file_failed(c->state_dir, ZT_PID_FILE, r);
 }
 
 int
