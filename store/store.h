@@ -355,6 +355,61 @@ int zt_store_rejects(struct zt_store *s, size_t max, zt_reject_cb cb, void *arg)
  */
 int zt_store_readers(struct zt_store *s, unsigned *ret_in_use, unsigned *ret_max);
 
+/* ---- the oldest reader (issue 14): a reader that holds a snapshot keeps the pages freed
+ * after it from being reused, so the file grows while it stays (store/readers.c) ---- */
+
+#define ZT_READERS_SEEN 256   /* reader slots a memo remembers (LMDB's default max is 126) */
+#define ZT_READERS_SCAN 4096u /* free-list records read per call, at most */
+
+/* One reader slot's snapshot as a memo first saw it. */
+struct zt_reader_seen {
+	int pid;
+	uint64_t thread;
+	uint64_t txnid;
+	int64_t first_ms; /* the caller's clock at the first call that saw it */
+};
+
+/*
+ * What zt_store_oldest_reader() keeps between calls: when each snapshot was first seen, and
+ * the pages counted so far for the oldest one (the free list's records after a held
+ * snapshot never change while it is held, so each is read once). Zero it before the first
+ * call; it holds no pointers.
+ */
+struct zt_readers_memo {
+	struct zt_reader_seen seen[ZT_READERS_SEEN];
+	size_t n;
+	uint64_t pin_txnid;   /* the snapshot pin_pages counts for; 0: none yet */
+	uint64_t pin_through; /* the free-list records up to this txnid are in pin_pages */
+	uint64_t pin_pages;
+};
+
+/* The reader holding the oldest snapshot, in any process. */
+struct zt_oldest_reader {
+	int pid;               /* 0: no reader holds a snapshot (then every field is 0) */
+	uint64_t txnid;        /* the snapshot it holds */
+	uint64_t behind;       /* commits made since that snapshot */
+	int64_t age_ms;        /* since the memo first saw a reader hold that snapshot */
+	uint64_t pinned_pages; /* pages freed after that snapshot: not reusable while it stays */
+	bool pinned_partial;   /* the count is still being read (ZT_READERS_SCAN a call) */
+};
+
+/*
+ * Finds the reader slot holding the oldest snapshot (mdb_reader_list()), its age, and the
+ * pages it pins: the page counts of the free list's records (FREE_DBI, as `mdb_stat -f`
+ * reads it) of the commits after its snapshot. Read-only; a reset read transaction of any
+ * process holds nothing and is not counted.
+ * @param[in,out] memo state kept between calls (zeroed before the first)
+ * @param[in] now_ms the caller's clock, the same one at every call (ages are differences)
+ * @param[out] ret the oldest reader, all zero when none
+ * @return 0; ZT_E_MDB.
+ * @note The age is a lower bound: a snapshot first seen at one call was taken at most one
+ *     call interval earlier. Costs one walk of at most ZT_READERS_SCAN free-list records
+ *     (one page read each) and of the reader table; call it only where this handle may
+ *     read (the daemon: while the writer is idle).
+ */
+int zt_store_oldest_reader(
+    struct zt_store *s, struct zt_readers_memo *memo, int64_t now_ms, struct zt_oldest_reader *ret);
+
 /*
  * Copies the store into dest_dir (which must exist and hold no data.mdb) as it is at one
  * read snapshot, while a writer in this or another process keeps committing. A compacting
