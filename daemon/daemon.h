@@ -20,6 +20,7 @@
 
 /* log.c */
 void log_init(const char *progname, int level);
+void log_syslog(void);
 void log_setlevel(int level);
 int log_getlevel(void);
 void log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
@@ -113,6 +114,7 @@ void ingest_remove_endpoints(const char *state_dir);
 /* statefile.c */
 int state_file_write(const char *state_dir, const char *name, const char *text);
 void state_file_remove(const char *state_dir, const char *name);
+int state_lock(const char *state_dir, long *ret_holder);
 size_t ingest_discard_rest(void *sock);
 
 /* writer.c */
@@ -132,6 +134,7 @@ int writer_submit(struct writer *w, struct batch *b);
 struct batch *writer_collect(struct writer *w);
 void writer_stop(struct writer *w);
 void writer_give_up(struct writer *w);
+int writer_failing(void);
 
 /* acktrack.c */
 
@@ -359,6 +362,7 @@ int web_request(struct web *w, struct MHD_Connection *conn, const char *url);
 
 /* reload.c */
 #define ZT_PID_FILE    "zonetallyd.pid"
+#define ZT_LOCK_FILE   "zonetallyd.lock"
 #define ZT_RELOAD_FILE "zonetallyd.reload"
 
 int reload_files_write(const struct daemon *d);

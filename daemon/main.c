@@ -1,7 +1,7 @@
 /*
  * main.c: zonetallyd's start-up and shutdown, read as a table of contents: parse the
- * command line, load the configuration, detach, open the store, load the registry, bind the
- * sockets, write the endpoints file, run the loop, drain, exit.
+ * command line, load the configuration, detach, lock the state dir, open the store, load
+ * the registry, bind the sockets, write the endpoints file, run the loop, drain, exit.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -272,6 +272,37 @@ make_dirs(const char *path)
 	}
 }
 
+/* Whether r says the disk is full: the daemon still starts then, to serve reads. */
+static bool
+disk_full(int r)
+{
+	return r == -ENOSPC || r == -EDQUOT;
+}
+
+/*
+ * Makes this process the state directory's only daemon: a second one on the same store
+ * would ingest into it beside the first and overwrite, then remove, the first's files.
+ */
+static void
+lock_state_dir(const struct zt_config *c)
+{
+	long holder = 0;
+	int r = make_dirs(c->state_dir);
+
+	if (r < 0)
+		fatalx("cannot create '%s': %s", c->state_dir, strerror(-r));
+	r = state_lock(c->state_dir, &holder);
+	if (r == -EAGAIN && holder > 0)
+		fatalx("another zonetallyd (pid %ld) holds '%s'; refusing to start a second daemon "
+		       "on it",
+		    holder, c->state_dir);
+	if (r == -EAGAIN)
+		fatalx("another zonetallyd holds '%s'; refusing to start a second daemon on it",
+		    c->state_dir);
+	if (r < 0)
+		fatalx("cannot lock %s/%s: %s", c->state_dir, ZT_LOCK_FILE, strerror(-r));
+}
+
 /* Opens (creating) <state_dir>/store and puts the registry in it when one is configured. */
 static struct zt_store *
 open_store(struct zt_config *c)
@@ -311,7 +342,12 @@ open_store(struct zt_config *c)
 			fatalx("zone registry '%s': %s", c->zones_file, zt_strerror(r));
 		int w = zt_store_put_zones(s, zones, (size_t)r);
 		free(zones);
-		if (w < 0)
+		const struct zt_zone *stored;
+		if (w < 0 && disk_full(w) && zt_store_zones(s, &stored) > 0)
+			log_warnx("cannot store the zone registry of '%s': %s; going on with the "
+			          "registry stored before (a restart with free space stores it)",
+			    c->zones_file, zt_strerror(w));
+		else if (w < 0)
 			fatalx("cannot store the zone registry: %s", zt_strerror(w));
 	}
 	return s;
@@ -365,7 +401,10 @@ detach(void)
 	return p[1];
 }
 
-/* Tells the waiting parent that start-up succeeded and lets go of the terminal. */
+/*
+ * Tells the waiting parent that start-up succeeded and lets go of the terminal; the log
+ * goes to syslog from here on, or rejections and failed commits would vanish.
+ */
 static void
 detach_done(int ready_fd)
 {
@@ -373,6 +412,7 @@ detach_done(int ready_fd)
 
 	if (chdir("/") < 0 || fd < 0)
 		fatal("detach");
+	log_syslog();
 	(void)!write(ready_fd, "", 1);
 	(void)close(ready_fd);
 	(void)dup2(fd, STDIN_FILENO);
@@ -380,6 +420,21 @@ detach_done(int ready_fd)
 	(void)dup2(fd, STDERR_FILENO);
 	if (fd > STDERR_FILENO)
 		(void)close(fd);
+}
+
+/*
+ * A state file that cannot be written at start: fatal, unless the disk is full. Then the
+ * daemon starts without it, serving reads, its commits retried (nothing acknowledged) until
+ * space is freed: refusing to start would take the reads away too.
+ */
+static void
+state_file_failed(const char *state_dir, const char *name, int r)
+{
+	if (!disk_full(r))
+		fatalx("cannot write %s/%s: %s", state_dir, name, strerror(-r));
+	log_warnx("cannot write %s/%s: %s; starting without it (until a restart with free "
+	          "space)",
+	    state_dir, name, strerror(-r));
 }
 
 /* Creates the ZeroMQ context, the writer thread, the SUB socket and the batch buffers. */
@@ -431,9 +486,9 @@ start(struct daemon *d, struct zt_store *s, void **zctx)
 		    d->query.router ? "query " : "", d->query.router ? d->query.bound : "",
 		    d->query.router ? "\n" : "");
 	if ((r = ingest_write_endpoints(&d->in, c->state_dir, extra)) < 0)
-		fatalx("cannot write %s/%s: %s", c->state_dir, ZT_ENDPOINTS_FILE, strerror(-r));
+		state_file_failed(c->state_dir, ZT_ENDPOINTS_FILE, r);
 	if ((r = reload_files_write(d)) < 0)
-		fatalx("cannot write %s/%s: %s", c->state_dir, ZT_PID_FILE, strerror(-r));
+		state_file_failed(c->state_dir, ZT_PID_FILE, r);
 }
 
 int
@@ -451,6 +506,7 @@ main(int argc, char **argv)
 	log_setlevel(conf.log_level);
 	if (!args.foreground)
 		ready_fd = detach();
+	lock_state_dir(&conf); /* after detach: a lock does not pass to a forked child */
 	struct zt_store *store = open_store(&conf);
 	copy_registry(store, &d.dopts);
 	d.dopts.max_message_bytes = conf.max_message_bytes;
@@ -465,10 +521,10 @@ main(int argc, char **argv)
 	d.reload_load = load_for_reload;
 	notify_init(&d.notify);
 	start(&d, store, &zctx);
-	log_info("ready: %zu zones, state in '%s'", d.dopts.n_zones, conf.state_dir);
-	notify_ready(&d.notify, "ready; ingesting");
 	if (ready_fd >= 0)
 		detach_done(ready_fd);
+	log_info("ready: %zu zones, state in '%s'", d.dopts.n_zones, conf.state_dir);
+	notify_ready(&d.notify, "ready; ingesting");
 
 	int r = loop_run(&d);
 

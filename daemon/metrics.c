@@ -226,6 +226,12 @@ render_gauges(struct sbuf *b, const struct snap *s)
 	    (double)s->watermark_ms / 1000.0);
 	gauge(b, "zonetally_start_time_seconds", "When this daemon started, unix seconds.",
 	    s->start_s);
+	int werr = writer_failing(); /* live, not snapshotted: a failing commit never returns */
+	gauge(b, "zonetally_store_write_failing",
+	    "1 while commits fail (retried, nothing acknowledged), else 0.", werr != 0);
+	gauge(b, "zonetally_store_write_errno",
+	    "errno of the failing commit (28: disk full; -1: no errno), 0 while commits succeed.",
+	    werr);
 }
 
 /* Issue 6: CURVE handshakes the ZAP handler decided (both 0 while CURVE is off). */

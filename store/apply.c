@@ -633,7 +633,7 @@ zt_store_apply(struct zt_store *s, struct zt_entry *e, size_t n, const struct zt
 		a.res = (struct zt_apply_result){0};
 	}
 	if (rc < 0)
-		return rc;
+		return zt_io_err(s, rc);
 	s->changed_ok = true;
 	for (size_t i = 0; i < n; i++) {
 		e[i].outcome = s->out[i];

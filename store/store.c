@@ -51,6 +51,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
 
 #include "store_int.h"
 
@@ -85,6 +87,24 @@ zt_mdb_err(int rc)
 	default:
 		return rc > 0 ? -rc : ZT_E_MDB;
 	}
+}
+
+/*
+ * LMDB reports a short write as EIO (mdb_page_flush: "short write, filesystem full?"), and a
+ * filesystem that fills during a commit's writes gives exactly that. When the store's
+ * filesystem has less than ZT_FULL_BYTES left for this process, say what happened: ENOSPC.
+ */
+int
+zt_io_err(struct zt_store *s, int err)
+{
+	struct statvfs st;
+	mdb_filehandle_t fd;
+
+	if (err != -EIO || mdb_env_get_fd(s->env, &fd) != 0 || fstatvfs(fd, &st) < 0)
+		return err;
+	/* root may write into the blocks reserved for it, a service user may not */
+	uint64_t blocks = geteuid() == 0 ? (uint64_t)st.f_bfree : (uint64_t)st.f_bavail;
+	return blocks * st.f_frsize < ZT_FULL_BYTES ? -ENOSPC : err;
 }
 
 const char *
@@ -315,7 +335,7 @@ zt_store_put_zones(struct zt_store *s, const struct zt_zone *zones, size_t n)
 		if ((err = zt_map_grow(s)) < 0)
 			break;
 	if (err == 0)
-		err = zt_mdb_err(rc);
+		err = zt_io_err(s, zt_mdb_err(rc));
 	if (err < 0) {
 		free(copy);
 		return err;

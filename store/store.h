@@ -249,8 +249,9 @@ struct zt_apply_result {
  * On MDB_MAP_FULL the transaction is aborted, the map doubled and the batch re-applied.
  * @param[in,out] e entries; outcome and reason are set on success only
  * @param[out] ret summary of the commit (may be NULL)
- * @return 0 when committed; -EROFS; -ENOMEM; -ENOSPC (map cannot grow); -EIO; ZT_E_MDB.
- *     On error nothing was committed and the batch may be applied again.
+ * @return 0 when committed; -EROFS; -ENOMEM; -ENOSPC (map cannot grow, or the disk is
+ *     full: a short write with less than 1 MiB left on the store's filesystem); -EIO;
+ *     ZT_E_MDB. On error nothing was committed and the batch may be applied again.
  */
 int zt_store_apply(struct zt_store *s, struct zt_entry *e, size_t n,
     const struct zt_apply_opts *opts, struct zt_apply_result *ret);

@@ -223,6 +223,8 @@ be64_get(const uint8_t *p)
 
 /* store.c */
 int zt_mdb_err(int rc);
+#define ZT_FULL_BYTES (1 << 20) /* less free than this: an EIO from a write means ENOSPC */
+int zt_io_err(struct zt_store *s, int err);
 void zt_counters_encode(const struct ctr_rec *c, uint8_t out[ZT_COUNTERS_LEN]);
 int zt_counters_decode(const MDB_val *v, struct ctr_rec *ret);
 int zt_counters_load(struct zt_store *s, MDB_txn *txn, struct ctr_rec *ret);

@@ -57,6 +57,12 @@ zt_fmt_count(int64_t v, char out[ZT_YUAN_LEN])
 	return group(magnitude(v), v < 0, out);
 }
 
+size_t
+zt_fmt_ucount(uint64_t v, char out[ZT_YUAN_LEN])
+{
+	return group(v, false, out);
+}
+
 /* East Asian Wide and Fullwidth ranges that CJK names and punctuation use. */
 static bool
 is_wide(uint32_t c)
@@ -319,8 +325,7 @@ ranked_json(size_t rank, const struct zt_ranked *r)
 {
 	struct json_object *z = json_object_new_object();
 
-	if (z == NULL ||
-	    json_object_object_add(z, "rank", json_object_new_int64((int64_t)rank)) < 0 ||
+	if (z == NULL || json_object_object_add(z, "rank", json_object_new_uint64(rank)) < 0 ||
 	    add_code(z, "code", r->z->code) < 0 ||
 	    json_object_object_add(z, "name_en", json_object_new_string(r->z->city_en)) < 0 ||
 	    json_object_object_add(z, "name_zh", json_object_new_string(r->z->city_zh)) < 0 ||

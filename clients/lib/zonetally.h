@@ -313,6 +313,9 @@ size_t zt_fmt_yuan(int64_t value_fen, char out[ZT_YUAN_LEN]);
 /* Writes an integer with thousands separators: "12,345". @return the length. */
 size_t zt_fmt_count(int64_t v, char out[ZT_YUAN_LEN]);
 
+/* zt_fmt_count() for an unsigned counter, exact up to UINT64_MAX. @return the length. */
+size_t zt_fmt_ucount(uint64_t v, char out[ZT_YUAN_LEN]);
+
 /* Returns the display width of UTF-8 text: 2 columns for CJK and fullwidth, else 1. */
 size_t zt_fmt_width(const char *utf8);
 

@@ -84,9 +84,9 @@ report_backup(struct cli *c, const char *src, const char *dest)
 	}
 	struct json_object *o = json_object_new_object();
 	(void)json_object_object_add(o, "dest", json_object_new_string(dest));
-	(void)json_object_object_add(o, "bytes", json_object_new_int64((int64_t)used));
-	(void)json_object_object_add(o, "feed_seq", json_object_new_int64((int64_t)k.feed_seq));
-	(void)json_object_object_add(o, "accepted", json_object_new_int64((int64_t)k.accepted));
+	(void)json_object_object_add(o, "bytes", json_object_new_uint64(used));
+	(void)json_object_object_add(o, "feed_seq", json_object_new_uint64(k.feed_seq));
+	(void)json_object_object_add(o, "accepted", json_object_new_uint64(k.accepted));
 	return print_json(o);
 }
 
@@ -153,12 +153,10 @@ cmd_verify(struct cli *c, int argc, char **argv)
 		struct json_object *o = json_object_new_object();
 		(void)json_object_object_add(o, "ok", json_object_new_boolean(r == 0));
 		(void)json_object_object_add(o, "schema", json_object_new_int(ZT_SCHEMA_VERSION));
+		(void)json_object_object_add(o, "totals", json_object_new_uint64(rep.totals));
 		(void)json_object_object_add(
-		    o, "totals", json_object_new_int64((int64_t)rep.totals));
-		(void)json_object_object_add(
-		    o, "mismatches", json_object_new_int64((int64_t)rep.mismatches));
-		(void)json_object_object_add(
-		    o, "missing", json_object_new_int64((int64_t)rep.missing));
+		    o, "mismatches", json_object_new_uint64(rep.mismatches));
+		(void)json_object_object_add(o, "missing", json_object_new_uint64(rep.missing));
 		int p = print_json(o);
 		return r == 0 ? p : EXIT_FAILURE;
 	}

@@ -77,7 +77,7 @@ rec_json(const struct zt_reject_rec *r, const char *pub, uint64_t seq, const cha
 		return NULL;
 	}
 	zt_hex_encode(r->raw, r->kept_len, hex);
-	(void)json_object_object_add(o, "seq", json_object_new_int64((int64_t)r->seq));
+	(void)json_object_object_add(o, "seq", json_object_new_uint64(r->seq));
 	(void)json_object_object_add(o, "at_ms", json_object_new_int64(r->at_ms));
 	(void)json_object_object_add(o, "at", json_object_new_string(at));
 	(void)json_object_object_add(
@@ -86,10 +86,9 @@ rec_json(const struct zt_reject_rec *r, const char *pub, uint64_t seq, const cha
 	    o, "reason_text", json_object_new_string(zt_reject_text(r->reason)));
 	(void)json_object_object_add(
 	    o, "publisher", pub[0] != '\0' ? json_object_new_string(pub) : NULL);
-	(void)json_object_object_add(
-	    o, "sequence", seq != 0 ? json_object_new_int64((int64_t)seq) : NULL);
-	(void)json_object_object_add(o, "raw_len", json_object_new_int64(r->raw_len));
-	(void)json_object_object_add(o, "kept_len", json_object_new_int64(r->kept_len));
+	(void)json_object_object_add(o, "sequence", seq != 0 ? json_object_new_uint64(seq) : NULL);
+	(void)json_object_object_add(o, "raw_len", json_object_new_uint64(r->raw_len));
+	(void)json_object_object_add(o, "kept_len", json_object_new_uint64(r->kept_len));
 	(void)json_object_object_add(o, "raw_hex", json_object_new_string(hex));
 	free(hex);
 	return o;
@@ -241,9 +240,8 @@ cmd_rejects(struct cli *c, int argc, char **argv)
 		json_object_put(l.arr);
 		return EXIT_FAILURE;
 	}
-	(void)json_object_object_add(o, "kept", json_object_new_int64((int64_t)k.rejects_kept));
-	(void)json_object_object_add(
-	    o, "dropped", json_object_new_int64((int64_t)k.rejects_dropped));
+	(void)json_object_object_add(o, "kept", json_object_new_uint64(k.rejects_kept));
+	(void)json_object_object_add(o, "dropped", json_object_new_uint64(k.rejects_dropped));
 	(void)json_object_object_add(o, "rejects", l.arr);
 	return print_json(o);
 }

@@ -28,7 +28,7 @@ pub_cb(const struct zt_publisher *p, void *arg)
 static int
 add_u64(struct json_object *o, const char *key, uint64_t v)
 {
-	return json_object_object_add(o, key, json_object_new_int64((int64_t)v));
+	return json_object_object_add(o, key, json_object_new_uint64(v));
 }
 
 static struct json_object *
@@ -78,8 +78,8 @@ stats_parts(struct json_object *o, const struct zt_counters *k, uint64_t map, ui
 		return -1;
 	}
 	(void)json_object_object_add(o, "by_reason", br);
-	(void)json_object_object_add(o, "commits", json_object_new_int64((int64_t)k->commits));
-	(void)json_object_object_add(o, "feed_seq", json_object_new_int64((int64_t)k->feed_seq));
+	(void)json_object_object_add(o, "commits", json_object_new_uint64(k->commits));
+	(void)json_object_object_add(o, "feed_seq", json_object_new_uint64(k->feed_seq));
 	(void)json_object_object_add(o, "watermark_ms", json_object_new_int64(k->watermark_ms));
 	(void)add_u64(o, "dedup_records", k->dedup_records);
 	(void)add_u64(o, "rejects_kept", k->rejects_kept);
@@ -112,7 +112,7 @@ line(const char *label, uint64_t v)
 {
 	char n[ZT_YUAN_LEN];
 
-	(void)zt_fmt_count((int64_t)v, n);
+	(void)zt_fmt_ucount(v, n);
 	cell(label, 16, false);
 	cell(n, 16, true);
 	(void)putchar('\n');

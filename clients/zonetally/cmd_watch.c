@@ -47,9 +47,8 @@ event_json(const struct zt_watch_event *ev)
 		if (o == NULL ||
 		    json_object_object_add(
 		        o, "kind", json_object_new_string(kind_names[ev->kind])) ||
-		    json_object_object_add(o, "shard", json_object_new_int64((int64_t)ev->shard)) ||
-		    json_object_object_add(
-		        o, "feed_seq", json_object_new_int64((int64_t)ev->feed_seq))) {
+		    json_object_object_add(o, "shard", json_object_new_uint64(ev->shard)) ||
+		    json_object_object_add(o, "feed_seq", json_object_new_uint64(ev->feed_seq))) {
 			json_object_put(o);
 			return NULL;
 		}
@@ -60,8 +59,8 @@ event_json(const struct zt_watch_event *ev)
 	(void)snprintf(code, sizeof(code), "%06u", b->code);
 	if (o == NULL ||
 	    json_object_object_add(o, "kind", json_object_new_string(kind_names[ev->kind])) ||
-	    json_object_object_add(o, "shard", json_object_new_int64((int64_t)ev->shard)) ||
-	    json_object_object_add(o, "feed_seq", json_object_new_int64((int64_t)ev->feed_seq)) ||
+	    json_object_object_add(o, "shard", json_object_new_uint64(ev->shard)) ||
+	    json_object_object_add(o, "feed_seq", json_object_new_uint64(ev->feed_seq)) ||
 	    json_object_object_add(o, "code", json_object_new_string(code)) ||
 	    json_object_object_add(o, "level", json_object_new_string(level_names[b->level])) ||
 	    json_object_object_add(o, "period", zt_fmt_period_json(&b->period)) ||

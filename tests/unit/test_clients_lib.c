@@ -265,6 +265,10 @@ yuan(void **state)
 	assert_string_equal(b, "1,000");
 	zt_fmt_count(999, b);
 	assert_string_equal(b, "999");
+	zt_fmt_ucount(UINT64_MAX, b); /* a u64 counter is never shown negative */
+	assert_string_equal(b, "18,446,744,073,709,551,615");
+	zt_fmt_ucount(0, b);
+	assert_string_equal(b, "0");
 }
 
 static void
