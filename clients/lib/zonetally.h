@@ -630,6 +630,29 @@ int zt_watch_each(struct zt_watch *w, zt_watch_cb cb, void *arg);
 bool zt_watch_synced(const struct zt_watch *w);
 
 void zt_watch_get_stats(const struct zt_watch *w, struct zt_watch_stats *ret);
+
+/* How far the view can be trusted, worst first when shards differ (ordered by severity). */
+enum zt_watch_state {
+	ZT_WATCH_LIVE = 0, /* every shard synced, heartbeats on time */
+	ZT_WATCH_SYNCING,  /* a shard waits for a heartbeat to take its snapshot */
+	ZT_WATCH_STALE,    /* a shard missed ZT_WATCH_STALE_PERIODS heartbeats */
+	ZT_WATCH_OFFLINE,  /* a shard missed ZT_WATCH_OFFLINE_PERIODS: its daemon is gone */
+};
+#define ZT_WATCH_STALE_PERIODS   3
+#define ZT_WATCH_OFFLINE_PERIODS 10
+
+/*
+ * The watcher's state now (enum zt_watch_state), the worst over its shards. A shard's
+ * heartbeat period is learnt from the intervals between its heartbeats (the longest of the
+ * last 4; 1000 ms, the daemon's default, before two); its silence counts from the last
+ * heartbeat, or from zt_watch_new() before the first. Call it after zt_watch_poll(), which
+ * returns at least every timeout_ms even when nothing arrives.
+ * @param[out] ret_silence_ms may be NULL: the longest silence of the shards in that state
+ */
+int zt_watch_state(const struct zt_watch *w, int64_t *ret_silence_ms);
+
+/* "live", "syncing", "stale" or "offline": the state's name (static). */
+const char *zt_watch_state_name(int state);
 /* CURVE client (issue 6)                                                                   */
 
 /*

@@ -28,7 +28,7 @@ static const char usage_text[] =
     "  backup DEST [--json]                    compacting online copy of the store\n"
     "  verify DIR [--json]                     check a store's schema and roll-ups\n"
     "  rejects [--reason R] [--limit N] [--raw FILE] [--json]   newest rejected messages\n"
-    "  watch [CODE...] [--json] [--heartbeats] [--rcvhwm N]   live totals\n"
+    "  watch [CODE...] [PERIOD] [--json] [--heartbeats] [--rcvhwm N]   live totals\n"
     "--connect EP: ask a daemon's query socket (tcp://host:7604) instead of the local\n"
     "  store; repeat it for shards (results are merged)\n"
     "  keygen NAME [--dir DIR]                 CURVE key pair NAME.key (0600) + NAME.pub\n"

@@ -1,22 +1,128 @@
 #!/usr/bin/python3
 """test_watch_cli: `zonetally watch` as an operator meets it, and the reader example.
 
-Terminal mode draws its table and keeps running until SIGTERM; bad operands and a missing
-daemon are clear errors; docs/example-reader.c (built against libzonetally.so) reads the
-same totals as `zonetally get` while the daemon runs.
+Terminal mode draws its table and keeps running until SIGTERM, fits the terminal's height
+and redraws at once on SIGWINCH; a past period is refused and the current month is drawn;
+when the daemon stops, both the table's header and the --json status lines turn stale, then
+offline, within a few heartbeat periods; bad operands and a missing daemon are clear errors;
+docs/example-reader.c (built against libzonetally.so) reads the same totals as `zonetally
+get` while the daemon runs.
 """
 
+import fcntl
 import os
 import signal
+import struct
 import subprocess
 import sys
+import termios
+import time
 
 import ztharness as zh
 import ztwatch as zw
 
 
+FRAME = b"\033[H\033[2J"
+
+
+class Term:
+    """`zonetally watch` on a pseudo-terminal of a given height."""
+
+    def __init__(self, args, rows):
+        self.master, slave = os.openpty()
+        self.resize(rows, signal_it=False, fd=slave)
+        self.proc = subprocess.Popen(args, stdout=slave, stderr=subprocess.PIPE)
+        os.close(slave)
+        self.out = b""
+
+    def resize(self, rows, signal_it=True, fd=None):
+        fcntl.ioctl(self.master if fd is None else fd, termios.TIOCSWINSZ,
+                    struct.pack("HHHH", rows, 132, 0, 0))
+        if signal_it:
+            self.proc.send_signal(signal.SIGWINCH)
+
+    def frames(self):
+        """Every complete frame drawn so far (the text between two clear-screens)."""
+        try:
+            self.out += os.read(self.master, 65536)
+        except BlockingIOError:
+            pass
+        return [f.decode(errors="replace") for f in self.out.split(FRAME)[1:-1]]
+
+    def wait_frame(self, pred, what, timeout=30):
+        os.set_blocking(self.master, False)
+        found = []
+
+        def seen():
+            found[:] = [f for f in self.frames() if pred(f)]
+            return bool(found)
+        zh.wait_for(seen, timeout, what, interval=0.05)
+        return found[-1]
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        rc = self.proc.wait(timeout=30)
+        os.close(self.master)
+        return rc
+
+
+def table_rows(frame):
+    return [ln for ln in frame.splitlines() if ln[:6].isdigit()]
+
+
+def check_terminal(bins, cli, day):
+    """Height, SIGWINCH and period options of the table."""
+    rc, _, err = zh.run(cli + ["watch", "--month", "2001-01"])
+    zh.check(rc == 2 and "current period only" in err and day[:7] in err,
+             "watch refuses a past month, naming the current one", (rc, err))
+    t = Term(cli + ["watch"], 10)
+    try:
+        f = t.wait_frame(lambda f: "live" in f and len(table_rows(f)) > 0,
+                         "a live table in a 10-row terminal")
+        zh.check(len(f.rstrip("\n").splitlines()) <= 10,
+                 "the frame fits 10 rows", f.splitlines())
+        zh.check_eq(len(table_rows(f)), 6, "10 rows leave room for 6 zones")
+        t.resize(40)
+        t.out = b""
+        f = t.wait_frame(lambda f: len(table_rows(f)) > 6, "a taller table after SIGWINCH")
+        zh.check(len(f.rstrip("\n").splitlines()) <= 40, "the frame fits 40 rows",
+                 f.splitlines())
+    finally:
+        zh.check_eq(t.stop(), 0, "watch exits 0 on SIGTERM")
+    t = Term(cli + ["watch", "--month", day[:7]], 30)
+    try:
+        t.wait_frame(lambda f: day[:7] + " (CST)" in f and "live" in f
+                     and len(table_rows(f)) > 0, "the current month's table")
+    finally:
+        zh.check_eq(t.stop(), 0, "watch --month exits 0 on SIGTERM")
+
+
+def check_daemon_gone(bins, cli, d):
+    """SIGTERM to the daemon: the header and the status lines stop saying live."""
+    t = Term(cli + ["watch"], 30)
+    jw = zw.Watcher(bins, cli)
+    try:
+        t.wait_frame(lambda f: "live" in f, "a live table before the daemon stops")
+        zh.wait_for(lambda: jw.states()[-1:] == ["live"], 30, "a live status line")
+        d.stop()
+        stopped = time.monotonic()
+        zh.wait_for(lambda: "offline" in jw.states(), 30, "an offline status line",
+                    interval=0.05)
+        took = time.monotonic() - stopped
+        states = jw.states()
+        zh.check(states[-3:] == ["live", "stale", "offline"], "live, then stale, then offline",
+                 states)
+        # heartbeat_ms 200: offline after 10 missed periods, well under the minute seen before
+        zh.check(took < 15, "offline within a few heartbeat periods", took)
+        f = t.wait_frame(lambda f: "offline: no heartbeat for" in f, "an offline header")
+        zh.check("live" not in f.splitlines()[0], "the header no longer says live", f)
+    finally:
+        zh.check_eq(t.stop(), 0, "watch exits 0 after its daemon stopped")
+        jw.stop()
+
+
 def test(bins, state):
-    conf = zw.write_config(os.path.join(state, "w.conf"))
+    conf = zw.write_config(os.path.join(state, "w.conf"), "[feed]\nheartbeat_ms = 200\n")
     cli = [bins.cli, "--state-dir", state]
     rc, _, err = zh.run(cli + ["watch", "--json"])
     zh.check(rc == 1 and "no running daemon" in err, "watch without a daemon", (rc, err))
@@ -44,6 +150,7 @@ def test(bins, state):
         term.send_signal(signal.SIGTERM)
         rc = term.wait(timeout=30)
     zh.check_eq(rc, 0, "watch exits 0 on SIGTERM")
+    check_terminal(bins, cli, day)
 
     reader = os.environ["ZT_EXAMPLE_READER"]
     rc, out, err = zh.run([reader, state])
@@ -52,7 +159,7 @@ def test(bins, state):
     want = (f"today: import {nat['import']['value_fen']} fen in {nat['import']['events']} "
             f"events, export {nat['export']['value_fen']} fen in {nat['export']['events']} events")
     zh.check_eq(out.splitlines()[0], want, "example-reader agrees with zonetally get")
-    d.stop()
+    check_daemon_gone(bins, cli, d)
 
 
 if __name__ == "__main__":
