@@ -353,9 +353,37 @@ zt_query_zones(struct zt_query *q, struct zt_zone **ret, size_t *ret_n)
 	return 0;
 }
 
+/* The publishers of a stats reply, as the store's struct (caller frees *ret). */
+static int
+publishers_of(const Zonetally__V1__QueryResponse *resp, struct zt_publisher **ret, size_t *ret_n)
+{
+	struct zt_publisher *v = calloc(resp->n_publishers ? resp->n_publishers : 1, sizeof(*v));
+
+	if (v == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < resp->n_publishers; i++) {
+		const Zonetally__V1__PublisherInfo *p = resp->publishers[i];
+		v[i] = (struct zt_publisher){.last_sequence = p->last_sequence,
+		    .received = p->received,
+		    .accepted = p->accepted,
+		    .duplicates = p->duplicates,
+		    .rejected = p->rejected,
+		    .gaps = p->gaps,
+		    .gap_events = p->gap_events,
+		    .late = p->late,
+		    .regressions = p->regressions,
+		    .last_seen_ms = p->last_seen_ms,
+		    .through_sequence = p->through_sequence};
+		copy_text(v[i].id, sizeof(v[i].id), p->id);
+	}
+	*ret = v;
+	*ret_n = resp->n_publishers;
+	return 0;
+}
+
 int
-zt_query_stats(
-    struct zt_query *q, struct zt_counters *ret, uint64_t *ret_map_bytes, uint64_t *ret_used_bytes)
+zt_query_stats_publishers(struct zt_query *q, struct zt_counters *ret, uint64_t *ret_map_bytes,
+    uint64_t *ret_used_bytes, struct zt_publisher **ret_pubs, size_t *ret_n_pubs)
 {
 	Zonetally__V1__QueryRequest req = ZONETALLY__V1__QUERY_REQUEST__INIT;
 	Zonetally__V1__QueryResponse *resp = NULL;
@@ -377,14 +405,27 @@ zt_query_stats(
 	    .commits = c->commits,
 	    .feed_seq = resp->feed_seq,
 	    .watermark_ms = c->watermark_ms,
-	    .dedup_records = c->dedup_records};
+	    .dedup_records = c->dedup_records,
+	    .rejects_kept = c->rejects_kept,
+	    .rejects_dropped = c->rejects_dropped};
 	for (size_t i = 0; i < c->n_by_reason && i < ZT_REJECT__COUNT; i++)
 		k.by_reason[i] = c->by_reason[i];
+	if (ret_pubs != NULL && (r = publishers_of(resp, ret_pubs, ret_n_pubs)) < 0) {
+		zonetally__v1__query_response__free_unpacked(resp, NULL);
+		return r;
+	}
 	*ret = k;
 	*ret_map_bytes = c->map_bytes;
 	*ret_used_bytes = c->used_bytes;
 	zonetally__v1__query_response__free_unpacked(resp, NULL);
 	return 0;
+}
+
+int
+zt_query_stats(
+    struct zt_query *q, struct zt_counters *ret, uint64_t *ret_map_bytes, uint64_t *ret_used_bytes)
+{
+	return zt_query_stats_publishers(q, ret, ret_map_bytes, ret_used_bytes, NULL, NULL);
 }
 
 int

@@ -527,9 +527,18 @@ int zt_query_provinces(
 /* The daemon's zone registry, sorted by code (caller frees *ret). */
 int zt_query_zones(struct zt_query *q, struct zt_zone **ret, size_t *ret_n);
 
-/* The daemon's counters (feed_seq included) and store sizes. */
+/* The daemon's counters (feed_seq, rejects_kept, rejects_dropped included) and store sizes. */
 int zt_query_stats(
     struct zt_query *q, struct zt_counters *ret, uint64_t *ret_map_bytes, uint64_t *ret_used_bytes);
+
+/*
+ * zt_query_stats() and the daemon's publishers (the first 4096 in id order), read in the
+ * same transaction. Daemons older than the publisher list answer none.
+ * @param[out] ret_pubs caller frees; set only on success, like every ret_*
+ * @return 0; -ENOMEM; -ETIMEDOUT; ZT_E_REMOTE; ZT_E_CORRUPT.
+ */
+int zt_query_stats_publishers(struct zt_query *q, struct zt_counters *ret, uint64_t *ret_map_bytes,
+    uint64_t *ret_used_bytes, struct zt_publisher **ret_pubs, size_t *ret_n_pubs);
 
 /* What a snapshot returns: read in one LMDB read transaction on the daemon. */
 struct zt_snapshot {

@@ -94,7 +94,7 @@ int remote_get(const struct cli *c, struct remote *rm, int level, uint32_t code,
 int remote_zone_blocks(const struct cli *c, struct remote *rm, const struct zt_period *p,
     struct remote_zone *ret, size_t *ret_n);
 int remote_stats(const struct cli *c, struct remote *rm, struct zt_counters *ret, uint64_t *ret_map,
-    uint64_t *ret_used);
+    uint64_t *ret_used, struct zt_publisher **ret_pubs, size_t *ret_n_pubs);
 
 /* cmd_watch.c */
 int cmd_watch(struct cli *c, int argc, char **argv);

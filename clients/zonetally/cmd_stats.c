@@ -204,11 +204,11 @@ cmd_stats(struct cli *c, int argc, char **argv)
 	if (optind != argc)
 		return usage_error(c->cmd, "unexpected operand '%s'", argv[optind]);
 	if (c->n_connect > 0) {
-		/* publishers are not served over the query socket: the list stays empty */
+		/* several shards: each shard's publishers in turn */
 		struct remote *rm;
 		if ((r = remote_open(c, &rm)) != 0)
 			return r;
-		r = remote_stats(c, rm, &k, &map, &used);
+		r = remote_stats(c, rm, &k, &map, &used, &ps.v, &ps.n);
 		remote_free(rm);
 		if (r != 0)
 			return r;
