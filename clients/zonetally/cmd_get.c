@@ -359,34 +359,58 @@ cmd_top(struct cli *c, int argc, char **argv)
 	return r;
 }
 
+#define NATION_EN "China (all zones)"
+#define NATION_ZH "全国"
+
 struct prov {
 	uint32_t code;
 	struct zt_totals_block b;
 };
 
+/* One line of `provinces --json`: code, names and the three directions. */
 static struct json_object *
-provinces_json(const struct cli *c, const struct prov *v, size_t n)
+region_json(uint32_t code, const char *en, const char *zh, const struct zt_totals_block *b)
 {
-	struct json_object *o = json_object_new_object(), *a = json_object_new_array();
-	char code[16];
+	struct json_object *p = json_object_new_object();
+	char text[16];
+
+	(void)snprintf(text, sizeof(text), "%06u", code);
+	if (p == NULL || json_object_object_add(p, "code", json_object_new_string(text)) < 0 ||
+	    json_object_object_add(p, "name_en", json_object_new_string(en)) < 0 ||
+	    json_object_object_add(p, "name_zh", json_object_new_string(zh)) < 0 ||
+	    zt_fmt_add_dirs_json(p, b, ZT_FMT_DIRS_ALL) < 0) {
+		json_object_put(p);
+		return NULL;
+	}
+	return p;
+}
+
+/* {"period", "provinces": [...], "nation": {...}}: the text table's lines, national one last. */
+static struct json_object *
+provinces_json(
+    const struct cli *c, const struct prov *v, size_t n, const struct zt_totals_block *nation)
+{
+	struct json_object *o = json_object_new_object(), *a = json_object_new_array(), *x;
 
 	if (o == NULL || a == NULL ||
 	    json_object_object_add(o, "period", zt_fmt_period_json(&c->period)) < 0)
 		goto fail;
 	for (size_t i = 0; i < n; i++) {
-		struct json_object *p = json_object_new_object();
-		(void)snprintf(code, sizeof(code), "%06u", v[i].code);
-		if (p == NULL || json_object_array_add(a, p) < 0 ||
-		    json_object_object_add(p, "code", json_object_new_string(code)) < 0 ||
-		    json_object_object_add(p, "name_en",
-		        json_object_new_string(zt_province_name(v[i].code, false))) < 0 ||
-		    json_object_object_add(p, "name_zh",
-		        json_object_new_string(zt_province_name(v[i].code, true))) < 0 ||
-		    zt_fmt_add_dirs_json(p, &v[i].b, ZT_FMT_DIRS_ALL) < 0)
+		x = region_json(v[i].code, zt_province_name(v[i].code, false),
+		    zt_province_name(v[i].code, true), &v[i].b);
+		if (x == NULL || json_object_array_add(a, x) < 0) {
+			json_object_put(x);
 			goto fail;
+		}
 	}
 	if (json_object_object_add(o, "provinces", a) < 0)
 		goto fail;
+	a = NULL; /* o owns it now */
+	x = region_json(ZT_NATION_CODE, NATION_EN, NATION_ZH, nation);
+	if (x == NULL || json_object_object_add(o, "nation", x) < 0) {
+		json_object_put(x);
+		goto fail;
+	}
 	return o;
 fail:
 	json_object_put(a);
@@ -431,7 +455,7 @@ provinces_text(
 	for (size_t i = 0; i < n; i++)
 		province_row(v[i].code, zt_province_name(v[i].code, false),
 		    zt_province_name(v[i].code, true), &v[i].b);
-	province_row(ZT_NATION_CODE, "China (all zones)", "全国", nation);
+	province_row(ZT_NATION_CODE, NATION_EN, NATION_ZH, nation);
 }
 
 int
@@ -472,7 +496,7 @@ cmd_provinces(struct cli *c, int argc, char **argv)
 		if (r != 0)
 			return r;
 		if (c->json)
-			return print_json(provinces_json(c, v, n));
+			return print_json(provinces_json(c, v, n, &nation));
 		provinces_text(c, v, n, &nation);
 		return 0;
 	}
@@ -493,7 +517,7 @@ cmd_provinces(struct cli *c, int argc, char **argv)
 		return EXIT_FAILURE;
 	}
 	if (c->json)
-		return print_json(provinces_json(c, v, n));
+		return print_json(provinces_json(c, v, n, &nation));
 	provinces_text(c, v, n, &nation);
 	return 0;
 }
