@@ -18,6 +18,7 @@
 struct zt_query {
 	void *ctx;
 	void *dealer;
+	struct zt_curve_watch *hs; /* the dealer's handshakes, to tell a refusal from silence */
 	int timeout_ms;
 	uint64_t next_id;
 	char feed_endpoint[256];
@@ -57,8 +58,13 @@ zt_query_new_curve(
 			return r;
 		}
 	}
+	int r = zt_curve_watch_new(q->ctx, q->dealer, curve != NULL, &q->hs);
+	if (r < 0) {
+		zt_query_free(q);
+		return r;
+	}
 	if (zmq_connect(q->dealer, endpoint) < 0) {
-		int r = -errno;
+		r = -errno;
 		zt_query_free(q);
 		return r;
 	}
@@ -71,6 +77,7 @@ zt_query_free(struct zt_query *q)
 {
 	if (q == NULL)
 		return NULL;
+	q->hs = zt_curve_watch_free(q->hs);
 	if (q->dealer != NULL)
 		(void)zmq_close(q->dealer);
 	if (q->ctx != NULL)
@@ -125,7 +132,19 @@ mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Waits for the response to id; returns it unpacked (caller frees) or a negative code. */
+/* A failed handshake, said in q->error: -ECONNREFUSED; else 0. */
+static int
+handshake_failed(struct zt_query *q, bool final)
+{
+	if (zt_curve_watch_failed(q->hs, final, q->error, sizeof(q->error)) == 0)
+		return 0;
+	return -ECONNREFUSED;
+}
+
+/*
+ * Waits for the response to id; returns it unpacked (caller frees) or a negative code:
+ * -ECONNREFUSED as soon as a handshake fails (q->error says why), -ETIMEDOUT.
+ */
 static int
 await(struct zt_query *q, uint64_t id, Zonetally__V1__QueryResponse **ret)
 {
@@ -134,9 +153,13 @@ await(struct zt_query *q, uint64_t id, Zonetally__V1__QueryResponse **ret)
 	for (;;) {
 		int64_t left = deadline - mono_ms();
 		zmq_pollitem_t it = {.socket = q->dealer, .events = ZMQ_POLLIN};
+		int r = handshake_failed(q, left <= 0);
+		if (r < 0)
+			return r;
 		if (left <= 0)
 			return -ETIMEDOUT;
-		if (zmq_poll(&it, 1, (long)left) < 0 && errno != EINTR)
+		/* in slices, so that a refused handshake ends the wait early */
+		if (zmq_poll(&it, 1, left > 100 ? 100 : (long)left) < 0 && errno != EINTR)
 			return -errno;
 		if (!(it.revents & ZMQ_POLLIN))
 			continue;
@@ -180,11 +203,13 @@ call(struct zt_query *q, Zonetally__V1__QueryRequest *req, Zonetally__V1__QueryR
 	if (zmq_send(q->dealer, "", 0, ZMQ_SNDMORE) < 0 || zmq_send(q->dealer, buf, len, 0) < 0)
 		return -errno;
 	int r = await(q, req->request_id, &resp);
-	if (r < 0) {
+	if (r < 0 && r != -ECONNREFUSED) {
 		(void)snprintf(
 		    q->error, sizeof(q->error), "no answer from %s: %s", q->endpoint, strerror(-r));
 		return r;
 	}
+	if (r < 0)
+		return r;
 	if (resp->feed_endpoint != NULL)
 		note_feed(q, resp->feed_endpoint);
 	if (resp->error != NULL) {

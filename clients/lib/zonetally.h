@@ -439,8 +439,17 @@ size_t zt_publisher_unacked(const struct zt_pubconn *pc);
 int64_t zt_publisher_stalled_ms(const struct zt_pubconn *pc);
 
 /*
+ * Whether the daemon refused or broke this connection's handshake (see
+ * zt_curve_watch_failed(); final: the caller is giving up anyway). Call it while nothing is
+ * acknowledged, to say why instead of a timeout.
+ * @return 1 with err set, or 0.
+ */
+int zt_publisher_handshake_failed(struct zt_pubconn *pc, bool final, char *err, size_t errlen);
+
+/*
  * Polls until every queued event is acknowledged, or until timeout_ms pass without any
- * progress. @return 0; -ETIMEDOUT (zt_publisher_unacked() tells how many are left).
+ * progress. @return 0; -ETIMEDOUT (zt_publisher_unacked() tells how many are left);
+ *     -ECONNREFUSED as soon as the handshake failed (zt_publisher_handshake_failed() says why).
  */
 int zt_publisher_flush(struct zt_pubconn *pc, int timeout_ms);
 
@@ -493,7 +502,12 @@ int zt_query_new_curve(
 /* Closes the handle and frees it. Takes NULL. Returns NULL. */
 struct zt_query *zt_query_free(struct zt_query *q);
 
-/* The text of the last error (ZT_E_REMOTE's reason, or the timeout). Borrowed. */
+/*
+ * The text of the last error (ZT_E_REMOTE's reason, the timeout, or, when a request
+ * returned -ECONNREFUSED, the failed handshake and which key option to check). Every
+ * zt_query_* request returns -ECONNREFUSED as soon as the daemon refuses the handshake
+ * (zt_curve_watch_failed()), instead of waiting out its timeout. Borrowed.
+ */
 const char *zt_query_error(const struct zt_query *q);
 
 /* The endpoint this handle connects to. Borrowed. */
@@ -679,5 +693,34 @@ const char *zt_watch_state_name(int state);
  */
 int zt_curve_client(
     void *sock, const char *server_key, const char *client_key_file, char *err, size_t errlen);
+
+/*
+ * Watches a client socket's handshakes (a ZeroMQ socket monitor), so that a refused or
+ * broken handshake is told as such instead of looking like a network timeout.
+ */
+struct zt_curve_watch;
+
+/*
+ * Starts watching; call before zmq_connect(). curve: whether sock is a CURVE client (it
+ * changes the advice given).
+ * @param[in] ctx the context of sock (the monitor's PAIR socket lives there)
+ * @param[out] ret freed with zt_curve_watch_free() before sock is closed
+ * @return 0; -ENOMEM; a -errno of zmq_socket_monitor().
+ */
+int zt_curve_watch_new(void *ctx, void *sock, bool curve, struct zt_curve_watch **ret);
+
+/* Stops the monitor and frees the watch. Takes NULL. Returns NULL. */
+struct zt_curve_watch *zt_curve_watch_free(struct zt_curve_watch *w);
+
+/*
+ * Whether a handshake failed since the last one that succeeded: ZAP refused the key
+ * (ZMQ_EVENT_HANDSHAKE_FAILED_AUTH), a protocol error (wrong mechanism, e.g. plaintext to a
+ * CURVE daemon) or, with final (the caller gives up anyway), a CURVE connection the daemon
+ * closed before the handshake ended (a wrong --curve-server-key: the daemon cannot read the
+ * HELLO and says nothing). Never blocks.
+ * @param[out] err what happened and which option to check, when 1 is returned
+ * @return 1 (failed) or 0.
+ */
+int zt_curve_watch_failed(struct zt_curve_watch *w, bool final, char *err, size_t errlen);
 
 #endif /* ZONETALLY_H */

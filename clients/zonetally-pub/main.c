@@ -405,9 +405,22 @@ start(struct pub *p, const struct pub_opts *o)
 	}
 	r = pub_wait_subscribers(
 	    p, o->wait_subscribers, mono_ns() + (int64_t)o->timeout_s * 1000000000);
+	if (r == -ECONNREFUSED) {
+		(void)fprintf(stderr, "zonetally-pub: %s: %s\n", o->endpoints[0], p->err);
+		return EXIT_FAILURE;
+	}
+	if (r == -ETIMEDOUT) {
+		(void)fprintf(stderr,
+		    "zonetally-pub: timed out after %lu s waiting for %lu subscriber(s) on %s%s: "
+		    "%lu subscribed; is zonetallyd running with [ingest] sub_bind there and a "
+		    "subscribe prefix matching these events' topics (or lower --wait-subscribers)?\n",
+		    o->timeout_s, o->wait_subscribers, o->endpoints[0],
+		    o->n_endpoints > 1 ? " and the other --endpoint" : "", p->subscribers_seen);
+		return EXIT_FAILURE;
+	}
 	if (r < 0) {
 		(void)fprintf(stderr, "zonetally-pub: %s while waiting for %lu subscriber(s)\n",
-		    r == -ETIMEDOUT ? "timed out" : zmq_strerror(-r), o->wait_subscribers);
+		    zmq_strerror(-r), o->wait_subscribers);
 		return EXIT_FAILURE;
 	}
 	return 0;

@@ -382,15 +382,32 @@ cmd_watch(struct cli *c, int argc, char **argv)
 	    .n_prefixes = (size_t)(argc - optind),
 	    .rcvhwm = hwm,
 	    .curve = c->curve};
+	/* each daemon asked first, so that a refused handshake or a timeout is said with the
+	 * query handle's own text; the first one's registry names the table's zones */
+	for (size_t i = 0; i < n; i++) {
+		struct zt_query *q = NULL;
+		r = zt_query_new_curve(eps[i], 0, c->curve, &q);
+		if (r == 0)
+			r = i == 0 ? zt_query_zones(q, &x.zones, &x.n_zones)
+			           : zt_query_stats(q, &(struct zt_counters){0}, &(uint64_t){0},
+			                 &(uint64_t){0});
+		if (r < 0) {
+			(void)fprintf(stderr, "zonetally watch: cannot follow %s: %s\n", eps[i],
+			    q != NULL && (r == -ECONNREFUSED || r == -ETIMEDOUT || r == ZT_E_REMOTE)
+			        ? zt_query_error(q)
+			        : zt_strerror(r));
+			zt_query_free(q);
+			free(x.zones);
+			return EXIT_FAILURE;
+		}
+		zt_query_free(q);
+	}
 	if ((r = zt_watch_new(&o, &w)) < 0) {
 		(void)fprintf(
 		    stderr, "zonetally watch: cannot follow %s: %s\n", eps[0], zt_strerror(r));
+		free(x.zones);
 		return EXIT_FAILURE;
 	}
-	struct zt_query *q = NULL;
-	if (!c->json && zt_query_new_curve(eps[0], 0, c->curve, &q) == 0)
-		(void)zt_query_zones(q, &x.zones, &x.n_zones);
-	zt_query_free(q);
 	struct sigaction sa = {.sa_handler = on_signal};
 	(void)sigaction(SIGINT, &sa, NULL);
 	(void)sigaction(SIGTERM, &sa, NULL);

@@ -60,7 +60,8 @@ static void
 report(const struct cli *c, const struct zt_query *q, int r)
 {
 	(void)fprintf(stderr, "zonetally %s: %s: %s\n", c->cmd, zt_query_endpoint(q),
-	    r == ZT_E_REMOTE || r == -ETIMEDOUT ? zt_query_error(q) : zt_strerror(r));
+	    r == ZT_E_REMOTE || r == -ETIMEDOUT || r == -ECONNREFUSED ? zt_query_error(q)
+	                                                              : zt_strerror(r));
 }
 
 struct remote *
