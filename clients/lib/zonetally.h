@@ -463,6 +463,39 @@ uint64_t zt_publisher_ack_latency_us(const struct zt_pubconn *pc, double q);
 
 /* Copies the counters. */
 void zt_publisher_get_stats(const struct zt_pubconn *pc, struct zt_publisher_stats *ret);
+/* ---------------------------------------------------------------------------------------- */
+/* Rejection details                                                                        */
+
+/* What the validator compared an event with, for zt_reject_detail(); zeros: unknown. */
+struct zt_reject_ctx {
+	int64_t watermark_ms;        /* too_old: the watermark the event was judged against */
+	uint32_t dedup_window_days;  /* too_old */
+	int64_t now_ms;              /* future_time: the wall clock of the judgement */
+	int64_t future_tolerance_ms; /* future_time */
+	int64_t max_value_fen;       /* value_too_large, negative_value */
+	/* zone_not_valid: the registry entry of a code, or NULL */
+	const struct zt_zone *(*zone)(void *arg, uint32_t code);
+	void *zone_arg;
+};
+
+/*
+ * What exactly was wrong with a rejected message, derived from its payload: the missing
+ * fields' names, the bad value (zone code, direction, mode, hs_code, value, publisher_id),
+ * the event time with the bound it broke (watermark and window for too_old, now and the
+ * tolerance for future_time), the zone's validity, or the ids of a reversal.
+ * @param[in] raw, kept_len the payload as kept (NULL/0: none); raw_len its original length
+ *     (a truncated copy, kept_len < raw_len, gives no detail)
+ * @param[in] ctx may be NULL: the bounds are then left out
+ * @param[out] buf NUL-terminated, "" when there is nothing to add (frame_count, bad_utf8,
+ *     overflow, duplicate, a payload that no longer decodes)
+ * @return strlen(buf).
+ */
+size_t zt_reject_detail(int reason, const void *raw, size_t raw_len, size_t kept_len,
+    const struct zt_reject_ctx *ctx, char *buf, size_t len);
+
+#define ZT_REJECT_DETAIL_LEN 256 /* every detail fits (names and values are bounded) */
+
+/* ---------------------------------------------------------------------------------------- */
 /* Query: a daemon's query socket (remote reads)                                            */
 
 #define ZT_E_REMOTE (ZT_E_BASE - 40) /* the daemon answered with an error: zt_query_error() */
