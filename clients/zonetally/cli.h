@@ -36,6 +36,7 @@ enum {
 /* One command's common state. */
 struct cli {
 	const char *state_dir;
+	bool state_dir_defaulted; /* neither --state-dir nor a configuration named it */
 	const char *cmd;
 	bool json;
 	bool period_set;
@@ -54,6 +55,9 @@ int open_reader(const struct cli *c, struct zt_reader **ret);
 int print_json(struct json_object *o);
 void cell(const char *s, size_t width, bool right);
 int parse_uint(const char *s, unsigned long max, unsigned long *ret);
+/* After getopt_long() returned opt ('?' or an option whose value was refused): says what
+ * was wrong, with a hint for a global option given after the command. Returns EXIT_USAGE. */
+int option_error(const struct cli *c, int opt, char *const *argv);
 
 /* cmd_get.c */
 int cmd_get(struct cli *c, int argc, char **argv);

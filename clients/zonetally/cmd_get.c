@@ -89,6 +89,22 @@ parse_code(const char *s, uint32_t *ret)
 	return 0;
 }
 
+/* Why CODE names no total: with --province, only the province rule applied. */
+static void
+not_found(uint32_t code, bool province)
+{
+	if (province)
+		(void)fprintf(stderr,
+		    "zonetally get: %06u is not a province code: --province takes one of the 31 "
+		    "province-level codes, NN0000 (e.g. 330000 Zhejiang)\n",
+		    code);
+	else
+		(void)fprintf(stderr,
+		    "zonetally get: %06u is not a zone of the registry (zonetally zones lists "
+		    "them), a province (NN0000) or 000000\n",
+		    code);
+}
+
 /* get over --connect: the same output, the block summed over the shards. */
 static int
 get_remote(struct cli *c, uint32_t code, bool province)
@@ -101,8 +117,7 @@ get_remote(struct cli *c, uint32_t code, bool province)
 	if ((r = remote_open(c, &rm)) != 0)
 		return r;
 	if (remote_resolve(rm, code, province, &t) < 0) {
-		(void)fprintf(
-		    stderr, "zonetally get: %06u is not a zone, a province or 000000\n", code);
+		not_found(code, province);
 		remote_free(rm);
 		return EXIT_FAILURE;
 	}
@@ -133,7 +148,7 @@ cmd_get(struct cli *c, int argc, char **argv)
 			if ((r = period_option(c, opt, optarg)) != 0)
 				return r;
 		} else
-			return usage_error(c->cmd, "invalid option");
+			return option_error(c, opt, argv);
 	}
 	if (optind != argc - 1)
 		return usage_error(c->cmd, "expected one CODE");
@@ -150,8 +165,7 @@ cmd_get(struct cli *c, int argc, char **argv)
 	if ((r = open_reader(c, &rd)) != 0)
 		return r;
 	if (zt_reader_resolve(rd, code, province, &t) < 0) {
-		(void)fprintf(
-		    stderr, "zonetally get: %06u is not a zone, a province or 000000\n", code);
+		not_found(code, province);
 		zt_reader_free(rd);
 		return EXIT_FAILURE;
 	}
@@ -280,7 +294,7 @@ top_options(struct cli *c, int argc, char **argv, int *ret_dir, unsigned long *r
 			if ((r = period_option(c, opt, optarg)) != 0)
 				return r;
 		} else
-			return usage_error(c->cmd, "invalid option");
+			return option_error(c, opt, argv);
 	}
 	if (optind != argc)
 		return usage_error(c->cmd, "unexpected operand '%s'", argv[optind]);
@@ -475,7 +489,7 @@ cmd_provinces(struct cli *c, int argc, char **argv)
 			if ((r = period_option(c, opt, optarg)) != 0)
 				return r;
 		} else
-			return usage_error(c->cmd, "invalid option");
+			return option_error(c, opt, argv);
 	}
 	if (optind != argc)
 		return usage_error(c->cmd, "unexpected operand '%s'", argv[optind]);

@@ -67,7 +67,7 @@ cmd_keygen(struct cli *c, int argc, char **argv)
 
 	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		if (opt != 'd')
-			return usage_error(c->cmd, "invalid option");
+			return option_error(c, opt, argv);
 		dir = optarg;
 	}
 	if (optind != argc - 1)

@@ -196,7 +196,7 @@ parse_rejects_args(struct cli *c, int argc, char **argv, struct rej_list *l)
 		else if (opt == OPT_JSON)
 			l->json = c->json = true;
 		else if (opt != OPT_REASON)
-			return usage_error(c->cmd, "invalid option");
+			return option_error(c, opt, argv);
 	}
 	if (optind != argc)
 		return usage_error(c->cmd, "unexpected operand '%s'", argv[optind]);

@@ -353,7 +353,7 @@ watch_options(struct cli *c, int argc, char **argv, struct wctx *x, int *ret_hwm
 		else if (opt == 'R' && parse_uint(optarg, 1000000000, &v) == 0)
 			*ret_hwm = (int)v;
 		else
-			return usage_error(c->cmd, "invalid option");
+			return option_error(c, opt, argv);
 	}
 	for (int i = optind; i < argc; i++) {
 		size_t len = strlen(argv[i]);

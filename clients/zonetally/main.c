@@ -4,6 +4,7 @@
  * they share (period flags, strict numbers, JSON output, aligned cells).
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +66,29 @@ usage_error(const char *cmd, const char *fmt, ...)
 	return EXIT_USAGE;
 }
 
+/* The options of zonetally itself, which go before the command. */
+static const char *const global_names[] = {
+    "--state-dir", "--config", "--connect", "--curve-server-key", "--curve-key", "-c"};
+
+int
+option_error(const struct cli *c, int opt, char *const *argv)
+{
+	const char *arg = optind > 0 ? argv[optind - 1] : "";
+	size_t len = strcspn(arg, "=");
+
+	if (opt != '?') /* a known option whose value its command refused */
+		return usage_error(c->cmd, "invalid value '%s' for %s",
+		    optarg != NULL ? optarg : "",
+		    optarg == arg && optind > 1 ? argv[optind - 2] : arg);
+	for (size_t i = 0; i < sizeof(global_names) / sizeof(global_names[0]); i++)
+		if (strlen(global_names[i]) == len && strncmp(arg, global_names[i], len) == 0)
+			return usage_error(c->cmd,
+			    "%s is an option of zonetally itself: put it before the command, "
+			    "as in 'zonetally %s ... %s ...'",
+			    global_names[i], global_names[i], c->cmd);
+	return usage_error(c->cmd, "see 'zonetally %s --help' for its options", c->cmd);
+}
+
 int
 parse_uint(const char *s, unsigned long max, unsigned long *ret)
 {
@@ -89,8 +113,11 @@ period_option(struct cli *c, int opt, const char *arg)
 
 	if (c->period_set)
 		return usage_error(c->cmd, "only one of --day, --month, --year, --all");
+	static const char *const format[] = {"YYYY-MM-DD, a real date (CST), e.g. 2022-11-11",
+	    "YYYY-MM, e.g. 2022-11", "YYYY, e.g. 2022", "no value"};
 	if (zt_period_parse(gran[i], arg, &c->period) < 0)
-		return usage_error(c->cmd, "%s: invalid date '%s'", flag[i], arg);
+		return usage_error(c->cmd, "%s: invalid date '%s': expected %s", flag[i],
+		    arg != NULL ? arg : "", format[i]);
 	c->period_set = true;
 	return 0;
 }
@@ -114,6 +141,12 @@ open_reader(const struct cli *c, struct zt_reader **ret)
 	if (r < 0) {
 		(void)fprintf(stderr, "zonetally: cannot open the store in '%s': %s\n",
 		    c->state_dir, zt_strerror(r));
+		if ((r == ZT_E_NOSTORE || r == -ENOENT) && c->state_dir_defaulted)
+			(void)fprintf(stderr,
+			    "zonetally: that is the default state directory; give the daemon's "
+			    "with --state-dir DIR or -c CONFIG before the command (e.g. zonetally "
+			    "--state-dir ./state %s ...), or ask a daemon with --connect EP\n",
+			    c->cmd);
 		return EXIT_FAILURE;
 	}
 	return 0;
@@ -180,6 +213,27 @@ state_dir_from_config(const char *path, bool required, char **ret)
 	return 0;
 }
 
+/* The pid in <state_dir>/zonetallyd.pid, or -1 (no file, or not a pid). */
+static long
+pid_file_pid(const char *state_dir)
+{
+	char path[4096], buf[32];
+	long pid = -1;
+
+	(void)snprintf(path, sizeof(path), "%s/zonetallyd.pid", state_dir);
+	FILE *f = fopen(path, "re");
+	if (f == NULL)
+		return -1;
+	if (fgets(buf, sizeof(buf), f) != NULL) {
+		char *end;
+		pid = strtol(buf, &end, 10);
+		if (pid <= 1 || (*end != '\n' && *end != '\0'))
+			pid = -1;
+	}
+	(void)fclose(f);
+	return pid;
+}
+
 /*
  * The query endpoints a remote command talks to: every --connect, or else the "query" line
  * of the local daemon's endpoints file. Returns 0 or an exit status.
@@ -202,6 +256,16 @@ query_endpoints(const struct cli *c, const char **ret, size_t *ret_n)
 		(void)fprintf(stderr,
 		    "zonetally %s: no running daemon in '%s' (%s); use --connect\n", c->cmd,
 		    c->state_dir, strerror(errno));
+		return EXIT_FAILURE;
+	}
+	long pid = pid_file_pid(c->state_dir);
+	if (pid > 0 && kill((pid_t)pid, 0) < 0 && errno == ESRCH) {
+		(void)fclose(f);
+		(void)fprintf(stderr,
+		    "zonetally %s: no running daemon in '%s': zonetallyd.endpoints and "
+		    "zonetallyd.pid are stale (pid %ld is gone; the daemon did not stop "
+		    "cleanly); start it, or use --connect\n",
+		    c->cmd, c->state_dir, pid);
 		return EXIT_FAILURE;
 	}
 	local[0] = '\0';
@@ -252,6 +316,11 @@ global_options(int argc, char **argv, const char **ret_config, const char **ret_
 			if (n_connect_eps == ZT_CLI_MAX_CONNECT)
 				return usage_error(
 				    NULL, "at most %d --connect", ZT_CLI_MAX_CONNECT);
+			if (strstr(optarg, "://") == NULL)
+				return usage_error(NULL,
+				    "--connect '%s' is not a ZeroMQ endpoint: did you mean "
+				    "tcp://%s?",
+				    optarg, optarg);
 			connect_eps[n_connect_eps++] = optarg;
 			break;
 		case 'S':
@@ -298,6 +367,7 @@ main(int argc, char **argv)
 	    .state_dir = dir != NULL  ? dir
 	        : from_config != NULL ? from_config
 	                              : DEFAULT_STATE_DIR,
+	    .state_dir_defaulted = dir == NULL && from_config == NULL,
 	    .cmd = argv[optind],
 	    .config = config,
 	    .n_connect = n_connect_eps,
@@ -306,6 +376,10 @@ main(int argc, char **argv)
 	memcpy(c.connect, connect_eps, sizeof(connect_eps));
 	int cmdc = argc - optind;
 	char **cmdv = argv + optind;
+	/* getopt_long() names argv[0] in its messages: "zonetally get: unrecognized option" */
+	static char prog[64];
+	(void)snprintf(prog, sizeof(prog), "zonetally %s", c.cmd);
+	cmdv[0] = prog;
 	r = -1;
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (strcmp(c.cmd, commands[i].name) == 0) {

@@ -7,6 +7,7 @@ runtime error (exit 1), never a crash or a silently empty answer.
 """
 
 import os
+import subprocess
 import sys
 
 import ztharness as zh
@@ -75,6 +76,39 @@ def cli_usage(bins, state):
            "zonetally get on a dir without a store")
     expect([bins.cli, "--state-dir", empty, "stats", "--json"], 1,
            "zonetally stats on a dir without a store")
+    cli_hints(bins, state, empty)
+
+
+def cli_hints(bins, state, empty):
+    """Errors that say what to do instead."""
+    expect([bins.cli, "get", "330100", "--state-dir", state], 2,
+           "a global option after the command", "put it before the command")
+    expect([bins.cli, "--state-dir", state, "get", "330100", "--day", "2022-13-01"], 2,
+           "a bad date", "expected YYYY-MM-DD")
+    expect([bins.cli, "--state-dir", state, "get", "330100", "--month", "2022/11"], 2,
+           "a bad month", "expected YYYY-MM")
+    expect([bins.cli, "--connect", "127.0.0.1:7604", "get", "000000"], 2,
+           "--connect without a scheme", "did you mean tcp://127.0.0.1:7604?")
+    expect([bins.cli, "--state-dir", state, "watch", "--rcvhwm", "5x"], 2,
+           "a bad option value", "invalid value '5x' for --rcvhwm")
+    if not os.path.exists("/etc/zonetally/zonetallyd.conf") and \
+            not os.path.exists("/var/lib/zonetally/store"):
+        expect([bins.cli, "get", "000000"], 1, "no store in the default state dir",
+               "--state-dir DIR")
+    rc, _, err = zh.run([bins.cli, "--state-dir", empty, "get", "000000"])
+    zh.check(rc == 1 and "default state directory" not in err,
+             "no default-dir hint when --state-dir was given", err)
+    # a daemon that died without cleaning up: its files are called stale
+    stale = os.path.join(state, "stale")
+    os.mkdir(stale)
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    with open(os.path.join(stale, "zonetallyd.pid"), "w", encoding="ascii") as f:
+        f.write(f"{gone.pid}\n")
+    with open(os.path.join(stale, "zonetallyd.endpoints"), "w", encoding="ascii") as f:
+        f.write("query tcp://127.0.0.1:9\n")
+    expect([bins.cli, "--state-dir", stale, "watch"], 1, "stale endpoints and pid files",
+           f"stale (pid {gone.pid} is gone")
 
 
 def pub_usage(bins, state):

@@ -138,6 +138,9 @@ def test(bins, state):
                          day, "--seed", "9", "--timeout", "30"], timeout=120)
     zh.check_eq(rc, 0, f"zonetally-pub: {err}")
     zh.Cli(bins, state).wait_received(5000)
+    rc, _, err = zh.run(cli + ["get", "330100", "--province"])
+    zh.check(rc == 1 and "330100 is not a province code" in err and "not a zone" not in err,
+             "get 330100 --province says why", err)
     term = subprocess.Popen(cli + ["watch"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     out = b""
     try:
