@@ -271,6 +271,8 @@ struct zt_gen_opts {
 	bool random_ids;       /* 16 random bytes instead of derived ids */
 	const char *publisher; /* publisher_id of every event (borrowed for the gen's life) */
 	uint64_t start_seq;    /* sequence of the first event */
+	int64_t until_ms;      /* unix ms: when inside the day, events stop before it (today:
+	                        * now, so that none lies in the future); 0: the whole day */
 };
 
 struct zt_gen;
@@ -293,6 +295,9 @@ struct zt_gen *zt_gen_free(struct zt_gen *g);
  * @return 1 produced; 0 the count is reached.
  */
 int zt_gen_next(struct zt_gen *g, struct zt_wire *ret, bool *ret_resend);
+
+/* How many of the messages produced so far were resends (the daemon's duplicates). */
+uint64_t zt_gen_resends(const struct zt_gen *g);
 
 /* ---------------------------------------------------------------------------------------- */
 /* Formatting                                                                               */

@@ -289,6 +289,9 @@ parse_options(int argc, char **argv, struct pub_opts *o, const char **zones)
 		o->endpoints[o->n_endpoints++] = o->reliable ? DEFAULT_RELIABLE_EP : DEFAULT_EP;
 	o->gen.publisher = o->publisher;
 	o->gen.start_seq = o->start_seq;
+	struct timespec ts;
+	(void)clock_gettime(CLOCK_REALTIME, &ts);
+	o->gen.until_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 	return 0;
 }
 
@@ -396,7 +399,7 @@ start(struct pub *p, const struct pub_opts *o)
 	int r = pub_open(p, o);
 
 	if (r < 0 && p->err[0] != '\0') {
-		(void)fprintf(stderr, "zonetally-pub: CURVE: %s\n", p->err);
+		(void)fprintf(stderr, "zonetally-pub: %s\n", p->err);
 		return EXIT_FAILURE;
 	}
 	if (r < 0) {
@@ -512,6 +515,8 @@ run_generate(struct pub *p, const struct pub_opts *o, const char *zones_path, st
 		return EXIT_FAILURE;
 	}
 	r = send_generated(p, o, g, pre);
+	p->generated = true;
+	p->gen_resends = zt_gen_resends(g);
 	zt_gen_free(g);
 	free(zones);
 	return r;
@@ -522,9 +527,21 @@ static void
 report(const struct pub *p, const struct pub_opts *o, int64_t t1)
 {
 	double s = (double)(t1 - p->start_ns) / 1e9, rate = s > 0 ? (double)p->sent / s : 0.0;
+	char sent[ZT_YUAN_LEN], rate_s[ZT_YUAN_LEN], dups[ZT_YUAN_LEN], counted[ZT_YUAN_LEN];
 
-	(void)fprintf(stderr, "sent %llu events in %.3f s (%.0f ev/s)\n",
-	    (unsigned long long)p->sent, s, rate);
+	(void)zt_fmt_count((int64_t)p->sent, sent);
+	(void)zt_fmt_count((int64_t)(rate + 0.5), rate_s);
+	(void)fprintf(stderr, "sent %s events in %.3f s (%s ev/s)\n", sent, s, rate_s);
+	if (p->generated) {
+		/* --reliable skips the generator's resends (rel_send): none reach the daemon */
+		uint64_t d = p->rel != NULL ? 0 : p->gen_resends;
+		(void)zt_fmt_count((int64_t)d, dups);
+		(void)zt_fmt_count((int64_t)(p->sent - d), counted);
+		(void)fprintf(stderr,
+		    "expected at the daemon: %s accepted, %s duplicates (the generator's "
+		    "resends), 0 rejected, if its dedup window admits %04u-%02u-%02u\n",
+		    counted, dups, o->gen.day / 10000, o->gen.day / 100 % 100, o->gen.day % 100);
+	}
 	if (!o->stats_json)
 		return;
 	(void)fprintf(stderr,

@@ -29,6 +29,15 @@ rel_open(struct pub *p, const struct pub_opts *o)
 	};
 	int r = zt_publisher_new(o->endpoints[0], o->publisher, &po, &p->rel);
 
+	if (r < 0 && o->spool != NULL &&
+	    (r == -ENOENT || r == -EACCES || r == -ENOTDIR || r == -EROFS || r == -ENOSPC)) {
+		/* the spool directory is created, its parent is not */
+		(void)snprintf(p->err, sizeof(p->err),
+		    "spool '%s': %s (it is created if missing; its parent directory must exist "
+		    "and be writable)",
+		    o->spool, strerror(-r));
+		return r;
+	}
 	if (r < 0)
 		return r;
 	p->resume_seq = zt_publisher_resume_seq(p->rel);

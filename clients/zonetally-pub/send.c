@@ -40,10 +40,13 @@ pub_open(struct pub *p, const struct pub_opts *o)
 	    zmq_setsockopt(p->sock, ZMQ_XPUB_VERBOSE, &one, sizeof(one)) < 0)
 		return -errno;
 	if (o->curve_server_key != NULL) {
-		int r = zt_curve_client(
-		    p->sock, o->curve_server_key, o->curve_key, p->err, sizeof(p->err));
-		if (r < 0)
+		char why[200];
+		int r =
+		    zt_curve_client(p->sock, o->curve_server_key, o->curve_key, why, sizeof(why));
+		if (r < 0) {
+			(void)snprintf(p->err, sizeof(p->err), "CURVE: %s", why);
 			return r;
+		}
 	}
 	int r = zt_curve_watch_new(p->ctx, p->sock, o->curve_server_key != NULL, &p->hs);
 	if (r < 0)

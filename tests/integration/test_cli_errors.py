@@ -132,6 +132,14 @@ def pub_usage(bins, state):
         expect(pub + ["--file", path], 2, f"zonetally-pub NDJSON {what}", f"{path}:{line}")
     expect(pub + ["--file", "-"], 2, "zonetally-pub NDJSON on stdin", ":2",
            stdin_data=good + "{\n")
+    spool = os.path.join(state, "no-such-parent", "spool")
+    expect([bins.pub, "--reliable", "--endpoint", NOWHERE, "--spool", spool, "--generate",
+            "1", "--timeout", "1"], 1, "zonetally-pub with a missing spool parent",
+           f"spool '{spool}': No such file or directory (it is created if missing; its "
+           "parent directory must exist")
+    expect([bins.pub, "--endpoint", NOWHERE, "--generate", "1", "--timeout", "1"], 1,
+           "zonetally-pub with no subscriber",
+           f"waiting for 1 subscriber(s) on {NOWHERE}: 0 subscribed; is zonetallyd running")
 
 
 def test(bins, state):

@@ -137,7 +137,12 @@ def test(bins, state):
     rc, _, err = zh.run([bins.pub, "--endpoint", d.endpoint, "--generate", "5000", "--day",
                          day, "--seed", "9", "--timeout", "30"], timeout=120)
     zh.check_eq(rc, 0, f"zonetally-pub: {err}")
-    zh.Cli(bins, state).wait_received(5000)
+    st = zh.Cli(bins, state).wait_received(5000)
+    # generated events of today stop at the current time: none lies in the future
+    zh.check(st["watermark_ms"] <= time.time() * 1000, "today's generated events end by now",
+             st["watermark_ms"])
+    zh.check(f"expected at the daemon: {st['accepted']:,} accepted, 0 duplicates" in err,
+             "the summary says what the daemon should count", err)
     rc, _, err = zh.run(cli + ["get", "330100", "--province"])
     zh.check(rc == 1 and "330100 is not a province code" in err and "not a zone" not in err,
              "get 330100 --province says why", err)
