@@ -111,6 +111,28 @@ def cli_hints(bins, state, empty):
            f"stale (pid {gone.pid} is gone")
 
 
+def check_config_token(bins, state):
+    """check-config refuses an api_token_file the daemon would refuse, with its words."""
+    d = os.path.join(state, "tokconf")
+    os.mkdir(d)
+    conf = os.path.join(d, "z.conf")
+    with open(conf, "w", encoding="ascii") as f:
+        f.write("[metrics]\napi_token_file = token\n")
+    tok = os.path.join(d, "token")
+    with open(tok, "w", encoding="ascii") as f:
+        f.write("0123456789abcdef0123\n")
+    os.chmod(tok, 0o644)
+    expect([bins.cli, "check-config", conf], 1, "check-config with a 0644 api_token_file",
+           "readable by group or others (chmod 600)")
+    os.chmod(tok, 0o600)
+    rc, out, err = zh.run([bins.cli, "check-config", conf])
+    zh.check(rc == 0 and "configuration OK" in out, "check-config with a 0600 token", out + err)
+    with open(tok, "w", encoding="ascii") as f:
+        f.write("short\n")
+    expect([bins.cli, "check-config", conf], 1, "check-config with a short token",
+           "expected one line of 16 to 256 printable characters")
+
+
 def pub_usage(bins, state):
     """zonetally-pub: bad flags exit 2; a bad NDJSON line exits 2 naming FILE:LINE."""
     pub = [bins.pub, "--endpoint", NOWHERE, "--wait-subscribers", "0", "--timeout", "2"]
@@ -147,6 +169,7 @@ def test(bins, state):
     daemon_usage(bins, state)
     daemon_config(bins, state)
     cli_usage(bins, state)
+    check_config_token(bins, state)
     pub_usage(bins, state)
 
 
