@@ -29,7 +29,43 @@ static const char usage_text[] =
     "           [--rate EV_PER_S] [--publisher ID] [--start-seq N]\n"
     "           [--wait-subscribers N] [--timeout S]\n"
     "           [--reliable [--window N] [--spool DIR]]\n"
-    "           [--curve-server-key FILE|Z85 --curve-key FILE] [--stats-json]\n";
+    "           [--curve-server-key FILE|Z85 --curve-key FILE] [--stats-json]\n"
+    "'zonetally-pub --help': every option with its default; --version: the version\n";
+
+/* --help: every option, its default, examples (the reference of zonetally-pub(1)). */
+static const char help_text[] =
+    "Sends NDJSON or generated events to zonetallyd.\n"
+    "input (exactly one):\n"
+    "  --file PATH|-            NDJSON, one event per line ('-': stdin); checked whole first\n"
+    "  --generate N             N synthetic events (resends included)\n"
+    "  --seed S                 generator seed (default: 1)\n"
+    "  --day YYYY-MM-DD         the CST day of the events (default: yesterday, CST; for\n"
+    "                           today they stop at the current time)\n"
+    "  --dup-ratio R            fraction of resends, 0..1 (default: 0)\n"
+    "  --kind-mix R             fraction of reversals, 0..1 (default: 0)\n"
+    "  --random-ids             random event ids instead of time-ordered ones\n"
+    "  --zones FILE             the zone registry (default: " DEFAULT_ZONES ",\n"
+    "                           else the source tree's data/zones.csv)\n"
+    "  --preencode              encode everything before the clock starts (benchmarks)\n"
+    "transport:\n"
+    "  --endpoint EP            the daemon's SUB endpoint, repeatable (default: " DEFAULT_EP ";\n"
+    "                           with --reliable, its ROUTER: " DEFAULT_RELIABLE_EP ")\n"
+    "  --rate EV_PER_S          pace to this rate (default: 0, as fast as possible)\n"
+    "  --publisher ID           publisher_id of events that name none (default: zonetally-pub)\n"
+    "  --start-seq N            first sequence of events that name none (default: 1)\n"
+    "  --wait-subscribers N     subscriptions to wait for before sending (default: 1)\n"
+    "  --timeout S              give up after S seconds, 0..86400 (default: 30)\n"
+    "  --reliable               the acknowledged path: exit 0 only when all is acknowledged\n"
+    "  --window N               with --reliable: unacknowledged events at most (default: 10000)\n"
+    "  --spool DIR              with --reliable: keep unacknowledged events in DIR (created;\n"
+    "                           its parent must exist) so that a killed run resumes\n"
+    "  --curve-server-key FILE|Z85  the daemon's public key (a file if one exists by that name)\n"
+    "  --curve-key FILE         this publisher's NAME.key (mode 0600)\n"
+    "  --stats-json             one JSON line of figures on stderr at the end\n"
+    "exit status: 0 sent (and acknowledged), 1 runtime error, 2 usage or input error\n"
+    "examples:\n"
+    "  zonetally-pub --file events.ndjson --endpoint tcp://127.0.0.1:7601\n"
+    "  zonetally-pub --generate 100000 --reliable --spool /var/tmp/zt-spool\n";
 
 enum {
 	OPT_ENDPOINT = 0x100,
@@ -240,6 +276,7 @@ static const struct option longopts[] = {
     {"preencode", no_argument, NULL, OPT_PREENCODE},
     {"stats-json", no_argument, NULL, OPT_STATS_JSON},
     {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
 };
 
@@ -266,6 +303,11 @@ parse_options(int argc, char **argv, struct pub_opts *o, const char **zones)
 	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		if (opt == 'h') {
 			(void)fputs(usage_text, stdout);
+			(void)fputs(help_text, stdout);
+			exit(EXIT_SUCCESS);
+		}
+		if (opt == 'V') {
+			(void)puts("zonetally-pub " ZT_VERSION);
 			exit(EXIT_SUCCESS);
 		}
 		if ((r = gen_option(o, opt, optarg, zones)) == 1)

@@ -59,6 +59,10 @@ int parse_uint(const char *s, unsigned long max, unsigned long *ret);
  * was wrong, with a hint for a global option given after the command. Returns EXIT_USAGE. */
 int option_error(const struct cli *c, int opt, char *const *argv);
 
+/* help.c */
+int command_help(const char *cmd); /* 0 printed, 1 write error, -1 no such command */
+bool wants_help(int argc, char *const *argv);
+
 /* cmd_get.c */
 int cmd_get(struct cli *c, int argc, char **argv);
 int cmd_top(struct cli *c, int argc, char **argv);

@@ -33,7 +33,12 @@ static const char usage_text[] =
     "--connect EP: ask a daemon's query socket (tcp://host:7604) instead of the local\n"
     "  store; repeat it for shards (results are merged)\n"
     "  keygen NAME [--dir DIR]                 CURVE key pair NAME.key (0600) + NAME.pub\n"
-    "PERIOD: --day YYYY-MM-DD | --month YYYY-MM | --year YYYY | --all (default: today, CST)\n";
+    "PERIOD: --day YYYY-MM-DD | --month YYYY-MM | --year YYYY | --all (default: today, CST)\n"
+    "-c CONFIG: find the store through CONFIG's state_dir (default: /etc/zonetally/\n"
+    "  zonetallyd.conf if it exists); --state-dir DIR: the store in DIR (default:\n"
+    "  /var/lib/zonetally); --version: the version\n"
+    "'zonetally COMMAND --help': a command's options, defaults and an example\n"
+    "example: zonetally --state-dir ./state get 330100 --day 2022-11-11\n";
 
 static const struct {
 	const char *name;
@@ -297,6 +302,7 @@ global_options(int argc, char **argv, const char **ret_config, const char **ret_
 	    {"config", required_argument, NULL, 'c'},
 	    {"state-dir", required_argument, NULL, 's'},
 	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
 	    {"connect", required_argument, NULL, 'C'},
 	    {"curve-server-key", required_argument, NULL, 'S'},
 	    {"curve-key", required_argument, NULL, 'K'},
@@ -332,6 +338,9 @@ global_options(int argc, char **argv, const char **ret_config, const char **ret_
 		case 'h':
 			(void)fputs(usage_text, stdout);
 			exit(EXIT_SUCCESS);
+		case 'V':
+			(void)puts("zonetally " ZT_VERSION);
+			exit(EXIT_SUCCESS);
 		default:
 			return usage_error(NULL, "invalid option");
 		}
@@ -353,6 +362,9 @@ main(int argc, char **argv)
 	int r;
 
 	if ((r = global_options(argc, argv, &config, &dir)) != 0)
+		return r;
+	/* before anything reads a configuration: help must work on any machine */
+	if (wants_help(argc - optind, argv + optind) && (r = command_help(argv[optind])) >= 0)
 		return r;
 	/* check-config and keygen must not need a valid configuration to find the store; with
 	 * --connect and no -c, no local file is read: the store is not ours to find. */

@@ -7,6 +7,7 @@ runtime error (exit 1), never a crash or a silently empty answer.
 """
 
 import os
+import re
 import subprocess
 import sys
 
@@ -164,8 +165,36 @@ def pub_usage(bins, state):
            f"waiting for 1 subscriber(s) on {NOWHERE}: 0 subscribed; is zonetallyd running")
 
 
+COMMANDS = ["get", "top", "provinces", "zones", "stats", "reload", "check-config", "backup",
+            "verify", "rejects", "watch", "keygen"]
+
+
+def help_and_version(bins):
+    """--help on every program and command: exit 0, stdout, an example; --version on all."""
+    for cmd in COMMANDS:
+        for flag in ("--help", "-h"):
+            rc, out, err = zh.run([bins.cli, cmd, flag])
+            zh.check(rc == 0 and out.startswith(f"usage: zonetally {cmd}") and
+                     "\nexample: " in out and err == "",
+                     f"zonetally {cmd} {flag}", (rc, out, err))
+    # help needs no store and no configuration, even after other options
+    rc, out, _ = zh.run([bins.cli, "--state-dir", "/nonexistent", "top", "-n", "3", "--help"])
+    zh.check(rc == 0 and "(default: 10)" in out, "top --help after options shows defaults",
+             out)
+    for prog, needle in ((bins.cli, "zonetally COMMAND --help"),
+                         (bins.pub, "(default: 30)"), (bins.daemon, "(default: info)")):
+        rc, out, err = zh.run([prog, "--help"])
+        zh.check(rc == 0 and needle in out and "example" in out and err == "",
+                 f"{prog} --help", (rc, out, err))
+        rc, out, _ = zh.run([prog, "--version"])
+        name = os.path.basename(prog)
+        zh.check(rc == 0 and re.fullmatch(rf"{name} \d+\.\d+\.\d+\n", out) is not None,
+                 f"{name} --version", out)
+
+
 def test(bins, state):
     """Each program in turn."""
+    help_and_version(bins)
     daemon_usage(bins, state)
     daemon_config(bins, state)
     cli_usage(bins, state)
