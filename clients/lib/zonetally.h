@@ -206,7 +206,8 @@ enum zt_wire_field {
 	ZT_W_HS_CODE = 1u << 9,
 	ZT_W_KIND = 1u << 10,
 	ZT_W_REF_ID = 1u << 11,
-	ZT_W_LIST_NO = 1u << 12, /* not sent: only used to derive event_id */
+	ZT_W_LIST_NO = 1u << 12,     /* not sent: only used to derive event_id */
+	ZT_W_REF_LIST_NO = 1u << 13, /* not sent: derives ref_event_id */
 };
 
 /* An event as sent: raw wire enum values, any id length, optional fields. Fixed size. */
@@ -226,6 +227,10 @@ struct zt_wire {
 	uint64_t sequence;
 	int64_t value_fen;
 	int64_t declared_at_ms;
+	/* a reversal's original by its list number: zt_wire_complete() derives ref_id from it
+	 * and declared_at_ms (a reversal carries its original's time) as the original's
+	 * event_id was derived */
+	char ref_list_no[ZT_LIST_NO_MAX + 1];
 };
 
 /*
@@ -243,8 +248,9 @@ int zt_ndjson_parse(const char *line, size_t len, struct zt_wire *ret, char *err
 
 /*
  * Fills what a line may leave out: event_id (derived from list_no and the time, or a UUIDv7
- * with rnd), publisher_id (publisher) and sequence (*next_seq, then incremented). A line that
- * carries its own sequence leaves *next_seq alone.
+ * with rnd), ref_event_id (derived the same way from ref_list_no and the time),
+ * publisher_id (publisher) and sequence (*next_seq, then incremented). A line that carries
+ * its own sequence leaves *next_seq alone.
  */
 void zt_wire_complete(
     struct zt_wire *w, const char *publisher, uint64_t *next_seq, const uint8_t rnd[10]);

@@ -10,6 +10,7 @@ get` while the daemon runs.
 """
 
 import fcntl
+import json
 import os
 import signal
 import struct
@@ -121,6 +122,30 @@ def check_daemon_gone(bins, cli, d):
         jw.stop()
 
 
+def reversal_by_list_no(bins, state, d, before):
+    """NDJSON: a reversal names its original by ref_list_no (its id derived the same way)."""
+    t0 = int(time.time() * 1000) - 60000
+    lines = [{"list_no": "330100202612040001", "zone_code": 330100, "direction": "EXPORT",
+              "mode": "9610", "value_fen": 12345, "item_count": 1, "declared_at_ms": t0},
+             {"list_no": "330100202612040001-C", "kind": "CANCELLATION",
+              "ref_list_no": "330100202612040001",
+              "zone_code": 330100, "direction": "EXPORT", "mode": "9610", "value_fen": 12345,
+              "item_count": 1, "declared_at_ms": t0}]
+    path = os.path.join(state, "reversal.ndjson")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("".join(json.dumps(ln) + "\n" for ln in lines))
+    zh.publish_file(bins, d.endpoint, path, ["--publisher", "reversals"])
+    st = zh.Cli(bins, state).wait_received(before["received"] + 2)
+    zh.check_eq((st["accepted"] - before["accepted"], st["rejected"] - before["rejected"]),
+                (2, 0), "the declaration and its reversal by ref_list_no are both counted")
+    bad = os.path.join(state, "reversal-twice-named.ndjson")
+    with open(bad, "w", encoding="utf-8") as f:
+        f.write(json.dumps(dict(lines[1], ref_event_id="00" * 16)) + "\n")
+    rc, _, err = zh.run([bins.pub, "--endpoint", d.endpoint, "--file", bad])
+    zh.check(rc == 2 and "both 'ref_event_id' and 'ref_list_no'" in err,
+             "an original named twice is refused", err)
+
+
 def test(bins, state):
     conf = zw.write_config(os.path.join(state, "w.conf"), "[feed]\nheartbeat_ms = 200\n")
     cli = [bins.cli, "--state-dir", state]
@@ -143,6 +168,7 @@ def test(bins, state):
              st["watermark_ms"])
     zh.check(f"expected at the daemon: {st['accepted']:,} accepted, 0 duplicates" in err,
              "the summary says what the daemon should count", err)
+    reversal_by_list_no(bins, state, d, st)
     rc, _, err = zh.run(cli + ["get", "330100", "--province"])
     zh.check(rc == 1 and "330100 is not a province code" in err and "not a zone" not in err,
              "get 330100 --province says why", err)
