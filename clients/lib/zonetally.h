@@ -320,6 +320,13 @@ size_t zt_fmt_count(int64_t v, char out[ZT_YUAN_LEN]);
 size_t zt_fmt_width(const char *utf8);
 
 /*
+ * Copies utf8 into out, cut to at most width terminal columns with a trailing "…" when it
+ * is wider, never inside a UTF-8 sequence, so that a long name cannot break a column.
+ * @return the columns out takes.
+ */
+size_t zt_fmt_fit(const char *utf8, size_t width, char *out, size_t outlen);
+
+/*
  * Returns a new JSON object {"events":N,"value_fen":N,"items":N,"reversals":N}, or NULL.
  * @note The caller owns it (json_object_put).
  */

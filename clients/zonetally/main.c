@@ -173,13 +173,16 @@ print_json(struct json_object *o)
 void
 cell(const char *s, size_t width, bool right)
 {
-	size_t w = zt_fmt_width(s);
-	size_t pad = w < width ? width - w : 0;
+	char fit[512];
 
-	if (right)
-		(void)printf("%*s%s", (int)pad, "", s);
-	else
-		(void)printf("%s%*s", s, (int)pad, "");
+	if (right) { /* numbers: never cut; the column widths hold the largest */
+		size_t w = zt_fmt_width(s);
+		(void)printf("%*s%s", (int)(w < width ? width - w : 0), "", s);
+		return;
+	}
+	/* text: cut to leave one column free, so that the next column never touches it */
+	size_t w = zt_fmt_fit(s, width > 1 ? width - 1 : width, fit, sizeof(fit));
+	(void)printf("%s%*s", fit, (int)(w < width ? width - w : 0), "");
 }
 
 /*

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import termios
 import time
+import unicodedata
 
 import ztharness as zh
 import ztwatch as zw
@@ -122,6 +123,26 @@ def check_daemon_gone(bins, cli, d):
         jw.stop()
 
 
+def display_width(text):
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def columns_hold(cli):
+    """zones and top: however long a name, every row's columns start at the same place."""
+    rc, out, err = zh.run(cli + ["zones"])
+    zh.check_eq(rc, 0, f"zonetally zones: {err}")
+    rows = [ln for ln in out.splitlines() if ln[:6].isdigit()]
+    # the last column (name_check) is free text: everything before it has fixed widths
+    widths = {display_width(ln) - len(ln.split()[-1]) for ln in rows}
+    zh.check_eq(len(widths), 1, f"zones rows share their column widths {sorted(widths)}")
+    rc, out, err = zh.run(cli + ["top", "-n", "100", "--all"])
+    zh.check_eq(rc, 0, f"zonetally top: {err}")
+    rows = [ln for ln in out.splitlines() if ln.strip()[:1].isdigit()]
+    widths = {display_width(ln) for ln in rows}
+    zh.check(len(rows) > 10 and len(widths) == 1, "top rows share their column widths",
+             sorted(widths))
+
+
 def reversal_by_list_no(bins, state, d, before):
     """NDJSON: a reversal names its original by ref_list_no (its id derived the same way)."""
     t0 = int(time.time() * 1000) - 60000
@@ -169,6 +190,7 @@ def test(bins, state):
     zh.check(f"expected at the daemon: {st['accepted']:,} accepted, 0 duplicates" in err,
              "the summary says what the daemon should count", err)
     reversal_by_list_no(bins, state, d, st)
+    columns_hold(cli)
     rc, _, err = zh.run(cli + ["get", "330100", "--province"])
     zh.check(rc == 1 and "330100 is not a province code" in err and "not a zone" not in err,
              "get 330100 --province says why", err)
