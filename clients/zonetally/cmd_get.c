@@ -50,15 +50,54 @@ period_text(const struct zt_period *p, char *buf, size_t len)
 	    buf, len, "%s%s%s", zt_gran_name(p->gran), p->gran == ZT_GRAN_ALL ? "" : " ", b);
 }
 
+/* True if nothing was ever counted in the block (a reversed declaration still counts). */
+static bool
+block_empty(const struct zt_totals_block *b)
+{
+	const struct zt_totals *t = &b->t[ZT_DIR_ALL][ZT_MODE_ALL];
+
+	return t->events == 0 && t->value_fen == 0 && t->items == 0 && t->reversals == 0;
+}
+
+/*
+ * For a zone and a period outside the years it is valid in, why it can have no data:
+ * events of those years are rejected zone_not_valid. "" otherwise.
+ */
+static void
+validity_note(const struct zt_target *t, const struct zt_period *p, char *buf, size_t len)
+{
+	uint32_t first = p->gran == ZT_GRAN_YEAR ? p->bucket
+	    : p->gran == ZT_GRAN_MONTH           ? p->bucket / 100
+	                                         : p->bucket / 10000;
+	const struct zt_zone *z = t->zone;
+
+	buf[0] = '\0';
+	if (z == NULL || p->gran == ZT_GRAN_ALL)
+		return;
+	if (first < z->approved_year)
+		(void)snprintf(buf, len,
+		    ": the zone was approved in %u, so events before are rejected",
+		    z->approved_year);
+	else if (z->revoked_year != 0 && first >= z->revoked_year)
+		(void)snprintf(buf, len,
+		    ": the zone was revoked from %u, so events since are rejected",
+		    z->revoked_year);
+}
+
 static void
 get_text(const struct zt_target *t, const struct zt_period *p, const struct zt_totals_block *b)
 {
 	static const char *const level[ZT_LEVEL__COUNT] = {"nation", "province", "zone"};
-	char per[32];
+	char per[32], why[128];
 
 	period_text(p, per, sizeof(per));
 	(void)printf(
 	    "%06u  %s %s  (%s)  %s\n\n", t->code, t->name_en, t->name_zh, level[t->level], per);
+	if (block_empty(b)) {
+		validity_note(t, p, why, sizeof(why));
+		(void)printf("no data for %s%s\n", per, why);
+		return;
+	}
 	totals_header("");
 	for (size_t i = 0; i < ZT_DIR__COUNT; i++)
 		totals_row(dir_names[dir_order[i]], &b->t[dir_order[i]][ZT_MODE_ALL]);
@@ -246,7 +285,12 @@ top_text(const struct cli *c, const struct zt_ranked *v, size_t n, const char *b
 	cell("total (yuan)", 22, true);
 	cell("events", 13, true);
 	(void)putchar('\n');
-	for (size_t i = 0; i < n; i++) {
+	bool any = false;
+	for (size_t i = 0; i < n && !any; i++)
+		any = !block_empty(&v[i].b);
+	if (!any)
+		(void)printf("no data for %s\n", per);
+	for (size_t i = 0; i < n && any; i++) {
 		const struct zt_totals_block *b = &v[i].b;
 		char rank[24], name[128];
 		(void)snprintf(rank, sizeof(rank), "%zu", i + 1);
@@ -466,6 +510,10 @@ provinces_text(
 	cell("total (yuan)", 22, true);
 	cell("events", 13, true);
 	(void)putchar('\n');
+	if (block_empty(nation)) { /* the nation sums every province: nothing anywhere */
+		(void)printf("no data for %s\n", per);
+		return;
+	}
 	for (size_t i = 0; i < n; i++)
 		province_row(v[i].code, zt_province_name(v[i].code, false),
 		    zt_province_name(v[i].code, true), &v[i].b);

@@ -127,6 +127,21 @@ def display_width(text):
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
+def no_data(cli):
+    """An empty period says so, and a zone outside its validity says why."""
+    for args, want in ((["get", "330100", "--day", "2001-01-01"],
+                        "no data for day 2001-01-01: the zone was approved in 2015, so events "
+                        "before are rejected"),
+                       (["get", "460100", "--year", "2026"],
+                        "no data for year 2026: the zone was revoked from 2025, so events since "
+                        "are rejected"),
+                       (["get", "000000", "--day", "2001-01-01"], "no data for day 2001-01-01\n"),
+                       (["top", "--day", "2001-01-01"], "no data for day 2001-01-01\n"),
+                       (["provinces", "--day", "2001-01-01"], "no data for day 2001-01-01\n")):
+        rc, out, err = zh.run(cli + args)
+        zh.check(rc == 0 and want in out, f"zonetally {' '.join(args)} says no data", out + err)
+
+
 def columns_hold(cli):
     """zones and top: however long a name, every row's columns start at the same place."""
     rc, out, err = zh.run(cli + ["zones"])
@@ -191,6 +206,7 @@ def test(bins, state):
              "the summary says what the daemon should count", err)
     reversal_by_list_no(bins, state, d, st)
     columns_hold(cli)
+    no_data(cli)
     rc, _, err = zh.run(cli + ["get", "330100", "--province"])
     zh.check(rc == 1 and "330100 is not a province code" in err and "not a zone" not in err,
              "get 330100 --province says why", err)
