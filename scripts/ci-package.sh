@@ -47,3 +47,6 @@ for prog in /usr/bin/zonetally /usr/bin/zonetally-pub /usr/sbin/zonetallyd; do
 	"$prog" --version
 	"$prog" --help >/dev/null
 done
+
+echo "== the backup directory of the README's example belongs to zonetally"
+test "$(stat -c %U:%G /var/backups/zonetally)" = zonetally:zonetally

@@ -61,6 +61,15 @@ def test(bins, work):
                  f"zonetally(1) documents the command {cmd}", cmd)
         for opt in long_options(zh.run([bins.cli, cmd, "--help"])[1]):
             zh.check(opt in text, f"zonetally(1) documents {cmd} {opt}")
+    # the README's backup example writes where the package lets the zonetally user write
+    with open(os.path.join(src, "README.md"), encoding="utf-8") as f:
+        m = re.search(r"sudo -u zonetally zonetally backup (/\S+)/\$\(date", f.read())
+    with open(os.path.join(src, "systemd", "zonetally.tmpfiles"), encoding="utf-8") as f:
+        tmpfiles = f.read()
+    zh.check(m is not None and re.search(rf"^d {re.escape(m.group(1))} 0750 zonetally "
+                                         r"zonetally -$", tmpfiles, re.M) is not None,
+             "the backup example's directory is shipped, owned by zonetally",
+             m and m.group(1))
     with tempfile.TemporaryDirectory() as prefix:
         p = subprocess.run(["cmake", "--install", build, "--prefix", prefix],
                            capture_output=True)
