@@ -310,12 +310,13 @@ size_t rejects_detail(
 /* metrics.c */
 struct metrics;
 int metrics_new(
-    const char *listen, struct web *web, struct metrics **ret, char *err, size_t errlen);
+    const struct zt_config *c, struct web *web, struct metrics **ret, char *err, size_t errlen);
 const char *metrics_bound(const struct metrics *m);
 struct metrics *metrics_free(struct metrics *m);
 void metrics_commit(struct metrics *m, const struct batch *b, const struct ingest *in);
 void metrics_reload(struct metrics *m, bool ok);
 void metrics_refresh(struct metrics *m, struct zt_store *s);
+void metrics_set_reader_warn(struct metrics *m, uint32_t seconds);
 
 /* sbuf.c */
 

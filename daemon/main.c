@@ -458,7 +458,7 @@ start(struct daemon *d, struct zt_store *s, void **zctx)
 	for (int i = 0; i < 2; i++)
 		if (batch_init(&d->bufs[i], batch_cap(c)) < 0)
 			fatalx("out of memory for the batch buffers");
-	if (metrics_new(c->metrics_listen, d->web, &d->metrics, err, sizeof(err)) < 0)
+	if (metrics_new(c, d->web, &d->metrics, err, sizeof(err)) < 0)
 		fatalx("%s", err);
 	d->in.metrics_bound = metrics_bound(d->metrics);
 	char extra[2 * ZT_ENDPOINT_MAX + 32] = "";

@@ -78,6 +78,9 @@ web_new(const struct zt_config *c, struct zt_store *owner, const struct feed *f,
 		free(w);
 		return -ENOMEM;
 	}
+	atomic_init(&w->pages, 0);
+	atomic_init(&w->refused_pages, 0);
+	atomic_init(&w->refused_streams, 0);
 	w->q.feed = &w->feed;
 	w->q.max_request = c->query_max_request_bytes;
 	(void)snprintf(w->dir, sizeof(w->dir), "%s", c->dashboard_dir);
@@ -307,12 +310,9 @@ serve_file(const struct web *w, struct MHD_Connection *conn, size_t i)
 	return ret;
 }
 
-/*
- * Serves every URL but /metrics (libmicrohttpd's thread, GET or HEAD already checked).
- * @return MHD_YES or MHD_NO, as the access handler returns.
- */
-int
-web_request(struct web *w, struct MHD_Connection *conn, const char *url)
+/* Routes one request (web_request() holds one of the WEB_MAX_PAGES places). */
+static int
+route(struct web *w, struct MHD_Connection *conn, const char *url)
 {
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
 		if (strcmp(url, files[i].url) == 0)
@@ -329,4 +329,32 @@ web_request(struct web *w, struct MHD_Connection *conn, const char *url)
 		return api_stream(w, conn);
 	return web_error(
 	    conn, MHD_HTTP_NOT_FOUND, "no such API: /api/totals, /api/top, /api/stream");
+}
+
+/*
+ * Serves every URL but /metrics (libmicrohttpd's thread, GET or HEAD already checked). At
+ * most WEB_MAX_PAGES at once (a 503 beyond), so that requests queueing for the store handle
+ * cannot pile up; /metrics never counts against it.
+ * @return MHD_YES or MHD_NO, as the access handler returns.
+ */
+int
+web_request(struct web *w, struct MHD_Connection *conn, const char *url)
+{
+	if (atomic_fetch_add(&w->pages, 1) >= WEB_MAX_PAGES) {
+		(void)atomic_fetch_sub(&w->pages, 1);
+		(void)atomic_fetch_add(&w->refused_pages, 1);
+		return web_error(
+		    conn, MHD_HTTP_SERVICE_UNAVAILABLE, "too many requests in progress");
+	}
+	int r = route(w, conn, url);
+	(void)atomic_fetch_sub(&w->pages, 1);
+	return r;
+}
+
+/* The 503s given for WEB_MAX_PAGES and WEB_MAX_STREAMS since start (any thread). */
+void
+web_counts(struct web *w, uint64_t *ret_pages, uint64_t *ret_streams)
+{
+	*ret_pages = w != NULL ? atomic_load(&w->refused_pages) : 0;
+	*ret_streams = w != NULL ? atomic_load(&w->refused_streams) : 0;
 }

@@ -18,6 +18,12 @@
  *                             dedup_records, reject_seq (last rejects key), then nreasons x
  *                             u64 by_reason[] (a record with fewer reasons than the build
  *                             reads the missing ones as 0, so reasons can be appended).
+ *               "dedup_horizon" -> u32 day (YYYYMMDD CST): the first day whose dedup
+ *                             records are all kept; events of earlier days are too_old
+ *                             whatever the window. Raised to the day after the last day
+ *                             pruning deleted from, in the pruning transaction, never
+ *                             lowered; 0 = none pruned. Stores written before it get one
+ *                             derived at their next commit (see store/horizon.c)
  *   zones       u32 code -> 158 bytes: u32 code, u32 province, u16 approved_year,
  *               u16 revoked_year, u8 batch, u8 name_check, char city_en[48], city_zh[48],
  *               province_en[48] (NUL-padded)
@@ -28,8 +34,9 @@
  *               u32 day (YYYYMMDD CST); originals add u32 zone, u32 items, i64 value_fen,
  *               i64 declared_at_ms (5 or 29 bytes)
  *   dedup_age   u32 day | u64 accepted ordinal -> 16-byte event_id; pruned in key
- *               order while day < cutoff, the dedup record with it. The ordinal (the
- *               accepted counter at the event) makes a day's records arrive in key order
+ *               order while day < cutoff (the window's, or the horizon if later),
+ *               the dedup record with it. The ordinal (the accepted counter at
+ *               the event) makes a day's records arrive in key order
  *               whatever the ids, so they are appended; stores written before it hold
  *               u32 day | event_id -> empty, which pruning still reads
  *   publishers  publisher id bytes (1..64, no NUL) -> u64 last_sequence, received,
@@ -504,9 +511,12 @@ zt_store_free(struct zt_store *s)
 	}
 	free(s->zones);
 	free(s->tab);
+	free(s->tab_list);
 	free(s->cells);
+	free(s->cell_list);
 	free(s->dirty);
 	free(s->ptab);
+	free(s->ptab_list);
 	free(s->out);
 	free(s->reason);
 	free(s->gap);
@@ -514,7 +524,8 @@ zt_store_free(struct zt_store *s)
 	free(s->dd_exists);
 	free(s->cand);
 	free(s->pend);
-	free(s->pslot);
+	free(s->run);
+	free(s->run_pend);
 	free(s);
 	return NULL;
 }

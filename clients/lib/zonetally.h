@@ -61,6 +61,13 @@ struct zt_reader;
 /*
  * Opens the store of a state directory (<state_dir>/store) read-only. The daemon may be
  * running: readers never block it.
+ * @note A reader never holds a snapshot between calls: each read outside
+ *     zt_reader_begin()/zt_reader_end() starts its read transaction and resets it before
+ *     returning, so an idle reader, however long it stays open, pins nothing. Between
+ *     zt_reader_begin() and zt_reader_end() it holds one snapshot, and LMDB cannot reuse a
+ *     page the daemon frees meanwhile: the store file grows for as long as that lasts. End
+ *     a snapshot as soon as its report is read; the daemon reports the oldest one in
+ *     /metrics and warns in its log past [store] reader_warn_s.
  * @param[out] ret the reader, freed with zt_reader_free()
  * @return 0; ZT_E_NOSTORE (no store there); ZT_E_SCHEMA; -ENOMEM; -ENAMETOOLONG; ZT_E_MDB;
  *     a negative errno from the file system.
@@ -78,7 +85,8 @@ struct zt_store *zt_reader_store(struct zt_reader *r);
 
 /*
  * Starts a snapshot that every following read shares until zt_reader_end(), so that the
- * numbers of one report are consistent with each other. Reads outside work too.
+ * numbers of one report are consistent with each other. Reads outside work too. Keep it
+ * short (one report): while it is held, pages the daemon frees cannot be reused.
  * @return 0; -EBUSY (already begun); ZT_E_MDB.
  */
 int zt_reader_begin(struct zt_reader *r);

@@ -80,6 +80,9 @@ def test(bins, state):
     finally:
         if pub.poll() is None:
             pub.kill()
+    # The publisher's exit does not mean its last messages are committed: stall() counts
+    # from the store's figure, so it must start from all of them.
+    cli.wait_received(N_EVENTS, timeout=300)
     stall(bins, d, cli, slow)
     seq = final_feed_seq(cli, N_EVENTS + N_STALLED)
     for w, label in ((all_w, "all"), (zh_w, "prefix 33"), (slow, "slow")):
