@@ -107,15 +107,13 @@ def check_daemon_gone(bins, cli, d):
         t.wait_frame(lambda f: "live" in f, "a live table before the daemon stops")
         zh.wait_for(lambda: jw.states()[-1:] == ["live"], 30, "a live status line")
         d.stop()
-        stopped = time.monotonic()
+        # heartbeat_ms 200: offline after 10 missed periods (2 s); it said live for over a
+        # minute before. The deadline bounds the wait, no timing is asserted.
         zh.wait_for(lambda: "offline" in jw.states(), 30, "an offline status line",
                     interval=0.05)
-        took = time.monotonic() - stopped
         states = jw.states()
         zh.check(states[-3:] == ["live", "stale", "offline"], "live, then stale, then offline",
                  states)
-        # heartbeat_ms 200: offline after 10 missed periods, well under the minute seen before
-        zh.check(took < 15, "offline within a few heartbeat periods", took)
         f = t.wait_frame(lambda f: "offline: no heartbeat for" in f, "an offline header")
         zh.check("live" not in f.splitlines()[0], "the header no longer says live", f)
     finally:
