@@ -197,7 +197,8 @@ int router_recv(struct router *rt, const struct decode_opts *o, struct batch *b)
 void seqlog_batch(const struct batch *b);
 
 /* router_ack.c */
-int router_ack(struct router *rt, const struct batch *b);
+struct zt_reject_ctx;
+int router_ack(struct router *rt, const struct batch *b, const struct zt_reject_ctx *rc);
 
 /* notify.c */
 
@@ -303,6 +304,11 @@ struct daemon {
 
 int loop_signals(struct daemon *d);
 int loop_run(struct daemon *d);
+
+/* rejects.c: what exactly was wrong with each rejection of a committed batch */
+void rejects_ctx(struct daemon *d, const struct batch *b, struct zt_reject_ctx *ret);
+size_t rejects_detail(
+    const struct batch *b, size_t i, const struct zt_reject_ctx *rc, char *buf, size_t len);
 
 /* metrics.c */
 struct metrics;

@@ -41,8 +41,39 @@ static void __attribute__((noreturn)) usage(void)
 	    "usage: zonetallyd [-c CONFIG] [--state-dir DIR] [--zones FILE] [--sub-bind EP]...\n"
 	    "                  [--sub-connect EP]... [--log-level error|warning|info|debug]\n"
 	    "                  [--foreground] [--metrics-listen ADDR:PORT|off] [--router-bind EP]\n"
-	    "                  [--feed-bind EP] [--query-bind EP]\n");
+	    "                  [--feed-bind EP] [--query-bind EP] [--help] [--version]\n");
 	exit(2);
+}
+
+/* --help: every option with its default and an example, on stdout (zonetallyd(8)). */
+static void __attribute__((noreturn)) help(void)
+{
+	(void)printf(
+	    "usage: zonetallyd [OPTION]...\n"
+	    "The zonetally daemon: ingests trade events, keeps the totals, serves them.\n"
+	    "Each option overrides the configuration file's key of the same meaning.\n"
+	    "  -c, --config FILE        configuration (default: " ZT_CONFIG_DEFAULT_PATH " if it\n"
+	    "                           exists; -c /dev/null: built-in defaults only)\n"
+	    "  --state-dir DIR          the store and state files (default: /var/lib/zonetally)\n"
+	    "  --zones FILE             the zone registry (default: "
+	    "/usr/share/zonetally/zones.csv)\n"
+	    "  --sub-bind EP            SUB socket to bind, repeatable (default: "
+	    "tcp://127.0.0.1:7601)\n"
+	    "  --sub-connect EP         SUB socket to connect to a publisher, repeatable\n"
+	    "                           (default: none)\n"
+	    "  --router-bind EP         the acknowledged path (default: tcp://127.0.0.1:7602)\n"
+	    "  --feed-bind EP           the live feed (default: tcp://127.0.0.1:7603)\n"
+	    "  --query-bind EP          the query socket (default: tcp://127.0.0.1:7604)\n"
+	    "  --metrics-listen ADDR:PORT|off  /metrics, the dashboard and /api/\n"
+	    "                           (default: 127.0.0.1:9464)\n"
+	    "  --log-level LEVEL        error, warning, info or debug (default: info)\n"
+	    "  -f, --foreground         stay in the foreground, log to stderr (systemd runs it\n"
+	    "                           so); without it the daemon detaches once ready\n"
+	    "  -h, --help               this text\n"
+	    "  --version                the version\n"
+	    "example: zonetallyd --foreground -c /dev/null --state-dir ./state "
+	    "--zones data/zones.csv\n");
+	exit(EXIT_SUCCESS);
 }
 
 static void
@@ -69,6 +100,7 @@ parse_args(int argc, char **argv, struct cli *a)
 	    {"foreground", no_argument, NULL, 'f'},
 	    {"metrics-listen", required_argument, NULL, 'M'},
 	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
 	    {"router-bind", required_argument, NULL, 'R'},
 	    {"feed-bind", required_argument, NULL, 'F'},
 	    {"query-bind", required_argument, NULL, 'Q'},
@@ -112,6 +144,11 @@ parse_args(int argc, char **argv, struct cli *a)
 		case 'Q':
 			a->query_bind = optarg;
 			break;
+		case 'h':
+			help();
+		case 'V':
+			(void)puts("zonetallyd " ZT_VERSION);
+			exit(EXIT_SUCCESS);
 		default:
 			usage();
 		}

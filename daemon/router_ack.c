@@ -13,6 +13,7 @@
 #include <zmq.h>
 
 #include "daemon.h"
+#include "zonetally.h"
 #include "zonetally.pb-c.h"
 
 typedef Zonetally__V1__IngestAck IngestAck;
@@ -92,17 +93,20 @@ send_ack(struct router *rt, const struct rpeer *peer, const IngestAck *ack)
 
 /* Builds and sends one group's ack. Returns 0 or -ENOMEM. */
 static int
-ack_group(struct router *rt, const struct batch *b, const struct group *g)
+ack_group(
+    struct router *rt, const struct batch *b, const struct group *g, const struct zt_reject_ctx *rc)
 {
 	IngestAck ack = ZONETALLY__V1__INGEST_ACK__INIT;
 	Rejection *rej = calloc(g->nrej ? g->nrej : 1, sizeof(*rej));
 	Rejection **rp = calloc(g->nrej ? g->nrej : 1, sizeof(*rp));
+	char(*det)[ZT_REJECT_DETAIL_LEN] = calloc(g->nrej ? g->nrej : 1, sizeof(*det));
 	char pub[ZT_PUBLISHER_MAX + 1];
 	size_t k = 0;
 
-	if (rej == NULL || rp == NULL) {
+	if (rej == NULL || rp == NULL || det == NULL) {
 		free(rej);
 		free(rp);
+		free(det);
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < b->n && k < g->nrej; i++) {
@@ -115,6 +119,8 @@ ack_group(struct router *rt, const struct batch *b, const struct group *g)
 		rej[k].sequence = e->has_seq ? e->ev.sequence : 0;
 		rej[k].code = e->reason;
 		rej[k].reason = (char *)(uintptr_t)zt_reject_name(e->reason);
+		if (rejects_detail(b, i, rc, det[k], sizeof(det[k])) > 0)
+			rej[k].detail = det[k];
 		rp[k] = &rej[k];
 		k++;
 	}
@@ -131,6 +137,7 @@ ack_group(struct router *rt, const struct batch *b, const struct group *g)
 		rt->acks_lost++;
 	free(rej);
 	free(rp);
+	free(det);
 	return 0;
 }
 
@@ -140,7 +147,7 @@ ack_group(struct router *rt, const struct batch *b, const struct group *g)
  * @return 0 or -ENOMEM (the acks not sent are recovered by the publishers' resends).
  */
 int
-router_ack(struct router *rt, const struct batch *b)
+router_ack(struct router *rt, const struct batch *b, const struct zt_reject_ctx *rc)
 {
 	struct group *g = NULL;
 	int r = 0;
@@ -154,7 +161,7 @@ router_ack(struct router *rt, const struct batch *b)
 		struct rpeer *peer = &rt->peers[g[i].peer - 1];
 		peer->inflight -= g[i].count <= peer->inflight ? g[i].count : peer->inflight;
 		if (r == 0)
-			r = ack_group(rt, b, &g[i]);
+			r = ack_group(rt, b, &g[i], rc);
 	}
 	free(g);
 	return r;

@@ -37,44 +37,11 @@ static const struct {
     {"/dashboard.css", "dashboard.css", "text/css; charset=utf-8"},
 };
 
-/* Reads the bearer token file: one line, mode 0600 or stricter, like a CURVE key file. */
+/* Reads the bearer token file: the checks `zonetally check-config` makes (zt_keyfile.h). */
 static int
 load_token(struct web *w, const char *path, char *err, size_t errlen)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	struct stat st;
-	ssize_t n = -1;
-
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		int r = -errno;
-		(void)snprintf(err, errlen, "api_token_file '%s': %s", path, strerror(errno));
-		if (fd >= 0)
-			(void)close(fd);
-		return r;
-	}
-	if ((st.st_mode & 077) == 0)
-		n = read(fd, w->token, sizeof(w->token) - 1);
-	(void)close(fd);
-	if ((st.st_mode & 077) != 0) {
-		(void)snprintf(err, errlen,
-		    "api_token_file '%s': readable by group or others (chmod 600)", path);
-		return -EPERM;
-	}
-	while (
-	    n > 0 && (w->token[n - 1] == '\n' || w->token[n - 1] == '\r' || w->token[n - 1] == ' '))
-		n--;
-	for (ssize_t i = 0; i < n; i++)
-		if (w->token[i] <= ' ' || w->token[i] > '~')
-			n = -1;
-	if (n < 16 || (size_t)n >= sizeof(w->token) - 1) {
-		(void)snprintf(err, errlen,
-		    "api_token_file '%s': expected one line of 16 to %zu printable characters",
-		    path, sizeof(w->token) - 2);
-		return -EINVAL;
-	}
-	w->token[n] = '\0';
-	w->token_len = (size_t)n;
-	return 0;
+	return zt_token_load(path, w->token, sizeof(w->token), &w->token_len, err, errlen);
 }
 
 /* Gives the HTTP threads their own view of what query_handle() reads of the feed. */

@@ -425,6 +425,25 @@ open_dbs(struct zt_store *s, MDB_txn *txn)
 	return 0;
 }
 
+/*
+ * Makes lock.mdb group-writable: every LMDB reader, read-only ones too, registers in its
+ * reader table, so a monitoring program in the store owner's group (the documented way:
+ * sysusers' group zonetally) needs to write it; data.mdb keeps its 0644-less-umask mode.
+ * Not being the file's owner (a store another user created) leaves it as it is.
+ */
+static int
+lock_group_writable(const char *dir)
+{
+	char path[4096];
+	int len = snprintf(path, sizeof(path), "%s/lock.mdb", dir);
+
+	if (len < 0 || (size_t)len >= sizeof(path))
+		return -ENAMETOOLONG;
+	if (chmod(path, 0660) < 0 && errno != EPERM)
+		return -errno;
+	return 0;
+}
+
 /* Creates and opens the environment (no transaction yet); extra: more MDB_* env flags. */
 static int
 env_open(struct zt_store *s, const char *dir, size_t map_size, unsigned extra)
@@ -446,7 +465,9 @@ env_open(struct zt_store *s, const char *dir, size_t map_size, unsigned extra)
 		return zt_mdb_err(rc);
 	}
 	unsigned flags = MDB_NOTLS | extra | (s->rdonly ? MDB_RDONLY : 0);
-	return zt_mdb_err(mdb_env_open(s->env, dir, flags, 0644));
+	if ((rc = mdb_env_open(s->env, dir, flags, 0644)) != 0 || s->rdonly)
+		return zt_mdb_err(rc);
+	return lock_group_writable(dir);
 }
 
 int

@@ -49,7 +49,7 @@ json_only(struct cli *c, int argc, char **argv)
 
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (opt != OPT_JSON)
-			return usage_error(c->cmd, "invalid option");
+			return option_error(c, opt, argv);
 		c->json = true;
 	}
 	if (optind != argc - 1)
@@ -77,9 +77,13 @@ report_backup(struct cli *c, const char *src, const char *dest)
 		return EXIT_FAILURE;
 	}
 	if (!c->json) {
-		(void)printf("backup of '%s' in '%s': %llu bytes, feed_seq %llu, %llu accepted\n",
-		    src, dest, (unsigned long long)used, (unsigned long long)k.feed_seq,
-		    (unsigned long long)k.accepted);
+		char bytes[ZT_YUAN_LEN], acc[ZT_YUAN_LEN];
+		(void)zt_fmt_count((int64_t)used, bytes);
+		(void)zt_fmt_count((int64_t)k.accepted, acc);
+		(void)printf(
+		    "backup of '%s' in '%s': %s bytes (%llu MiB), feed_seq %llu, %s accepted\n",
+		    src, dest, bytes, (unsigned long long)(used >> 20),
+		    (unsigned long long)k.feed_seq, acc);
 		return 0;
 	}
 	struct json_object *o = json_object_new_object();

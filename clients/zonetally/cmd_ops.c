@@ -180,7 +180,7 @@ reload_options(struct cli *c, int argc, char **argv, long *pid, long *timeout_ms
 		else if (opt == 't' && parse_uint(optarg, 86400, &v) == 0 && v > 0)
 			*timeout_ms = (long)v * 1000;
 		else
-			return usage_error(c->cmd, "invalid option or value");
+			return option_error(c, opt, argv);
 	}
 	if (optind != argc)
 		return usage_error(c->cmd, "unexpected argument '%s'", argv[optind]);
