@@ -52,10 +52,19 @@ bool decode_strings_ok(const struct ProtobufCMessageDescriptor *d, const void *p
 
 /* batch.c */
 
-/* One batch of received messages, filled by the main thread, applied by the writer. */
+/* The daemon's own data of one batch entry, beside the store's struct zt_entry. */
+struct batch_tag {
+	uint32_t raw_off; /* offset of the entry's payload copy in arena */
+	uint32_t peer;    /* 0 from the SUB socket, else router peer slot + 1 */
+};
+
+/*
+ * One batch of received messages, filled by the main thread, applied by the writer. Every
+ * per-entry datum is in e[i] or tag[i]; both arrays are one allocation (batch.c).
+ */
 struct batch {
-	struct zt_entry *e;
-	uint32_t *raw_off; /* offset of each entry's payload copy in arena */
+	struct zt_entry *e;    /* what zt_store_apply() reads */
+	struct batch_tag *tag; /* tag[i] belongs to e[i] */
 	size_t n;
 	size_t cap;
 	uint8_t *arena; /* payload copies, truncated to ZT_REJECT_KEEP */
@@ -66,7 +75,6 @@ struct batch {
 	int rc;           /* writer's result: zt_store_apply()'s return */
 	struct zt_apply_result res;
 	int64_t apply_us; /* writer's time in zt_store_apply(), for metrics */
-	uint32_t *peer;   /* per entry: 0 from the SUB socket, else router peer slot + 1 */
 };
 
 size_t batch_cap(const struct zt_config *c);
@@ -74,7 +82,7 @@ int batch_init(struct batch *b, size_t cap);
 void batch_done(struct batch *b);
 int batch_grow(struct batch *b, size_t cap);
 void batch_clear(struct batch *b);
-struct zt_entry *batch_next(struct batch *b, const void *payload, size_t len);
+struct zt_entry *batch_next(struct batch *b, const void *payload, size_t len, uint32_t peer);
 void batch_seal(struct batch *b);
 bool batch_due(const struct batch *b, int64_t now_ms, uint32_t max_events, uint32_t max_ms);
 int batch_wait_ms(const struct batch *b, int64_t now_ms, uint32_t max_ms);

@@ -75,7 +75,7 @@ test_reversal_rejudged(void **state)
 	assert_int_equal(batch_init(&b, 4), 0);
 	/* 1 arrives, 2 is lost, 3 is a reversal of 2: rejected as unknown */
 	for (uint64_t s = 1; s <= 3; s += 2) {
-		struct zt_entry *e = batch_next(&b, "x", 1);
+		struct zt_entry *e = batch_next(&b, "x", 1, 0);
 		assert_non_null(e);
 		e->has_seq = true;
 		strcpy(e->ev.publisher, "a");
