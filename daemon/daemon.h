@@ -49,6 +49,9 @@ const struct zt_zone *decode_zone(const struct decode_opts *o, uint32_t code);
 struct ProtobufCMessageDescriptor;
 bool decode_text_ok(const uint8_t *s, size_t n);
 bool decode_strings_ok(const struct ProtobufCMessageDescriptor *d, const void *payload, size_t len);
+bool decode_publisher_ok(const uint8_t *s, size_t n);
+bool decode_identity(
+    const void *payload, size_t len, char pub[ZT_PUBLISHER_MAX + 1], uint64_t *seq);
 
 /* batch.c */
 
