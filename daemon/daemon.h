@@ -146,23 +146,42 @@ void writer_give_up(struct writer *w);
 
 /* acktrack.c */
 
+/* Publishers whose acknowledgement state is kept between batches (architecture.md,
+ * "Per-publisher state"); the least recently active beyond it are dropped. */
+#define ZT_ACK_PUBLISHERS 16384
+/* Ranges of out-of-order sequences remembered per publisher. */
+#define ACK_RANGES_MAX    16
+
+/* Sequences seen above a mark: lo..hi, both included. */
+struct ackrange {
+	uint64_t lo, hi;
+};
+
 /* One publisher's acknowledgement state. */
 struct ackpub {
-	char id[ZT_PUBLISHER_MAX + 1];
-	uint64_t through; /* every sequence up to this one is committed or rejected */
-	uint64_t *seen;   /* ring bitmap: sequences above through already in a batch */
+	char id[ZT_PUBLISHER_MAX + 1]; /* first member: the tree compares records as ids */
+	uint16_t nr, rcap;
+	uint64_t through;           /* every sequence up to this one is committed or rejected */
+	struct ackrange *r;         /* sorted, disjoint, not adjacent, all above through + 1;
+	                             * NULL while the publisher is in order */
+	struct ackpub *prev, *next; /* least recently marked order: prev is more recent */
 };
 
 struct acktrack {
-	struct ackpub *pubs;
-	size_t n, cap, last;
-	uint32_t bits; /* sequences remembered above each mark */
+	void *root;                     /* tsearch tree of the records, by id */
+	struct ackpub *newest, *oldest; /* most and least recently marked */
+	size_t n;                       /* records */
+	size_t max;                     /* records kept between batches: ZT_ACK_PUBLISHERS */
+	uint32_t bits;                  /* sequences remembered above each mark */
+	struct zt_store *store;         /* where marks are read; NULL: none (they start at 0) */
+	uint64_t dropped;               /* records dropped for the bound */
 };
 
 int acktrack_init(struct acktrack *t, uint32_t window);
 void acktrack_done(struct acktrack *t);
 int acktrack_load(struct acktrack *t, struct zt_store *s);
 int acktrack_mark(struct acktrack *t, const char *id, uint64_t seq, uint64_t *ret_through);
+void acktrack_trim(struct acktrack *t);
 int acktrack_batch(struct acktrack *t, struct batch *b);
 void acktrack_committed(struct acktrack *t, const struct batch *b);
 

@@ -88,37 +88,58 @@ def dealer(endpoint):
 
 
 class Marks:
-    """The highest through_sequence acknowledged per publisher, and every rejection."""
+    """The highest through_sequence acknowledged per publisher, and every rejection. With
+    `sent` ({publisher: highest sequence sent so far}, kept up to date by the caller) an
+    ack naming another publisher, or a sequence not sent yet, fails the test."""
 
-    def __init__(self):
+    def __init__(self, sent=None):
         self.through = {}
         self.rejected = {}
+        self.sent = sent
+        self.acks = 0
 
     def take(self, sock, timeout_ms):
         """Reads one ack if one comes within timeout_ms; returns it or None."""
         if not sock.poll(timeout_ms):
             return None
         a = decode_ack(sock.recv())
-        if a["publisher"] is not None:
-            self.through[a["publisher"]] = max(self.through.get(a["publisher"], 0),
-                                               a["through"])
+        self.acks += 1
+        p = a["publisher"]
+        if p is not None:
+            if self.sent is not None:
+                zh.check(a["through"] <= self.sent.get(p, 0),
+                         f"ack of {p} through {a['through']} covers only sequences sent "
+                         f"(up to {self.sent.get(p, 0)})")
+            self.through[p] = max(self.through.get(p, 0), a["through"])
         for seq, reason in a["rejected"]:
-            self.rejected.setdefault(a["publisher"], []).append((seq, reason))
+            self.rejected.setdefault(p, []).append((seq, reason))
         return a
 
-    def wait(self, sock, want, timeout_s, what, daemon=None):
+    def wait(self, sock, want, timeout_s, what, daemon=None, resend=None):
         """Reads acks until every publisher of want {pub: seq} is acknowledged through it;
-        fails at once if `daemon` (a zh.Daemon) died meanwhile."""
+        fails at once if `daemon` (a zh.Daemon) died meanwhile. resend(publishers), if
+        given, is called for those still short after a second without an ack, as a
+        reliable publisher does (an ack the daemon could not queue is lost)."""
         deadline = time.monotonic() + timeout_s
-        while any(self.through.get(p, 0) < s for p, s in want.items()):
+        short = {p for p, s in want.items() if self.through.get(p, 0) < s}
+        quiet = time.monotonic()
+        while short:
             if daemon is not None and daemon.proc.poll() is not None:
                 raise zh.TestFailure(f"{what}: zonetallyd died ({daemon.proc.returncode})\n"
                                      + daemon.log_tail())
-            left = deadline - time.monotonic()
-            if left <= 0:
-                short = {p: (self.through.get(p, 0), s) for p, s in want.items()
-                         if self.through.get(p, 0) < s}
+            now = time.monotonic()
+            if now >= deadline:
                 raise zh.TestFailure(f"{what}: {len(short)} publishers never acknowledged "
                                      f"through their last sequence, e.g. "
-                                     f"{list(short.items())[:3]} (got, want)")
-            self.take(sock, int(min(left, 1.0) * 1000) + 1)
+                                     f"{[(p, self.through.get(p, 0), want[p]) for p in list(short)[:3]]}"
+                                     " (publisher, got, want)")
+            a = self.take(sock, 200)
+            if a is None:
+                if resend is not None and now - quiet >= 1.0:
+                    resend(sorted(short))
+                    quiet = now
+                continue
+            quiet = now
+            p = a["publisher"]
+            if p in short and self.through[p] >= want[p]:
+                short.discard(p)
