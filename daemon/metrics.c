@@ -481,8 +481,8 @@ metrics_commit(struct metrics *m, const struct batch *b, const struct ingest *in
 	m->s.unknown_fields = in->unknown_fields;
 	for (size_t i = 0; i < b->n; i++) {
 		const struct zt_entry *e = &b->e[i];
-		/* batch.peer: 0 for the SUB socket, else the acknowledged path's peer */
-		struct path_counts *c = &m->s.path[b->peer != NULL && b->peer[i] != 0];
+		/* tag.peer: 0 for the SUB socket, else the acknowledged path's peer */
+		struct path_counts *c = &m->s.path[b->tag[i].peer != 0];
 		c->received++;
 		if (e->outcome <= ZT_OUT_REJECTED)
 			c->outcome[e->outcome]++;

@@ -346,6 +346,10 @@ typedef int (*zt_publisher_cb)(const struct zt_publisher *p, void *arg);
 /* Calls cb for every publisher in id order. @return 0, cb's non-zero value, or an error. */
 int zt_store_publishers(struct zt_store *s, zt_publisher_cb cb, void *arg);
 
+/* Reads one publisher's record (O(log n)). @return 1 found; 0 not found; ZT_E_CORRUPT;
+ * ZT_E_MDB. */
+int zt_store_publisher(struct zt_store *s, const char *id, struct zt_publisher *ret);
+
 /* One rejected message, as kept in the bounded rejects DB. */
 struct zt_reject_rec {
 	uint64_t seq;      /* order of arrival, from 1 */

@@ -17,6 +17,7 @@ import sys
 import zmq
 
 import ztharness as zh
+import ztwire
 
 PUB = "wire-test"
 DAY_MS = 86400000
@@ -40,50 +41,10 @@ def batch(events):
     return b"".join(zh._field_bytes(1, e) for e in events)
 
 
-def fields(buf):
-    """A minimal protobuf reader: [(field, value)] with bytes for length-delimited fields."""
-    out, i = [], 0
-    while i < len(buf):
-        tag, i = varint(buf, i)
-        if tag & 7 == 0:
-            v, i = varint(buf, i)
-        elif tag & 7 == 2:
-            n, i = varint(buf, i)
-            v, i = buf[i:i + n], i + n
-        else:
-            raise zh.TestFailure(f"unexpected wire type in an ack: {tag & 7}")
-        out.append((tag >> 3, v))
-    return out
-
-
-def varint(buf, i):
-    """Decodes a varint at i; returns (value, next index)."""
-    v = shift = 0
-    while True:
-        b = buf[i]
-        i += 1
-        v |= (b & 0x7F) << shift
-        shift += 7
-        if not b & 0x80:
-            return v, i
-
-
 def recv_ack(sock):
     """The next IngestAck as {publisher, through, rejected: [(seq, reason)]}."""
     zh.check(sock.poll(10000), "an IngestAck within 10 s")
-    msg = sock.recv()
-    zh.check_eq(msg[0], 3, "message type of the daemon's reply (IngestAck)")
-    ack = {"publisher": None, "through": None, "rejected": []}
-    for f, v in fields(msg[1:]):
-        if f == 1:
-            ack["publisher"] = v.decode()
-        elif f == 2:
-            ack["through"] = v
-        elif f == 3:
-            r = dict(fields(v))
-            ack["rejected"].append((r.get(1, 0), r.get(2, b"").decode()))
-            ack.setdefault("details", []).append(r.get(4, b"").decode())
-    return ack
+    return ztwire.decode_ack(sock.recv())
 
 
 def wire(sock):
