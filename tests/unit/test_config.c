@@ -62,6 +62,10 @@ test_defaults(void **state)
 	assert_true(c.max_value_fen == 100000000000LL);
 	assert_int_equal(c.map_size_mb, 1024);
 	assert_int_equal(c.rejects_max, 10000);
+	assert_int_equal(c.reader_warn_s, 300); /* issue 14 */
+	assert_int_equal(c.http_max_connections, 256);
+	assert_int_equal(c.http_max_per_address, 16);
+	assert_int_equal(c.http_header_timeout_s, 5);
 	assert_int_equal(zt_config_validate(&c, err, sizeof(err)), 0);
 	zt_config_done(&c);
 	zt_config_done(&c); /* idempotent */
@@ -200,6 +204,14 @@ test_validate(void **state)
 	assert_int_equal(load(&c, "[daemon]\nstate_dir =\n", err, sizeof(err)), 0);
 	assert_int_equal(zt_config_validate(&c, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "state_dir"));
+	zt_config_done(&c);
+
+	/* issue 14: more per address than in all would make the per-address limit a lie */
+	assert_int_equal(load(&c, "[metrics]\nhttp_max_connections = 8\nhttp_max_per_address = 9\n",
+	                     err, sizeof(err)),
+	    0);
+	assert_int_equal(zt_config_validate(&c, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "http_max_per_address"));
 	zt_config_done(&c);
 }
 
