@@ -68,6 +68,8 @@ static const struct key keys[] = {
     {"query", "bind", T_STRING, F(query_bind), 0, 0, 0, "tcp://127.0.0.1:7604", false},
     {"query", "max_request_bytes", T_U32, F(query_max_request_bytes), 0, 16, 1 << 20, "4096",
         false},
+    {"query", "max_pending", T_U32, F(query_max_pending), 0, 1, 65536, "256", false},
+    {"query", "max_per_client", T_U32, F(query_max_per_client), 0, 1, 65536, "16", true},
     {"security", "curve_secret_key_file", T_STRING, F(curve_secret_key_file), 0, 0, 0, "", false},
     {"security", "authorized_dir", T_STRING, F(authorized_dir), 0, 0, 0, "authorized_publishers.d",
         true},
@@ -395,6 +397,8 @@ zt_config_validate(const struct zt_config *c, char *err, size_t errlen)
 			bad = "[ingest] sub_connect: an endpoint is not transport://address";
 	if (bad == NULL && !listen_ok(c->metrics_listen))
 		bad = "[metrics] listen: expected IPV4:PORT, or off";
+	if (bad == NULL && c->query_max_per_client > c->query_max_pending)
+		bad = "[query] max_per_client: must not exceed max_pending";
 	if (bad == NULL)
 		return 0;
 	if (err != NULL && errlen > 0)

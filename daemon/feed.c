@@ -8,6 +8,7 @@
  * update received means that update was dropped (high-water mark) on the way.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,6 +88,11 @@ feed_open(struct feed *f, void *zctx, const struct zt_config *c, const struct de
 	f->epoch = new_epoch();
 	f->last_feed_seq = feed_seq;
 	f->heartbeat_ms = c->feed_heartbeat_ms;
+	if (pthread_mutex_init(&f->lock, NULL) != 0) {
+		(void)snprintf(err, errlen, "feed: cannot create its mutex");
+		return -ENOMEM;
+	}
+	f->lock_ok = true;
 	if (topics_init(f, o) < 0) {
 		(void)snprintf(err, errlen, "feed: out of memory");
 		return -ENOMEM;
@@ -106,7 +112,7 @@ feed_open(struct feed *f, void *zctx, const struct zt_config *c, const struct de
 	return 0;
 }
 
-/* Closes the socket and frees the topic table. Idempotent. */
+/* Closes the socket, frees the topic table and the mutex (of a feed or a view). Idempotent. */
 void
 feed_close(struct feed *f)
 {
@@ -116,6 +122,49 @@ feed_close(struct feed *f)
 	free(f->topics);
 	f->topics = NULL;
 	f->n_topics = 0;
+	if (f->lock_ok)
+		(void)pthread_mutex_destroy(&f->lock);
+	f->lock_ok = false;
+}
+
+/*
+ * Makes view another thread's copy of what the query code reads of the feed: the topic
+ * codes (their seq 0 until feed_view_sync()), the epoch and the endpoint; no socket.
+ * @return 0 or -ENOMEM. @note free the view with feed_close(); f is only read (its codes and
+ *     epoch never change after feed_open()).
+ */
+int
+feed_view_init(struct feed *view, const struct feed *f)
+{
+	memset(view, 0, sizeof(*view));
+	view->epoch = f->epoch;
+	view->last_feed_seq = f->last_feed_seq;
+	(void)snprintf(view->bound, sizeof(view->bound), "%s", f->bound);
+	view->topics = calloc(f->n_topics ? f->n_topics : 1, sizeof(*view->topics));
+	if (view->topics == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < f->n_topics; i++)
+		view->topics[i].code = f->topics[i].code;
+	view->n_topics = f->n_topics;
+	return 0;
+}
+
+/*
+ * Copies the live feed's topic sequences and last feed_seq into view, under the feed's
+ * mutex, between two publications: every update they count belongs to a commit already in
+ * the store. So a read transaction begun after this call sees at least those commits, and a
+ * snapshot that pairs them with its totals never names an update its totals lack (it may
+ * name fewer: the watcher skips those updates by feed_seq). Any thread; holds the mutex for
+ * one copy of the table.
+ */
+void
+feed_view_sync(struct feed *live, struct feed *view)
+{
+	(void)pthread_mutex_lock(&live->lock);
+	for (size_t i = 0; i < view->n_topics && i < live->n_topics; i++)
+		view->topics[i].seq = live->topics[i].seq;
+	view->last_feed_seq = live->last_feed_seq;
+	(void)pthread_mutex_unlock(&live->lock);
 }
 
 /* Sends topic + packed message; a watcher beyond its HWM loses it (and will see the gap). */
@@ -231,15 +280,20 @@ feed_publish(struct feed *f, const struct zt_store *s, uint64_t feed_seq)
 	int64_t now = now_wall_ms();
 
 	if ((f->pub == NULL && f->sse == NULL) || feed_seq <= f->last_feed_seq) {
+		(void)pthread_mutex_lock(&f->lock);
 		f->last_feed_seq = feed_seq > f->last_feed_seq ? feed_seq : f->last_feed_seq;
+		(void)pthread_mutex_unlock(&f->lock);
 		return 0;
 	}
 	for (int gr = 0; gr < ZT_GRAN__COUNT; gr++)
 		g.cur[gr] = zt_bucket_of(gr, now);
+	/* the query thread copies the sequences between two publications, never inside one */
+	(void)pthread_mutex_lock(&f->lock);
 	int r = zt_store_changed(s, gather_fn, &g);
 	flush_block(&g);
-	sse_commit(f->sse, feed_seq);
 	f->last_feed_seq = feed_seq;
+	(void)pthread_mutex_unlock(&f->lock);
+	sse_commit(f->sse, feed_seq);
 	return r < 0 ? r : g.err;
 }
 

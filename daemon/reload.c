@@ -100,6 +100,7 @@ apply_live(struct daemon *d)
 	d->w.opts.future_tolerance_ms = (int64_t)c->future_tolerance_s * 1000;
 	d->w.opts.dedup_window_days = c->dedup_window_days;
 	d->w.opts.rejects_max = c->rejects_max;
+	query_limits(&d->query, c);
 }
 
 /* Reads, validates and merges the new file; on any failure the running config stays. */

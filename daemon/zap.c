@@ -248,6 +248,17 @@ zap_readers(void)
 	return zap.lists[1]; /* as zap_publishers() */
 }
 
+/* True if name is on the readers' allowlist now. Any thread (the query thread): it looks
+ * the name up under the mutex that the main thread's swap takes. */
+bool
+zap_reader_known(const char *name)
+{
+	(void)pthread_mutex_lock(&zap.lock);
+	bool ok = zt_allowlist_by_name(zap.lists[1], name) != NULL;
+	(void)pthread_mutex_unlock(&zap.lock);
+	return ok;
+}
+
 void
 zap_stop(void)
 {

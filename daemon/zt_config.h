@@ -65,6 +65,8 @@ struct zt_config {
 	/* [query] */
 	char *query_bind;                 /* ROUTER answering QueryRequest; "" disables */
 	uint32_t query_max_request_bytes; /* larger requests get an error reply */
+	uint32_t query_max_pending;       /* issue 14: requests queued, all clients together */
+	uint32_t query_max_per_client;    /* issue 14: requests queued per client; then busy */
 
 	/* [security] (issue 6); relative paths are relative to the configuration file's dir */
 	char *curve_secret_key_file; /* the daemon's NAME.key; "" = plaintext (the default) */
