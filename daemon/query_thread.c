@@ -10,6 +10,7 @@
  * others'. A request beyond either bound gets at once the error reply QUERY_BUSY_TEXT,
  * echoing its request_id, without a store read: a client always gets an answer.
  */
+#define _DEFAULT_SOURCE /* syscall(SYS_gettid) */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -17,11 +18,15 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <zmq.h>
 
 #include "daemon.h"
+
+#define QUERY_NICE 10 /* the thread's nice value above the daemon's: ingest first */
 
 /* One request waiting: its envelope and body, as received. */
 struct qreq {
@@ -253,6 +258,15 @@ run(void *arg)
 	struct qstate *st = arg;
 	struct query *q = st->q;
 
+#ifdef __linux__
+	/* On Linux each thread has its own nice value (setpriority(2) on its tid): when the
+	 * cores are busy, the scheduler gives the ingest threads the larger share. */
+	errno = 0;
+	int nice = getpriority(PRIO_PROCESS, 0);
+	if (errno == 0 &&
+	    setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), nice + QUERY_NICE) < 0)
+		log_warn("query thread: cannot lower its priority, ignoring");
+#endif
 	for (;;) {
 		zmq_pollitem_t items[2] = {
 		    {.socket = q->router, .events = ZMQ_POLLIN},
