@@ -134,8 +134,7 @@ security_reload(const struct zt_config *c, char *err, size_t errlen)
 void
 security_stop(void)
 {
-	if (sec.on)
-		zap_stop();
+	zap_stop(); /* also when only the feed's watcher count started it */
 	explicit_bzero(sec.secret, sizeof(sec.secret));
 	sec.on = false;
 }

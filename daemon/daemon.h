@@ -242,6 +242,7 @@ struct feed {
 	 * (the query thread) while it copies them */
 	pthread_mutex_t lock;
 	bool lock_ok;
+	uint32_t sndhwm; /* the SNDHWM set: min(sndhwm, watcher_max_bytes / feed_msg_max()) */
 };
 
 int feed_open(struct feed *f, void *zctx, const struct zt_config *c, const struct decode_opts *o,
@@ -252,6 +253,7 @@ int feed_publish(struct feed *f, const struct zt_store *s, uint64_t feed_seq);
 int feed_wait_ms(const struct feed *f, int64_t now_ms);
 int feed_tick(struct feed *f, int64_t now_ms);
 int feed_view_init(struct feed *view, const struct feed *f);
+size_t feed_msg_max(size_t n_topics);
 void feed_view_sync(struct feed *live, struct feed *view);
 
 /* query.c */
@@ -396,7 +398,8 @@ void reload_run(struct daemon *d);
 
 /* zap.c */
 #define ZT_ZAP_PUBLISHERS "publishers" /* ZAP domain of the ingest sockets */
-#define ZT_ZAP_READERS    "readers"    /* ZAP domain of the query and feed sockets */
+#define ZT_ZAP_READERS    "readers"    /* ZAP domain of the query socket */
+#define ZT_ZAP_FEED       "feed"       /* ZAP domain of the feed (readers' keys; counted) */
 
 int zap_start(
     void *zctx, struct zt_allowlist *pubs, struct zt_allowlist *readers, char *err, size_t errlen);
@@ -406,6 +409,10 @@ const struct zt_allowlist *zap_readers(void);    /* main thread only */
 bool zap_reader_known(const char *name);         /* any thread */
 void zap_stop(void);
 void zap_counts(uint64_t *ret_admitted, uint64_t *ret_refused); /* any thread */
+int zap_feed_start(void *zctx, uint32_t max_watchers, char *err, size_t errlen);
+void zap_feed_limit(uint32_t max_watchers);
+void zap_feed_attach(void *monitor);
+void zap_feed_counts(uint64_t *ret_watchers, uint64_t *ret_refused); /* any thread */
 
 /* curve.c */
 struct zmq_msg_t;

@@ -20,7 +20,15 @@
 #include "daemon.h"
 #include "zonetally.pb-c.h"
 
-#define TOPIC_LEN 16
+#define TOPIC_LEN          16
+#define FEED_SNDBUF        (256 << 10) /* SO_SNDBUF of each watcher's TCP connection */
+/* What one queued message costs beyond its body: the topic frame and the body's zmq_msg_t
+ * (64 bytes each in the pipe), the body's heap header and the allocator's rounding. */
+#define FEED_MSG_OVERHEAD  256
+/* The largest TotalsUpdate body: 18 totals of 6 varint fields (at most 48 bytes with their
+ * tags, +2 for the total's own tag and length), the block's key and the update's header. */
+#define FEED_UPDATE_MAX    (ZT_DIR__COUNT * ZT_MODE__COUNT * 50 + 64 + 64)
+#define FEED_TOPIC_SEQ_MAX 20 /* one TopicSeq of a heartbeat: code and seq varints, tags */
 
 static int
 code_cmp(const void *a, const void *b)
@@ -72,6 +80,66 @@ new_epoch(void)
 	    ((uint64_t)getpid() << 48);
 }
 
+/* The largest message the feed sends (bytes, with its queue overhead): an update or the
+ * heartbeat, which lists every topic. */
+size_t
+feed_msg_max(size_t n_topics)
+{
+	size_t hb = n_topics * FEED_TOPIC_SEQ_MAX + 64;
+
+	return (hb > FEED_UPDATE_MAX ? hb : FEED_UPDATE_MAX) + FEED_MSG_OVERHEAD;
+}
+
+/*
+ * Bounds what one watcher costs: a send queue of at most watcher_max_bytes (SNDHWM in
+ * messages = the bytes over the largest message, at most sndhwm), a fixed SO_SNDBUF, and
+ * ZMTP heartbeats that drop a watcher which has not answered within watcher_timeout_ms (a
+ * stopped or stuck one: its queue is freed, it reconnects and re-snapshots). The feed's
+ * ZAP domain makes the handler count it against max_watchers.
+ */
+static int
+bound_watchers(struct feed *f, const struct zt_config *c)
+{
+	size_t per = c->feed_watcher_max_bytes / feed_msg_max(f->n_topics);
+	int hwm = (int)(per < c->feed_sndhwm ? per : c->feed_sndhwm), sndbuf = FEED_SNDBUF;
+	int ivl = (int)c->feed_watcher_timeout_ms / 2, ttl = (int)c->feed_watcher_timeout_ms;
+
+	if (hwm < 1)
+		hwm = 1;
+	f->sndhwm = (uint32_t)hwm;
+	if (zmq_setsockopt(f->pub, ZMQ_SNDHWM, &hwm, sizeof(hwm)) < 0 ||
+	    zmq_setsockopt(f->pub, ZMQ_SNDBUF, &sndbuf, sizeof(sndbuf)) < 0 ||
+	    zmq_setsockopt(f->pub, ZMQ_HEARTBEAT_IVL, &ivl, sizeof(ivl)) < 0 ||
+	    zmq_setsockopt(f->pub, ZMQ_HEARTBEAT_TIMEOUT, &ttl, sizeof(ttl)) < 0 ||
+	    zmq_setsockopt(f->pub, ZMQ_TCP_MAXRT, &ttl, sizeof(ttl)) < 0 ||
+	    zmq_setsockopt(f->pub, ZMQ_ZAP_DOMAIN, ZT_ZAP_FEED, strlen(ZT_ZAP_FEED)) < 0)
+		return -errno;
+	return 0;
+}
+
+/* Opens the monitor of the feed's connections (accepted, disconnected, with their fds) and
+ * hands its reading end to the ZAP handler, which counts them. Before bind: no event lost. */
+static int
+open_monitor(struct feed *f, void *zctx)
+{
+	char ep[64];
+	int hwm = 100000; /* events waiting between two ZAP requests; none may be dropped */
+	void *pair;
+
+	(void)snprintf(ep, sizeof(ep), "inproc://zt-feed-monitor-%p", (void *)f);
+	if (zmq_socket_monitor(f->pub, ep, ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED) < 0)
+		return -errno;
+	if ((pair = zmq_socket(zctx, ZMQ_PAIR)) == NULL)
+		return -errno;
+	if (zmq_setsockopt(pair, ZMQ_RCVHWM, &hwm, sizeof(hwm)) < 0 || zmq_connect(pair, ep) < 0) {
+		int r = -errno;
+		(void)zmq_close(pair);
+		return r;
+	}
+	zap_feed_attach(pair);
+	return 0;
+}
+
 /*
  * Creates and binds the PUB socket (unless bind is ""), and records the resolved endpoint.
  * @param[in] feed_seq the store's feed_seq at start: the feed continues from it
@@ -81,7 +149,7 @@ int
 feed_open(struct feed *f, void *zctx, const struct zt_config *c, const struct decode_opts *o,
     uint64_t feed_seq, char *err, size_t errlen)
 {
-	int hwm = (int)c->feed_sndhwm, linger = 0;
+	int linger = 0;
 	size_t len = sizeof(f->bound);
 
 	memset(f, 0, sizeof(*f));
@@ -99,12 +167,16 @@ feed_open(struct feed *f, void *zctx, const struct zt_config *c, const struct de
 	}
 	if (c->feed_bind[0] == '\0')
 		return 0;
+	int r = zap_feed_start(zctx, c->feed_max_watchers, err, errlen);
+	if (r < 0)
+		return r;
 	f->pub = zmq_socket(zctx, ZMQ_PUB);
-	if (f->pub == NULL || zmq_setsockopt(f->pub, ZMQ_SNDHWM, &hwm, sizeof(hwm)) < 0 ||
+	if (f->pub == NULL || bound_watchers(f, c) < 0 ||
 	    zmq_setsockopt(f->pub, ZMQ_LINGER, &linger, sizeof(linger)) < 0 ||
-	    curve_server(f->pub, ZT_ZAP_READERS) < 0 || zmq_bind(f->pub, c->feed_bind) < 0 ||
+	    curve_server(f->pub, ZT_ZAP_FEED) < 0 || open_monitor(f, zctx) < 0 ||
+	    zmq_bind(f->pub, c->feed_bind) < 0 ||
 	    zmq_getsockopt(f->pub, ZMQ_LAST_ENDPOINT, f->bound, &len) < 0) {
-		int r = -errno;
+		r = -errno;
 		(void)snprintf(
 		    err, errlen, "feed: cannot bind '%s': %s", c->feed_bind, zmq_strerror(errno));
 		return r;

@@ -101,6 +101,7 @@ apply_live(struct daemon *d)
 	d->w.opts.dedup_window_days = c->dedup_window_days;
 	d->w.opts.rejects_max = c->rejects_max;
 	query_limits(&d->query, c);
+	zap_feed_limit(c->feed_max_watchers);
 }
 
 /* Reads, validates and merges the new file; on any failure the running config stays. */

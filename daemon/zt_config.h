@@ -61,6 +61,9 @@ struct zt_config {
 	char *feed_bind;            /* PUB of totals updates; "" disables the feed */
 	uint32_t feed_heartbeat_ms; /* a heartbeat at least this often */
 	uint32_t feed_sndhwm;       /* per-watcher queue; a slow watcher loses updates beyond */
+	uint32_t feed_max_watchers; /* issue 14: connected watchers; the ZAP handler refuses more */
+	uint64_t feed_watcher_max_bytes;  /* issue 14: one watcher's send queue, at most */
+	uint32_t feed_watcher_timeout_ms; /* issue 14: a watcher silent this long is dropped */
 
 	/* [query] */
 	char *query_bind;                 /* ROUTER answering QueryRequest; "" disables */
