@@ -137,6 +137,8 @@ release(struct qstate *st, int i)
 	zmq_msg_close(&r->body);
 	zmq_msg_init(&r->id);
 	zmq_msg_init(&r->body);
+	if (i == (int)st->cap)
+		return; /* the scratch slot is never on the free list */
 	r->next = st->free_head;
 	st->free_head = i;
 }
@@ -162,13 +164,14 @@ client_of(struct qstate *st, const struct qreq *r)
 	return c;
 }
 
-/* Queues the request in slot i, or answers it busy. */
+/* Queues the request in slot i, or answers it busy: the queue is full (i is the scratch
+ * slot) or its client has max_per_client requests queued. */
 static void
 admit(struct qstate *st, int i)
 {
 	struct qreq *r = &st->pool[i];
 	uint32_t per = atomic_load(&st->q->max_per_client);
-	struct qclient *c = st->pending < st->cap ? client_of(st, r) : NULL;
+	struct qclient *c = i < (int)st->cap ? client_of(st, r) : NULL;
 
 	if (c == NULL || c->n >= per) {
 		size_t len = 0;
@@ -191,17 +194,19 @@ admit(struct qstate *st, int i)
 	st->pending++;
 }
 
-/* Reads what waits in the socket, up to the pool's size, each queued or answered busy. */
+/* Reads up to the pool's size of what waits in the socket, each queued or answered busy
+ * (into the scratch slot when the pool is full). */
 static int
 take(struct qstate *st)
 {
-	for (uint32_t k = 0; k < st->cap && st->free_head >= 0; k++) {
-		int i = st->free_head;
+	for (uint32_t k = 0; k < st->cap; k++) {
+		int i = st->free_head >= 0 ? st->free_head : (int)st->cap;
 		struct qreq *r = &st->pool[i];
 		int rc = recv_request(st->q->router, r);
 		if (rc <= 0)
 			return rc == -EINTR || rc == -EAGAIN ? 0 : rc;
-		st->free_head = r->next;
+		if (i < (int)st->cap)
+			st->free_head = r->next;
 		/* a reader whose key was revoked since its handshake gets no answer at all; the
 		 * ROUTER's own identity frame carries no connection metadata, the body does */
 		if (!r->bad && !curve_reader_ok(&r->body)) {
@@ -291,7 +296,7 @@ qstate_free(struct qstate *st)
 {
 	if (st == NULL)
 		return;
-	for (uint32_t i = 0; st->pool != NULL && i < st->cap; i++) {
+	for (uint32_t i = 0; st->pool != NULL && i <= st->cap; i++) {
 		zmq_msg_close(&st->pool[i].id);
 		zmq_msg_close(&st->pool[i].body);
 	}
@@ -300,7 +305,8 @@ qstate_free(struct qstate *st)
 	free(st);
 }
 
-/* The queue state: a pool of cap requests (max_pending) and room for as many clients. */
+/* The queue state: a pool of cap requests (max_pending), one scratch slot for a request
+ * refused when the pool is full, and room for as many clients as requests. */
 static struct qstate *
 qstate_new(struct query *q, uint32_t cap)
 {
@@ -311,14 +317,14 @@ qstate_new(struct query *q, uint32_t cap)
 	st->q = q;
 	st->cap = cap;
 	st->clients = calloc(cap, sizeof(*st->clients));
-	st->pool = calloc(cap, sizeof(*st->pool));
+	st->pool = calloc((size_t)cap + 1, sizeof(*st->pool));
 	if (st->pool == NULL || st->clients == NULL) {
 		free(st->clients);
 		free(st->pool);
 		free(st);
 		return NULL;
 	}
-	for (uint32_t i = 0; i < cap; i++) {
+	for (uint32_t i = 0; i <= cap; i++) {
 		zmq_msg_init(&st->pool[i].id);
 		zmq_msg_init(&st->pool[i].body);
 		st->pool[i].next = i + 1 < cap ? (int)i + 1 : -1;
