@@ -101,7 +101,10 @@ static int
 bound_watchers(struct feed *f, const struct zt_config *c)
 {
 	size_t per = c->feed_watcher_max_bytes / feed_msg_max(f->n_topics);
-	int hwm = (int)(per < c->feed_sndhwm ? per : c->feed_sndhwm), sndbuf = FEED_SNDBUF;
+	/* sndhwm 0 is libzmq's "no limit": the byte bound alone applies */
+	if (c->feed_sndhwm != 0 && c->feed_sndhwm < per)
+		per = c->feed_sndhwm;
+	int hwm = (int)per, sndbuf = FEED_SNDBUF;
 	int ivl = (int)c->feed_watcher_timeout_ms / 2, ttl = (int)c->feed_watcher_timeout_ms;
 
 	if (hwm < 1)
