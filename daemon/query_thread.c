@@ -68,12 +68,9 @@ query_counts(uint64_t *ret_served, uint64_t *ret_busy)
 void
 query_limits(struct query *q, const struct zt_config *c)
 {
-	if (q->started)
-		atomic_store(&q->max_per_client, c->query_max_per_client);
-	else {
+	if (!q->started)
 		q->max_pending = c->query_max_pending;
-		atomic_store(&q->max_per_client, c->query_max_per_client);
-	}
+	atomic_store(&q->max_per_client, c->query_max_per_client);
 }
 
 /* Sends the reply out (freed here) to the request's client; a client gone loses it. */
@@ -267,9 +264,9 @@ run(void *arg)
 	/* On Linux each thread has its own nice value (setpriority(2) on its tid): when the
 	 * cores are busy, the scheduler gives the ingest threads the larger share. */
 	errno = 0;
-	int nice = getpriority(PRIO_PROCESS, 0);
+	int base = getpriority(PRIO_PROCESS, 0);
 	if (errno == 0 &&
-	    setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), nice + QUERY_NICE) < 0)
+	    setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), base + QUERY_NICE) < 0)
 		log_warn("query thread: cannot lower its priority, ignoring");
 #endif
 	for (;;) {
