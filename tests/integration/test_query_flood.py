@@ -5,7 +5,7 @@ N events are committed alone, timed; then N more while two DEALER clients flood 
 socket with snapshot requests, 32 outstanding each, for as long as the events take. Before
 issue 14 the main thread answered 64 snapshots before each 256 ingest messages and ingest
 ran about 260 times slower; the events must now be committed within a generous deadline
-(30 s + 20 times the time they took alone), which the old code misses by far. No timed
+(20 s + 20 times the time they took alone), which the old code misses by far. No timed
 assert beyond that deadline: the 80 % figure is the benchmark's. Every request of the flood
 gets an answer, a snapshot or the documented busy reply (per-client bound), never silence;
 the busy reply echoes its request_id. A third client asking one snapshot at a time is
@@ -22,7 +22,7 @@ import zmq
 import ztharness as zh
 import ztwatch as zw
 
-N_EVENTS = int(os.environ.get("ZT_FLOOD_EVENTS", "100000"))
+N_EVENTS = int(os.environ.get("ZT_FLOOD_EVENTS", "200000"))
 OUTSTANDING = 32
 BUSY_TEXT = b"busy: too many requests queued; retry later"
 SNAPSHOT_OP = 6
@@ -155,7 +155,7 @@ def test(bins, state):
     try:
         alone = publish(bins, d, N_EVENTS, seed=21, start_seq=1)
         cli.wait_received(N_EVENTS, timeout=300)
-        deadline = 30 + 20 * alone
+        deadline = 20 + 20 * alone
         floods = [Flood(ctx, d.query, base) for base in (0, 1 << 40)]
         for f in floods:
             f.start()
