@@ -6,7 +6,8 @@
  * usage: committed STATE_DIR TARGET TIMEOUT_S
  * Prints "received R accepted A rejected J at T" with T the CLOCK_MONOTONIC time [ns] of
  * the first poll that saw TARGET: the same clock as zonetally-pub's "start_mono_ns", so the
- * committed rate is (R - before) / (T - start). Exits 1 after TIMEOUT_S without it.
+ * committed rate is (R - before) / (T - start). Exits 1 after TIMEOUT_S without it, having
+ * printed the same line for the counters it saw last (what a capped run committed).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +48,10 @@ main(int argc, char **argv)
 			fprintf(stderr, "committed: %llu of %llu after %s s: %s\n",
 			    (unsigned long long)c.received, (unsigned long long)target, argv[3],
 			    e < 0 ? zt_strerror(e) : "timed out");
+			/* what was committed by the deadline: a capped run's figure */
+			printf("received %llu accepted %llu rejected %llu at %lld\n",
+			    (unsigned long long)c.received, (unsigned long long)c.accepted,
+			    (unsigned long long)c.rejected, (long long)now);
 			break;
 		}
 		(void)nanosleep(&ms, NULL);

@@ -6,6 +6,8 @@
 pid=     # the running zonetallyd, if any
 sampler= # the running RSS sampler, if any
 watcher= # the running bench/committed, if any
+helpers= # other background processes of a run (publishers, misbehaving clients)
+table=main # the table result() adds rows to (table_begin)
 
 fail() {
 	echo "bench: $*" >&2
@@ -22,6 +24,7 @@ find_bin() {
 # stop_all: ends what this script started (the EXIT trap calls it too).
 stop_all() {
 	[ -z "$watcher" ] || kill "$watcher" 2>/dev/null || true
+	helpers_stop
 	if [ -n "$sampler" ]; then
 		kill "$sampler" 2>/dev/null || true
 		wait "$sampler" 2>/dev/null || true
@@ -59,15 +62,31 @@ daemon_stop() {
 	pid=
 }
 
+# daemon_kill: SIGKILL, for a capped run: its figure is taken, and a clean stop would first
+# commit the backlog the daemon is slow on (minutes for a quadratic shape).
+daemon_kill() {
+	kill -KILL "$pid"
+	wait "$pid" 2>/dev/null || true
+	pid=
+}
+
 # ep STATE NAME: an endpoint the daemon reported (sub, ingest, feed, query, metrics).
 ep() {
 	awk -v n="$2" '$1 == n { print $2; exit }' "$1/zonetallyd.endpoints"
 }
 
-# counter STATE NAME: one of the store's counters (received, accepted, ...), via the CLI.
+# counter STATE NAME: one of the store's counters (received, accepted, ...), via the CLI: the
+# first occurrence in `stats --json` (the top-level one: per-publisher counters follow it).
+# Matched in bash, not with grep | head: under pipefail, head leaving early would fail the
+# pipeline when the output is long (many publishers).
 counter() {
-	"$cli" --state-dir "$1" stats --json 2>/dev/null |
-		grep -o "\"$2\": *[0-9]*" | head -n 1 | grep -o '[0-9]*$' || echo 0
+	local out re="\"$2\": *([0-9]+)"
+	out=$("$cli" --state-dir "$1" stats --json 2>/dev/null) || true
+	if [[ $out =~ $re ]]; then
+		echo "${BASH_REMATCH[1]}"
+	else
+		echo 0
+	fi
 }
 
 # jget FILE KEY: a number from zonetally-pub's --stats-json line in FILE.
@@ -85,25 +104,83 @@ publish() {
 		fail "zonetally-pub $* failed: $(tail -n 3 "$log")"
 }
 
-# watch_start STATE TARGET: in the background, waits until the store received TARGET
-# messages and notes when (bench/committed). Started before the publisher, so that the
-# moment of the last commit is seen as it happens.
+# watch_start STATE TARGET [TIMEOUT_S]: in the background, waits until the store received
+# TARGET messages and notes when (bench/committed; "received R accepted A rejected J at T"
+# in $base/committed, also when it gives up after TIMEOUT_S, default 1800). Started before
+# the publisher, so that the moment of the last commit is seen as it happens.
 watch_start() {
-	"$committed" "$1" "$2" 1800 >"$base/committed" &
+	"$committed" "$1" "$2" "${3:-1800}" >"$base/committed" &
 	watcher=$!
+}
+
+# watch_wait: waits for the watcher; returns its status (1: timed out).
+watch_wait() {
+	local rc=0
+	wait "$watcher" || rc=$?
+	watcher=
+	return $rc
+}
+
+# rate_since N T0: events/s of N from T0 (CLOCK_MONOTONIC ns) to the watcher's last poll.
+rate_since() {
+	awk -v n="$1" -v a="$2" '{ printf "%.0f\n", n / (($NF - a) / 1e9) }' "$base/committed"
 }
 
 # watch_rate STATE PUBLOG N: waits for the watcher; checks that nothing was rejected;
 # prints the committed events/s of the last N, from the publisher's first send (its
 # start_mono_ns, the same clock) to the commit that completed them.
 watch_rate() {
-	local t0 t1
-	wait "$watcher" || fail "not all events committed: $(tail -n 3 "$1/zonetallyd.log")"
-	watcher=
+	watch_wait || fail "not all events committed: $(tail -n 3 "$1/zonetallyd.log")"
 	[ "$(counter "$1" rejected)" -eq 0 ] || fail "zonetallyd rejected events (zonetally rejects)"
-	t1=$(awk '{ print $NF }' "$base/committed")
-	t0=$(jget "$2" start_mono_ns)
-	awk -v n="$3" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f\n", n / ((b - a) / 1e9) }'
+	rate_since "$3" "$(jget "$2" start_mono_ns)"
+}
+
+# helper_start OUT CMD...: CMD in the background, stdout to OUT, stderr to OUT.err.
+helper_start() {
+	local out=$1
+	shift
+	"$@" >"$out" 2>"$out.err" &
+	helpers="$helpers $!"
+	last_helper=$!
+}
+
+# helper_ready OUT PID: waits (30 s at most) until the helper printed "ready".
+helper_ready() {
+	local deadline=$((SECONDS + 30))
+	until grep -q '^ready$' "$1" 2>/dev/null; do
+		kill -0 "$2" 2>/dev/null || fail "$(head -c 300 "$1.err") (helper exited)"
+		[ $SECONDS -lt $deadline ] || fail "helper not ready after 30 s: $(head -c 300 "$1.err")"
+		sleep 0.05
+	done
+}
+
+# sender_alive PID WHAT ERRFILE: a capped run's sender must still be sending: one that has
+# exited failed to send (an error, not a slow daemon), unless it exited 0.
+sender_alive() {
+	kill -0 "$1" 2>/dev/null || wait "$1" || fail "$2 failed: $(tail -n 3 "$3")"
+}
+
+# helpers_stop: SIGTERM to every helper (SIGCONT first, should one be stopped), then waits.
+helpers_stop() {
+	local h
+	for h in $helpers; do
+		kill -CONT "$h" 2>/dev/null || true
+		kill -TERM "$h" 2>/dev/null || true
+	done
+	for h in $helpers; do
+		wait "$h" 2>/dev/null || true
+	done
+	helpers=
+}
+
+# vmhwm PID: the process's peak resident set (VmHWM) [MiB].
+vmhwm() {
+	awk '/^VmHWM:/ { printf "%.1f\n", $2 / 1024 }' "/proc/$1/status"
+}
+
+# used_mib STATE: the store's used bytes (`zonetally stats`) [MiB].
+used_mib() {
+	awk -v b="$(counter "$1" used_bytes)" 'BEGIN { printf "%.1f\n", b / 1048576 }'
 }
 
 # summary FIGURES...: "median min max".
@@ -116,16 +193,39 @@ summary() {
 # FN runs in this shell (not in a $(...) subshell), so that a daemon it starts is one the
 # EXIT trap knows about; its output goes through a file.
 measure() {
-	local label=$1 fn=$2 i out
+	local label=$1 fn=$2 i
 	shift 2
 	: >"$base/extra.$label"
 	for ((i = 1; i <= runs; i++)); do
-		echo "  $label: run $i/$runs" >&2
-		"$fn" "$i" "$@" >"$base/out"
-		out=$(head -n 1 "$base/out")
-		[ -n "$out" ] || fail "$label run $i produced no figure"
-		printf '%s\n' "$out" >>"$base/extra.$label"
+		measure_once "$label" "$fn" "$i" "$@"
 	done
+}
+
+# measure_each PREFIX FN ITEM...: measure for each ITEM (label PREFIX_ITEM, FN RUN ITEM), the
+# runs interleaved (run 1 of every item, then run 2...): a noisy moment of the shared machine
+# then spreads over the items compared, instead of hitting every run of one of them.
+measure_each() {
+	local prefix=$1 fn=$2 i it
+	shift 2
+	for it in "$@"; do
+		: >"$base/extra.${prefix}_$it"
+	done
+	for ((i = 1; i <= runs; i++)); do
+		for it in "$@"; do
+			measure_once "${prefix}_$it" "$fn" "$i" "$it"
+		done
+	done
+}
+
+# measure_once LABEL FN RUN ARGS...: one run, its line appended to $base/extra.LABEL.
+measure_once() {
+	local label=$1 fn=$2 i=$3 out
+	shift 3
+	echo "  $label: run $i/$runs" >&2
+	"$fn" "$i" "$@" >"$base/out"
+	out=$(head -n 1 "$base/out")
+	[ -n "$out" ] || fail "$label run $i produced no figure"
+	printf '%s\n' "$out" >>"$base/extra.$label"
 }
 
 # column LABEL K: "median min max" of the K-th figure (1-based) of the runs of LABEL.
@@ -133,12 +233,30 @@ column() {
 	summary $(awk -v k="$2" '{ print $k }' "$base/extra.$1")
 }
 
-# result NAME UNIT "MED MIN MAX" CEILING TARGETS: one row of the table. CEILING is a number
-# or "-"; TARGETS is "-" or a comma list of ge:X, le:X (the value) and rge:X (value/ceiling).
+# table_begin NAME TITLE [SIDE_HEADER...]: rows of result() go to table NAME from now on,
+# printed after the main table under TITLE; each row gives one "MED MIN MAX" per side
+# column (e.g. "peak RSS [MiB]").
+table_begin() {
+	table=$1
+	shift
+	(
+		IFS=$'\t'
+		printf '%s\t%s\n' "$table" "$*"
+	) >>"$base/tables"
+}
+
+# result NAME UNIT "MED MIN MAX" CEILING TARGETS [SIDE...]: one row of the current table.
+# CEILING is a number or "-"; TARGETS is "-" or a comma list of ge:X, le:X (the value) and
+# rge:X, rle:X (value/ceiling); each SIDE is "MED MIN MAX" or "-".
 result() {
-	local name=$1 unit=$2 med min max
+	local name=$1 unit=$2 ceil=$4 targets=$5 med min max
 	read -r med min max <<<"$3"
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$med" "$min" "$max" "$unit" "$4" "$5" >>"$results"
+	shift 5
+	(
+		IFS=$'\t'
+		printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$table" "$name" "$med" "$min" \
+			"$max" "$unit" "$ceil" "$targets" "$*"
+	) >>"$results"
 }
 
 # rss_sample PID FILE: the daemon's anonymous RSS [kB], once a second, in the background.
@@ -159,9 +277,18 @@ rss_stop() {
 
 # hist_p99 ADDR:PORT NAME: the upper bound [s] of the bucket holding the 99th percentile of a
 # Prometheus histogram the daemon serves (its buckets are coarse: 5, 10, 25 ms...).
+# A failed scrape is tried again for 10 s: just after slow HTTP clients leave, the listener
+# may still hold their slots for a moment.
 hist_p99() {
-	python3 -c 'import sys, urllib.request
-body = urllib.request.urlopen("http://" + sys.argv[1] + "/metrics", timeout=5).read().decode()
+	python3 -c 'import sys, time, urllib.request
+for attempt in range(100):
+    try:
+        body = urllib.request.urlopen("http://" + sys.argv[1] + "/metrics", timeout=5).read().decode()
+        break
+    except OSError:
+        if attempt == 99:
+            raise
+        time.sleep(0.1)
 b = [(l.split("le=\"")[1].split("\"")[0], float(l.split()[-1])) for l in body.splitlines()
      if l.startswith(sys.argv[2] + "_bucket{")]
 n = b[-1][1]

@@ -1,6 +1,6 @@
 # bench/report.sh: the one table of `make bench` and its machine line (sourced by run.sh).
-# Rows come from the results file lib.sh's result() writes: name, median, min, max, unit,
-# ceiling, targets.
+# Rows come from the results file lib.sh's result() writes: table, name, median, min, max,
+# unit, ceiling, targets, side figures (tab-separated "median min max" each).
 
 # fmt N: thousands separators for integers, two decimals below 100; independent of locale.
 fmt() {
@@ -15,17 +15,53 @@ fmt() {
 	esac
 }
 
-# print_table RESULTS: figure, value (min..max) [unit], ceiling, ratio, target, met?
+# print_table RESULTS [TABLES]: the main table, then each table of TABLES (table_begin's
+# file) under its title: figure, value (min..max) [unit], ceiling, ratio, target, met?,
+# then the table's side columns, each "median (min..max)".
 print_table() {
+	! grep -q '^main'$'\t' "$1" || table_rows "$1" main
+	[ -r "${2:-}" ] || return 0
+	while IFS=$'\t' read -r t title heads; do
+		echo
+		echo "$title"
+		table_rows "$1" "$t" "$heads"
+	done <"$2"
+}
+
+# table_rows RESULTS TABLE [SIDE_HEADERS]: the header and the rows of one table.
+table_rows() {
+	local heads=${3:-} h t name med min max unit ceil targets sides s
 	echo
-	printf '%-44s %12s %-25s %-10s %12s %6s  %-28s %s\n' figure value "(min .. max)" unit \
+	printf '%-44s %12s %-25s %-10s %12s %6s  %-28s %-4s' figure value "(min .. max)" unit \
 		ceiling ratio target "met?"
-	while IFS=$'\t' read -r name med min max unit ceil targets; do
-		printf '%-44s %12s %-25s %-10s %12s %6s  %-28s %s\n' "$name" "$(fmt "$med")" \
+	IFS=$'\t' read -r -a h <<<"$heads"
+	for s in "${h[@]}"; do
+		printf '  %-26s' "$s"
+	done
+	echo
+	while IFS=$'\t' read -r t name med min max unit ceil targets sides; do
+		[ "$t" = "$2" ] || continue
+		printf '%-44s %12s %-25s %-10s %12s %6s  %-28s %-4s' "$name" "$(fmt "$med")" \
 			"($(fmt "$min") .. $(fmt "$max"))" "[$unit]" "$(fmt "$ceil")" \
 			"$(ratio "$med" "$ceil")" "$(target_text "$targets")" \
 			"$(met "$med" "$ceil" "$targets")"
+		IFS=$'\t' read -r -a h <<<"$sides"
+		for s in "${h[@]}"; do
+			printf '  %-26s' "$(side_text "$s")"
+		done
+		echo
 	done <"$1"
+}
+
+# side_text "MED MIN MAX" -> "12.5 (12.1 .. 13.0)"; "-" stays.
+side_text() {
+	local med min max
+	read -r med min max <<<"$1"
+	[ -n "$min" ] || {
+		printf '%s' "${med:--}"
+		return
+	}
+	printf '%s (%s .. %s)' "$(fmt "$med")" "$(fmt "$min")" "$(fmt "$max")"
 }
 
 ratio() {

@@ -246,3 +246,180 @@ scenario_callgrind() {
 	result "decode+validate+apply, callgrind" "instr/ev" "$ipe $ipe $ipe" - -
 	cp "$base/cg/callgrind.large" "$CG_KEEP" 2>/dev/null || true
 }
+
+# --- hostile batch shapes (issue 13) -----------------------------------------------------
+
+# HOSTILE_SHAPES in the environment: a subset for a targeted run (ordered, the reference, first).
+HOSTILE_SHAPES=${HOSTILE_SHAPES:-"ordered revunknown revsame oneid spread publishers gaps maxbatch"}
+# The largest frame the ROUTER socket takes with the default max_message_bytes (4096): the
+# larger of 4 MiB (ZT_SOCKET_MSG_FLOOR, daemon/daemon.h) and max_message_bytes x 1024 + 64.
+HOSTILE_FRAME=$((4096 * 1024 + 64))
+# router_window: several maximum-size EventBatches (about 91,000 minimal events each) may be
+# unacknowledged at once; the same configuration for every shape, the reference included.
+HOSTILE_WINDOW=1000000
+
+# shape_label SHAPE: the row's name.
+shape_label() {
+	case $1 in
+	ordered) echo "ordered (the reference)" ;;
+	revunknown) echo "(a) reversals of unknown ids" ;;
+	revsame) echo "(b) reversals of originals in the batch" ;;
+	oneid) echo "(c) one id sent $(fmt "$N_HOST") times" ;;
+	spread) echo "(d) every event another zone and day" ;;
+	publishers) echo "(e) $(fmt "$N_PUBIDS") publisher ids" ;;
+	gaps) echo "(f) a gap after every sequence" ;;
+	maxbatch) echo "(g) max-size EventBatches, acked" ;;
+	esac
+}
+
+# hostile_run RUN SHAPE: N_HOST messages of SHAPE (bench/hostile) into a fresh daemon;
+# prints committed events/s, the daemon's VmHWM [MiB] and 1 if the run hit HOST_MAX_S (its
+# rate is then what was committed by that time). The store must count what hostile expects.
+hostile_run() {
+	local shape=$2 state=$base/hostile.$2.$1 out=$base/hostile.out ep arg=$N_PUBIDS capped=0
+	daemon_start "$state" "$base/hostile.conf"
+	ep=$(ep "$state" sub)
+	if [ "$shape" = maxbatch ]; then
+		ep=$(ep "$state" ingest)
+		arg=$HOSTILE_FRAME
+	fi
+	watch_start "$state" "$N_HOST" "$HOST_MAX_S"
+	helper_start "$out" "$hostile" "$shape" "$ep" "$N_HOST" "$src/data/zones.csv" "$arg" \
+		"$HOSTILE_WINDOW"
+	local sender=$last_helper
+	if watch_wait; then
+		wait "$sender" || fail "hostile $shape failed: $(tail -n 3 "$out.err")"
+		local want got
+		want=$(sed -n 's/^expect: //p' "$out")
+		got="accepted $(counter "$state" accepted) rejected $(counter "$state" rejected)"
+		[ "$want" = "$got" ] || fail "hostile $shape: the store counted '$got', not '$want'"
+	else
+		capped=1
+		sender_alive "$sender" "hostile $shape" "$out.err"
+		echo "  hostile $shape: not committed in $HOST_MAX_S s: the rate of what was" >&2
+	fi
+	helpers_stop
+	local t0 rate
+	t0=$(sed -n 's/^start_mono_ns: //p' "$out")
+	rate=$(rate_since "$(awk '{ print $2 }' "$base/committed")" "$t0")
+	echo "$rate $(vmhwm "$pid") $capped"
+	if [ $capped = 1 ]; then daemon_kill; else daemon_stop; fi
+	rm -rf "$state"
+}
+
+scenario_hostile() {
+	local s label
+	printf '[ingest]\nrouter_window = %s\n' "$HOSTILE_WINDOW" >"$base/hostile.conf"
+	table_begin hostile "hostile shapes (issue 13): $(fmt "$N_HOST") messages each, SUB path unless said, a fresh daemon per run; ceiling: the ordered row of this run" "peak RSS (VmHWM) [MiB]"
+	# shellcheck disable=SC2086 # a list of words
+	measure_each hostile hostile_run $HOSTILE_SHAPES
+	local ref
+	ref=$(column hostile_ordered 1 | awk '{ print $1 }')
+	for s in $HOSTILE_SHAPES; do
+		label=$(shape_label "$s")
+		if awk '$3 == 1 { f = 1 } END { exit !f }' "$base/extra.hostile_$s"; then
+			label="$label, capped"
+		fi
+		if [ "$s" = ordered ]; then
+			result "$label" "ev/s" "$(column hostile_ordered 1)" - - \
+				"$(column hostile_ordered 2)"
+		else
+			result "$label" "ev/s" "$(column "hostile_$s" 1)" "$ref" "rge:0.5" \
+				"$(column "hostile_$s" 2)"
+		fi
+	done
+	table=main
+}
+
+# --- isolation (issue 14) ----------------------------------------------------------------
+
+# ISO_CONDITIONS in the environment: a subset for a targeted run (alone, the reference, first).
+ISO_CONDITIONS=${ISO_CONDITIONS:-"alone flood watchers slowloris reader"}
+
+iso_label() {
+	case $1 in
+	alone) echo "ingest alone" ;;
+	flood) echo "beside a snapshot flood (2 x 32)" ;;
+	watchers) echo "beside 50 stalled watchers" ;;
+	slowloris) echo "beside 64 slow HTTP clients" ;;
+	reader) echo "beside a stuck reader" ;;
+	esac
+}
+
+# iso_start COND STATE: starts the misbehaving client of COND and waits until it does harm.
+iso_start() {
+	local out=$base/iso.client
+	case $1 in
+	alone) return 0 ;;
+	flood) helper_start "$out" "$isolation" flood "$(ep "$2" query)" 2 32 ;;
+	watchers) helper_start "$out" "$isolation" watchers "$(ep "$2" feed)" 50 ;;
+	slowloris) helper_start "$out" "$isolation" slowloris "$(ep "$2" metrics)" 64 ;;
+	reader) helper_start "$out" "$isolation" reader "$2" ;;
+	esac
+	helper_ready "$out" "$last_helper"
+}
+
+# iso_run RUN COND: N_ISO time-ordered events (zonetally-pub --preencode) into a fresh daemon
+# beside COND's client; prints committed events/s, the daemon's commit p99 [ms] (the bound of
+# its histogram's bucket), VmHWM [MiB], the store's used MiB, the client's own figure
+# (snapshots answered/s, % of /metrics scrapes answered, else 0) and 1 if capped.
+iso_run() {
+	local cond=$2 state=$base/iso.$2.$1 capped=0 own=0
+	daemon_start "$state"
+	iso_start "$cond" "$state"
+	watch_start "$state" "$N_ISO" "$ISO_MAX_S"
+	helper_start "$base/iso.pub" "$pub" --zones "$src/data/zones.csv" --stats-json \
+		--timeout 3600 --endpoint "$(ep "$state" sub)" --generate "$N_ISO" --preencode \
+		--day "$DAY1" --seed "$1" --publisher "iso-$1"
+	local sender=$last_helper
+	if watch_wait; then
+		wait "$sender" || fail "zonetally-pub failed: $(tail -n 3 "$base/iso.pub.err")"
+	else
+		capped=1
+		sender_alive "$sender" zonetally-pub "$base/iso.pub.err"
+		echo "  isolation $cond: not committed in $ISO_MAX_S s: the rate of what was" >&2
+	fi
+	helpers_stop # the client's summary line is written at its SIGTERM
+	[ "$(counter "$state" rejected)" -eq 0 ] || fail "zonetallyd rejected events"
+	case $cond in
+	flood) own=$(sed -n 's/^snapshots: .*: \([0-9.]*\) \[answers\/s\]$/\1/p' "$base/iso.client") ;;
+	slowloris) own=$(sed -n 's/^slowloris: .*: \([0-9.]*\) \[%\]$/\1/p' "$base/iso.client") ;;
+	esac
+	local rate p99
+	rate=$(rate_since "$(awk '{ print $2 }' "$base/committed")" \
+		"$(jget "$base/iso.pub.err" start_mono_ns)")
+	p99=$(hist_p99 "$(ep "$state" metrics)" zonetally_commit_duration_seconds)
+	echo "$rate $(awk -v h="$p99" 'BEGIN { printf "%.1f", h * 1000 }') $(vmhwm "$pid")" \
+		"$(used_mib "$state") ${own:-0} $capped"
+	if [ $capped = 1 ]; then daemon_kill; else daemon_stop; fi
+	rm -rf "$state"
+}
+
+scenario_isolation() {
+	local c label ref
+	table_begin isolation "isolation (issue 14): $(fmt "$N_ISO") time-ordered events on the SUB path beside one misbehaving client each, a fresh daemon per run; ceiling: ingest alone in this run" \
+		"commit p99 (bucket) [ms]" "peak RSS (VmHWM) [MiB]" "store used [MiB]"
+	# shellcheck disable=SC2086 # a list of words
+	measure_each iso iso_run $ISO_CONDITIONS
+	ref=$(column iso_alone 1 | awk '{ print $1 }')
+	for c in $ISO_CONDITIONS; do
+		label=$(iso_label "$c")
+		if awk '$6 == 1 { f = 1 } END { exit !f }' "$base/extra.iso_$c"; then
+			label="$label, capped"
+		fi
+		local ceil=$ref targets=-
+		[ "$c" != alone ] || ceil=-
+		[ "$c" != flood ] || targets=rge:0.8
+		result "$label" "ev/s" "$(column "iso_$c" 1)" "$ceil" "$targets" \
+			"$(column "iso_$c" 2)" "$(column "iso_$c" 3)" "$(column "iso_$c" 4)"
+	done
+	if [ -s "$base/extra.iso_flood" ]; then
+		result "snapshot flood: snapshots answered" "answers/s" "$(column iso_flood 5)" - - \
+			- - -
+	fi
+	if [ -s "$base/extra.iso_slowloris" ]; then
+		result "slow HTTP clients: /metrics scrapes answered" "%" \
+			"$(column iso_slowloris 5)" - "ge:100" - - -
+	fi
+	table=main
+}

@@ -59,18 +59,42 @@ batch_cap(const struct zt_config *c)
 	return c->batch_backlog > c->batch_max_events ? c->batch_backlog : c->batch_max_events;
 }
 
+/*
+ * Moves b's entries into one new block of cap slots. The store reads the entries as a dense
+ * struct zt_entry array, so a slot's daemon-side data (struct batch_tag) cannot sit inside
+ * it; both arrays live in one allocation made here and only here, so that no per-entry
+ * array can be grown without the others. @return 0 or -ENOMEM (b untouched and usable).
+ */
+static int
+batch_resize(struct batch *b, size_t cap)
+{
+	if (cap > (SIZE_MAX / 2) / (sizeof(struct zt_entry) + sizeof(struct batch_tag)))
+		return -ENOMEM;
+	_Static_assert(sizeof(struct zt_entry) % _Alignof(struct batch_tag) == 0,
+	    "the tags follow the entries in one block");
+	struct zt_entry *e = calloc(cap, sizeof(*e) + sizeof(struct batch_tag));
+	if (e == NULL)
+		return -ENOMEM;
+	struct batch_tag *tag = (struct batch_tag *)(void *)(e + cap);
+	if (b->n > 0) {
+		memcpy(e, b->e, b->n * sizeof(*e));
+		memcpy(tag, b->tag, b->n * sizeof(*tag));
+	}
+	free(b->e);
+	b->e = e;
+	b->tag = tag;
+	b->cap = cap;
+	return 0;
+}
+
 /* Allocates a batch of cap entries. Returns 0 or -ENOMEM (b is then safe to batch_done()). */
 int
 batch_init(struct batch *b, size_t cap)
 {
 	memset(b, 0, sizeof(*b));
-	b->e = calloc(cap, sizeof(*b->e));
-	b->raw_off = calloc(cap, sizeof(*b->raw_off));
-	b->peer = calloc(cap, sizeof(*b->peer));
 	b->arena = malloc(ARENA_INITIAL);
-	if (b->e == NULL || b->raw_off == NULL || b->peer == NULL || b->arena == NULL)
+	if (b->arena == NULL || batch_resize(b, cap) < 0)
 		return -ENOMEM;
-	b->cap = cap;
 	b->arena_cap = ARENA_INITIAL;
 	return 0;
 }
@@ -82,28 +106,14 @@ batch_init(struct batch *b, size_t cap)
 int
 batch_grow(struct batch *b, size_t cap)
 {
-	if (cap <= b->cap)
-		return 0;
-	struct zt_entry *e = realloc(b->e, cap * sizeof(*e));
-	if (e == NULL)
-		return -ENOMEM;
-	b->e = e;
-	uint32_t *off = realloc(b->raw_off, cap * sizeof(*off));
-	if (off == NULL)
-		return -ENOMEM;
-	b->raw_off = off;
-	memset(b->e + b->cap, 0, (cap - b->cap) * sizeof(*e));
-	b->cap = cap;
-	return 0;
+	return cap <= b->cap ? 0 : batch_resize(b, cap);
 }
 
 /* Frees the contents of b and zeroes it. Idempotent. */
 void
 batch_done(struct batch *b)
 {
-	free(b->e);
-	free(b->raw_off);
-	free(b->peer);
+	free(b->e); /* b->tag lives in the same block */
 	free(b->arena);
 	memset(b, 0, sizeof(*b));
 }
@@ -121,12 +131,13 @@ batch_clear(struct batch *b)
 }
 
 /*
- * Appends an entry for a message whose payload is payload/len (copied, truncated).
+ * Appends an entry for a message whose payload is payload/len (copied, truncated), received
+ * from `peer` (0: the SUB socket, else router peer slot + 1).
  * @return the entry to fill, or NULL if the batch is full or the arena cannot grow (the
  *     caller then stops reading until the writer has taken a batch).
  */
 struct zt_entry *
-batch_next(struct batch *b, const void *payload, size_t len)
+batch_next(struct batch *b, const void *payload, size_t len, uint32_t peer)
 {
 	size_t keep = len < ZT_REJECT_KEEP ? len : ZT_REJECT_KEEP;
 
@@ -146,8 +157,7 @@ batch_next(struct batch *b, const void *payload, size_t len)
 	memset(e, 0, sizeof(*e));
 	/* raw_len is the original length (the rejects DB shows it); raw holds the kept part */
 	e->raw_len = len > UINT32_MAX ? UINT32_MAX : (uint32_t)len;
-	b->peer[b->n] = 0;
-	b->raw_off[b->n] = (uint32_t)b->arena_used;
+	b->tag[b->n] = (struct batch_tag){.raw_off = (uint32_t)b->arena_used, .peer = peer};
 	b->arena_used += keep;
 	if (b->n == 0)
 		b->first_ms = now_monotonic_ms();
@@ -160,7 +170,7 @@ void
 batch_seal(struct batch *b)
 {
 	for (size_t i = 0; i < b->n; i++)
-		b->e[i].raw = b->e[i].raw_len > 0 ? b->arena + b->raw_off[i] : NULL;
+		b->e[i].raw = b->e[i].raw_len > 0 ? b->arena + b->tag[i].raw_off : NULL;
 }
 
 /*

@@ -56,10 +56,14 @@ static const struct key keys[] = {
     {"validation", "max_value_fen", T_I64, F(max_value_fen), 0, 1, INT64_MAX, "100000000000", true},
     {"store", "map_size_mb", T_U64, F(map_size_mb), 0, 1, 1 << 24, "1024", false},
     {"store", "rejects_max", T_U32, F(rejects_max), 0, 0, 100000000, "10000", true},
+    {"store", "reader_warn_s", T_U32, F(reader_warn_s), 0, 0, 86400, "300", true},
     {"metrics", "listen", T_STRING, F(metrics_listen), 0, 0, 0, "127.0.0.1:9464", false},
     {"metrics", "dashboard_dir", T_STRING, F(dashboard_dir), 0, 0, 0,
         "/usr/share/zonetally/dashboard", false},
     {"metrics", "api_token_file", T_STRING, F(api_token_file), 0, 0, 0, "", false},
+    {"metrics", "http_max_connections", T_U32, F(http_max_connections), 0, 4, 4096, "256", false},
+    {"metrics", "http_max_per_address", T_U32, F(http_max_per_address), 0, 1, 4096, "16", false},
+    {"metrics", "http_header_timeout_s", T_U32, F(http_header_timeout_s), 0, 1, 300, "5", false},
     {"ingest", "router_bind", T_STRING, F(router_bind), 0, 0, 0, "tcp://127.0.0.1:7602", false},
     {"ingest", "router_window", T_U32, F(router_window), 0, 1, 10000000, "100000", false},
     {"feed", "bind", T_STRING, F(feed_bind), 0, 0, 0, "tcp://127.0.0.1:7603", false},
@@ -404,6 +408,8 @@ zt_config_validate(const struct zt_config *c, char *err, size_t errlen)
 		bad = "[metrics] listen: expected IPV4:PORT, or off";
 	if (bad == NULL && c->query_max_per_client > c->query_max_pending)
 		bad = "[query] max_per_client: must not exceed max_pending";
+	if (bad == NULL && c->http_max_per_address > c->http_max_connections)
+		bad = "[metrics] http_max_per_address: must not exceed http_max_connections";
 	if (bad == NULL)
 		return 0;
 	if (err != NULL && errlen > 0)

@@ -21,6 +21,7 @@
 
 /* log.c */
 void log_init(const char *progname, int level);
+void log_syslog(void);
 void log_setlevel(int level);
 int log_getlevel(void);
 void log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
@@ -50,13 +51,25 @@ const struct zt_zone *decode_zone(const struct decode_opts *o, uint32_t code);
 struct ProtobufCMessageDescriptor;
 bool decode_text_ok(const uint8_t *s, size_t n);
 bool decode_strings_ok(const struct ProtobufCMessageDescriptor *d, const void *payload, size_t len);
+bool decode_publisher_ok(const uint8_t *s, size_t n);
+bool decode_identity(
+    const void *payload, size_t len, char pub[ZT_PUBLISHER_MAX + 1], uint64_t *seq);
 
 /* batch.c */
 
-/* One batch of received messages, filled by the main thread, applied by the writer. */
+/* The daemon's own data of one batch entry, beside the store's struct zt_entry. */
+struct batch_tag {
+	uint32_t raw_off; /* offset of the entry's payload copy in arena */
+	uint32_t peer;    /* 0 from the SUB socket, else router peer slot + 1 */
+};
+
+/*
+ * One batch of received messages, filled by the main thread, applied by the writer. Every
+ * per-entry datum is in e[i] or tag[i]; both arrays are one allocation (batch.c).
+ */
 struct batch {
-	struct zt_entry *e;
-	uint32_t *raw_off; /* offset of each entry's payload copy in arena */
+	struct zt_entry *e;    /* what zt_store_apply() reads */
+	struct batch_tag *tag; /* tag[i] belongs to e[i] */
 	size_t n;
 	size_t cap;
 	uint8_t *arena; /* payload copies, truncated to ZT_REJECT_KEEP */
@@ -67,7 +80,6 @@ struct batch {
 	int rc;           /* writer's result: zt_store_apply()'s return */
 	struct zt_apply_result res;
 	int64_t apply_us; /* writer's time in zt_store_apply(), for metrics */
-	uint32_t *peer;   /* per entry: 0 from the SUB socket, else router peer slot + 1 */
 };
 
 size_t batch_cap(const struct zt_config *c);
@@ -75,7 +87,7 @@ int batch_init(struct batch *b, size_t cap);
 void batch_done(struct batch *b);
 int batch_grow(struct batch *b, size_t cap);
 void batch_clear(struct batch *b);
-struct zt_entry *batch_next(struct batch *b, const void *payload, size_t len);
+struct zt_entry *batch_next(struct batch *b, const void *payload, size_t len, uint32_t peer);
 void batch_seal(struct batch *b);
 bool batch_due(const struct batch *b, int64_t now_ms, uint32_t max_events, uint32_t max_ms);
 int batch_wait_ms(const struct batch *b, int64_t now_ms, uint32_t max_ms);
@@ -114,6 +126,7 @@ void ingest_remove_endpoints(const char *state_dir);
 /* statefile.c */
 int state_file_write(const char *state_dir, const char *name, const char *text);
 void state_file_remove(const char *state_dir, const char *name);
+int state_lock(const char *state_dir, long *ret_holder);
 size_t ingest_discard_rest(void *sock);
 
 /* writer.c */
@@ -133,26 +146,46 @@ int writer_submit(struct writer *w, struct batch *b);
 struct batch *writer_collect(struct writer *w);
 void writer_stop(struct writer *w);
 void writer_give_up(struct writer *w);
+int writer_failing(void);
 
 /* acktrack.c */
 
+/* Publishers whose acknowledgement state is kept between batches (architecture.md,
+ * "Per-publisher state"); the least recently active beyond it are dropped. */
+#define ZT_ACK_PUBLISHERS 16384
+/* Ranges of out-of-order sequences remembered per publisher. */
+#define ACK_RANGES_MAX    16
+
+/* Sequences seen above a mark: lo..hi, both included. */
+struct ackrange {
+	uint64_t lo, hi;
+};
+
 /* One publisher's acknowledgement state. */
 struct ackpub {
-	char id[ZT_PUBLISHER_MAX + 1];
-	uint64_t through; /* every sequence up to this one is committed or rejected */
-	uint64_t *seen;   /* ring bitmap: sequences above through already in a batch */
+	char id[ZT_PUBLISHER_MAX + 1]; /* first member: the tree compares records as ids */
+	uint16_t nr, rcap;
+	uint64_t through;           /* every sequence up to this one is committed or rejected */
+	struct ackrange *r;         /* sorted, disjoint, not adjacent, all above through + 1;
+	                             * NULL while the publisher is in order */
+	struct ackpub *prev, *next; /* least recently marked order: prev is more recent */
 };
 
 struct acktrack {
-	struct ackpub *pubs;
-	size_t n, cap, last;
-	uint32_t bits; /* sequences remembered above each mark */
+	void *root;                     /* tsearch tree of the records, by id */
+	struct ackpub *newest, *oldest; /* most and least recently marked */
+	size_t n;                       /* records */
+	size_t max;                     /* records kept between batches: ZT_ACK_PUBLISHERS */
+	uint32_t bits;                  /* sequences remembered above each mark */
+	struct zt_store *store;         /* where marks are read; NULL: none (they start at 0) */
+	uint64_t dropped;               /* records dropped for the bound */
 };
 
 int acktrack_init(struct acktrack *t, uint32_t window);
 void acktrack_done(struct acktrack *t);
 int acktrack_load(struct acktrack *t, struct zt_store *s);
 int acktrack_mark(struct acktrack *t, const char *id, uint64_t seq, uint64_t *ret_through);
+void acktrack_trim(struct acktrack *t);
 int acktrack_batch(struct acktrack *t, struct batch *b);
 void acktrack_committed(struct acktrack *t, const struct batch *b);
 
@@ -195,7 +228,8 @@ int router_recv(struct router *rt, const struct decode_opts *o, struct batch *b)
 void seqlog_batch(const struct batch *b);
 
 /* router_ack.c */
-int router_ack(struct router *rt, const struct batch *b);
+struct zt_reject_ctx;
+int router_ack(struct router *rt, const struct batch *b, const struct zt_reject_ctx *rc);
 
 /* notify.c */
 
@@ -333,15 +367,21 @@ struct daemon {
 int loop_signals(struct daemon *d);
 int loop_run(struct daemon *d);
 
+/* rejects.c: what exactly was wrong with each rejection of a committed batch */
+void rejects_ctx(struct daemon *d, const struct batch *b, struct zt_reject_ctx *ret);
+size_t rejects_detail(
+    const struct batch *b, size_t i, const struct zt_reject_ctx *rc, char *buf, size_t len);
+
 /* metrics.c */
 struct metrics;
 int metrics_new(
-    const char *listen, struct web *web, struct metrics **ret, char *err, size_t errlen);
+    const struct zt_config *c, struct web *web, struct metrics **ret, char *err, size_t errlen);
 const char *metrics_bound(const struct metrics *m);
 struct metrics *metrics_free(struct metrics *m);
 void metrics_commit(struct metrics *m, const struct batch *b, const struct ingest *in);
 void metrics_reload(struct metrics *m, bool ok);
 void metrics_refresh(struct metrics *m, struct zt_store *s);
+void metrics_set_reader_warn(struct metrics *m, uint32_t seconds);
 
 /* sbuf.c */
 
@@ -390,6 +430,7 @@ int web_request(struct web *w, struct MHD_Connection *conn, const char *url);
 
 /* reload.c */
 #define ZT_PID_FILE    "zonetallyd.pid"
+#define ZT_LOCK_FILE   "zonetallyd.lock"
 #define ZT_RELOAD_FILE "zonetallyd.reload"
 
 int reload_files_write(const struct daemon *d);

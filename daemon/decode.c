@@ -100,18 +100,7 @@ decode_zone(const struct decode_opts *o, uint32_t code)
 static bool
 publisher_ok(const char *p)
 {
-	size_t n = strlen(p);
-
-	if (n == 0 || n > ZT_PUBLISHER_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = p[i];
-		bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		    (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
-		if (!ok)
-			return false;
-	}
-	return true;
+	return decode_publisher_ok((const uint8_t *)p, strlen(p));
 }
 
 static bool
@@ -225,8 +214,10 @@ copy_event(const TradeEvent *m, struct zt_event *ev)
  * @param[in] payload, len the second frame, borrowed for the call
  * @param[out] ret_unknown set to the number of unknown protobuf fields (may be NULL)
  * @return the reason, ZT_REJECT_NONE when the event may be applied.
- * @note publisher and sequence are copied (has_seq) whenever they are present and valid,
- *     even if another check failed, so that the store's gap tracking sees every message.
+ * @note publisher and sequence are read first (decode_identity()) and copied (has_seq)
+ *     whenever they are present and valid, whatever else fails, even the size or the
+ *     framing: the store's gap tracking and the acknowledged mark see every message that
+ *     names its sender.
  */
 int
 decode_message(const struct decode_opts *o, const void *topic, size_t topic_len,
@@ -237,6 +228,7 @@ decode_message(const struct decode_opts *o, const void *topic, size_t topic_len,
 	e->reason_in = ZT_REJECT_NONE;
 	if (ret_unknown != NULL)
 		*ret_unknown = 0;
+	e->has_seq = decode_identity(payload, len, e->ev.publisher, &e->ev.sequence);
 	if (len > o->max_message_bytes) {
 		e->reason_in = ZT_REJECT_OVERSIZE;
 		return e->reason_in;
@@ -254,12 +246,6 @@ decode_message(const struct decode_opts *o, const void *topic, size_t topic_len,
 		*ret_unknown = m->base.n_unknown_fields;
 	/* Before anything reads a string: a NUL inside one would make strlen() lie. */
 	bool text_ok = decode_strings_ok(m->base.descriptor, payload, len);
-	if (text_ok && m->publisher_id != NULL && publisher_ok(m->publisher_id) &&
-	    m->has_sequence && m->sequence != 0) {
-		memcpy(e->ev.publisher, m->publisher_id, strlen(m->publisher_id) + 1);
-		e->ev.sequence = m->sequence;
-		e->has_seq = true;
-	}
 	int reason = text_ok ? check_shape(m, topic, topic_len) : ZT_REJECT_BAD_UTF8;
 	if (reason == ZT_REJECT_NONE)
 		reason = check_content(o, m);

@@ -3,8 +3,11 @@
  * reach C as NUL-terminated char * with their wire length dropped and no UTF-8 check, so an
  * embedded NUL would silently shorten a publisher id ("acme\0evil" would count as "acme")
  * and invalid UTF-8 would flow into logs, JSON and metrics labels. This file walks the raw
- * fields once more and judges every string field's bytes as they were sent.
+ * fields once more and judges every string field's bytes as they were sent; and it reads a
+ * message's publisher_id and sequence before anything else is judged (decode_identity()).
  */
+#include <string.h>
+
 #include <protobuf-c/protobuf-c.h>
 
 #include "daemon.h"
@@ -123,5 +126,83 @@ decode_strings_ok(const struct ProtobufCMessageDescriptor *d, const void *payloa
 			return true;
 		}
 	}
+	return true;
+}
+
+/* Whether the n bytes at s are a publisher_id: 1..ZT_PUBLISHER_MAX of [A-Za-z0-9._-]. */
+bool
+decode_publisher_ok(const uint8_t *s, size_t n)
+{
+	if (n == 0 || n > ZT_PUBLISHER_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		uint8_t c = s[i];
+		bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		    (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+		if (!ok)
+			return false;
+	}
+	return true;
+}
+
+/* Skips the value of a field of wire type `wt` at *p; false if it is cut short or unknown. */
+static bool
+skip_value(const uint8_t **p, const uint8_t *end, unsigned wt, uint64_t *ret_len)
+{
+	uint64_t n;
+
+	switch (wt) {
+	case 0:
+		return varint(p, end, &n);
+	case 1:
+	case 5:
+		n = wt == 1 ? 8 : 4;
+		break;
+	case 2:
+		if (!varint(p, end, &n))
+			return false;
+		break;
+	default:
+		return false;
+	}
+	if (n > (uint64_t)(end - *p))
+		return false;
+	*ret_len = n;
+	*p += n;
+	return true;
+}
+
+/*
+ * Reads the publisher_id (field 2) and sequence (field 3) of a TradeEvent straight from its
+ * bytes, the last occurrence of each as protobuf-c keeps it, without unpacking the rest.
+ * The caller learns who sent a message before judging it, so that every rejection (too
+ * large, undecodable, bad text elsewhere, ...) is still an outcome at the publisher's
+ * sequence: the acknowledged mark passes it and a publisher that resends from mark + 1
+ * moves on. The walk stops where the framing breaks; what it read before stands.
+ * @param[out] pub the publisher_id, NUL-terminated, when true is returned
+ * @return true if both were found, the id valid (decode_publisher_ok()) and sequence >= 1.
+ */
+bool
+decode_identity(const void *payload, size_t len, char pub[ZT_PUBLISHER_MAX + 1], uint64_t *seq)
+{
+	const uint8_t *p = payload, *end = p + len, *id = NULL;
+	uint64_t tag, id_len = 0, v = 0;
+	bool has_seq = false;
+
+	while (p < end && varint(&p, end, &tag) && tag >> 3 != 0) {
+		const uint8_t *val = p;
+		uint64_t n = 0;
+		if (tag == (3u << 3 | 0) && varint(&val, end, &v))
+			has_seq = true;
+		if (!skip_value(&p, end, (unsigned)(tag & 7), &n))
+			break;
+		if (tag == (2u << 3 | 2))
+			id = p - n, id_len = n;
+	}
+	if (id == NULL || !has_seq || v == 0 || !decode_publisher_ok(id, (size_t)id_len))
+		return false;
+	memcpy(pub, id, (size_t)id_len);
+	pub[id_len] = '\0';
+	*seq = v;
 	return true;
 }

@@ -129,7 +129,7 @@ ingest_recv(struct ingest *in, const struct decode_opts *o, struct batch *b)
 		}
 	}
 	zmq_msg_t *body = frames >= 2 ? &payload : &topic;
-	struct zt_entry *e = batch_next(b, zmq_msg_data(body), zmq_msg_size(body));
+	struct zt_entry *e = batch_next(b, zmq_msg_data(body), zmq_msg_size(body), 0);
 	if (e == NULL) {
 		r = -ENOMEM;
 		goto out;

@@ -367,3 +367,41 @@ zt_keyfile_resolve(const char *config_path, const char *path, char *out, size_t 
 		n = snprintf(out, size, "%s/%s", cwd, path);
 	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
 }
+
+int
+zt_token_load(const char *path, char *buf, size_t cap, size_t *ret_len, char *err, size_t errlen)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	ssize_t n = -1;
+
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		int r = -errno;
+		(void)snprintf(err, errlen, "api_token_file '%s': %s", path, strerror(errno));
+		if (fd >= 0)
+			(void)close(fd);
+		return r;
+	}
+	if ((st.st_mode & 077) == 0)
+		n = read(fd, buf, cap - 1);
+	(void)close(fd);
+	if ((st.st_mode & 077) != 0) {
+		(void)snprintf(err, errlen,
+		    "api_token_file '%s': readable by group or others (chmod 600)", path);
+		return -EPERM;
+	}
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
+		n--;
+	for (ssize_t i = 0; i < n; i++)
+		if (buf[i] <= ' ' || buf[i] > '~')
+			n = -1;
+	if (n < ZT_TOKEN_MIN || (size_t)n >= cap - 1) {
+		(void)snprintf(err, errlen,
+		    "api_token_file '%s': expected one line of %d to %zu printable characters",
+		    path, ZT_TOKEN_MIN, cap - 2);
+		return -EINVAL;
+	}
+	buf[n] = '\0';
+	*ret_len = (size_t)n;
+	return 0;
+}

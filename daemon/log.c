@@ -1,13 +1,16 @@
 /*
  * log.c: zonetallyd's logging, with OpenBSD's API, to stderr. Under systemd (JOURNAL_STREAM
  * set) each line carries its syslog priority prefix (<3>, <4>, <6>, <7>) so that journald
- * files it at the right level. Rejection lines are rate-limited per reason.
+ * files it at the right level. A detached daemon has no stderr (it points at /dev/null):
+ * from log_syslog() on, lines go to syslog (facility daemon), as OpenBSD's daemons log.
+ * Rejection lines are rate-limited per reason.
  */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <time.h>
 
 #include "daemon.h"
@@ -15,6 +18,7 @@
 static const char *progname = "zonetallyd";
 static int verbose = ZT_LOG_INFO;
 static int journal;
+static int to_syslog;
 
 /* Per reason: the second of the last line printed, and lines suppressed since. */
 static struct {
@@ -28,6 +32,18 @@ log_init(const char *name, int level)
 	progname = name;
 	verbose = level;
 	journal = getenv("JOURNAL_STREAM") != NULL;
+}
+
+/*
+ * Sends every later line to syslog (ident progname, LOG_PID, facility daemon) instead of
+ * stderr; for a detached daemon, called before its stderr goes to /dev/null. The socket is
+ * opened now (LOG_NDELAY), before the chdir("/") and any chroot-like step.
+ */
+void
+log_syslog(void)
+{
+	openlog(progname, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	to_syslog = 1;
 }
 
 void
@@ -51,10 +67,13 @@ vlog(int level, const char *errtext, const char *fmt, va_list ap)
 {
 	static const char *const prefix[] = {"<3>", "<4>", "<6>", "<7>"};
 	static const char *const label[] = {"error: ", "warning: ", "", "debug: "};
+	static const int priority[] = {LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG};
 	char msg[1024];
 
 	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
-	if (journal)
+	if (to_syslog) /* syslog(3) is thread-safe and writes one datagram per line */
+		syslog(priority[level], "%s%s%s", msg, errtext ? ": " : "", errtext ? errtext : "");
+	else if (journal)
 		(void)fprintf(stderr, "%s%s%s%s\n", prefix[level], msg, errtext ? ": " : "",
 		    errtext ? errtext : "");
 	else

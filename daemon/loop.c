@@ -14,6 +14,7 @@
 #include <zmq.h>
 
 #include "daemon.h"
+#include "zonetally.h"
 
 #define STATS_EVERY_MS 10000
 #define RECV_BURST     256 /* messages taken per poll wake-up before looking at the writer */
@@ -67,21 +68,26 @@ loop_signals(struct daemon *d)
 	return 0;
 }
 
-/* Logs the rejections of a committed batch, rate-limited per reason. */
+/* Logs the rejections of a committed batch, rate-limited per reason, with their detail. */
 static void
-log_rejections(const struct batch *b)
+log_rejections(const struct batch *b, const struct zt_reject_ctx *rc)
 {
+	char det[ZT_REJECT_DETAIL_LEN];
+
 	if (b->res.rejected == 0 || log_getlevel() < ZT_LOG_WARNING)
 		return;
 	for (size_t i = 0; i < b->n; i++) {
 		const struct zt_entry *e = &b->e[i];
 		if (e->outcome != ZT_OUT_REJECTED)
 			continue;
+		bool has = rejects_detail(b, i, rc, det, sizeof(det)) > 0;
 		if (e->has_seq)
-			log_reject(e->reason, "publisher '%s' sequence %llu: %s", e->ev.publisher,
-			    (unsigned long long)e->ev.sequence, zt_reject_text(e->reason));
+			log_reject(e->reason, "publisher '%s' sequence %llu: %s%s%s",
+			    e->ev.publisher, (unsigned long long)e->ev.sequence,
+			    zt_reject_text(e->reason), has ? ": " : "", has ? det : "");
 		else
-			log_reject(e->reason, "%s", zt_reject_text(e->reason));
+			log_reject(e->reason, "%s%s%s", zt_reject_text(e->reason), has ? ": " : "",
+			    has ? det : "");
 	}
 }
 
@@ -108,11 +114,13 @@ collect(struct daemon *d, struct batch **spare)
 	    "commit: %zu messages, %u accepted, %u duplicates, %u rejected, %u totals, %u pruned, feed_seq %llu",
 	    b->n, b->res.accepted, b->res.duplicates, b->res.rejected, b->res.totals_written,
 	    b->res.pruned, (unsigned long long)b->res.feed_seq);
-	log_rejections(b);
+	struct zt_reject_ctx rc;
+	rejects_ctx(d, b, &rc);
+	log_rejections(b, &rc);
 	metrics_commit(d->metrics, b, &d->in);
 	seqlog_batch(b);
 	acktrack_committed(&d->ack, b);
-	if (router_ack(&d->rt, b) < 0)
+	if (router_ack(&d->rt, b, &rc) < 0)
 		log_warnx("router: out of memory for acknowledgements; publishers will resend");
 	/* the writer is idle until the next submit: its store's changed list is ours to read */
 	if (feed_publish(&d->feed, d->w.store, b->res.feed_seq) < 0)

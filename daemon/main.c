@@ -1,7 +1,7 @@
 /*
  * main.c: zonetallyd's start-up and shutdown, read as a table of contents: parse the
- * command line, load the configuration, detach, open the store, load the registry, bind the
- * sockets, write the endpoints file, run the loop, drain, exit.
+ * command line, load the configuration, detach, lock the state dir, open the store, load
+ * the registry, bind the sockets, write the endpoints file, run the loop, drain, exit.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -41,8 +41,39 @@ static void __attribute__((noreturn)) usage(void)
 	    "usage: zonetallyd [-c CONFIG] [--state-dir DIR] [--zones FILE] [--sub-bind EP]...\n"
 	    "                  [--sub-connect EP]... [--log-level error|warning|info|debug]\n"
 	    "                  [--foreground] [--metrics-listen ADDR:PORT|off] [--router-bind EP]\n"
-	    "                  [--feed-bind EP] [--query-bind EP]\n");
+	    "                  [--feed-bind EP] [--query-bind EP] [--help] [--version]\n");
 	exit(2);
+}
+
+/* --help: every option with its default and an example, on stdout (zonetallyd(8)). */
+static void __attribute__((noreturn)) help(void)
+{
+	(void)printf(
+	    "usage: zonetallyd [OPTION]...\n"
+	    "The zonetally daemon: ingests trade events, keeps the totals, serves them.\n"
+	    "Each option overrides the configuration file's key of the same meaning.\n"
+	    "  -c, --config FILE        configuration (default: " ZT_CONFIG_DEFAULT_PATH " if it\n"
+	    "                           exists; -c /dev/null: built-in defaults only)\n"
+	    "  --state-dir DIR          the store and state files (default: /var/lib/zonetally)\n"
+	    "  --zones FILE             the zone registry (default: "
+	    "/usr/share/zonetally/zones.csv)\n"
+	    "  --sub-bind EP            SUB socket to bind, repeatable (default: "
+	    "tcp://127.0.0.1:7601)\n"
+	    "  --sub-connect EP         SUB socket to connect to a publisher, repeatable\n"
+	    "                           (default: none)\n"
+	    "  --router-bind EP         the acknowledged path (default: tcp://127.0.0.1:7602)\n"
+	    "  --feed-bind EP           the live feed (default: tcp://127.0.0.1:7603)\n"
+	    "  --query-bind EP          the query socket (default: tcp://127.0.0.1:7604)\n"
+	    "  --metrics-listen ADDR:PORT|off  /metrics, the dashboard and /api/\n"
+	    "                           (default: 127.0.0.1:9464)\n"
+	    "  --log-level LEVEL        error, warning, info or debug (default: info)\n"
+	    "  -f, --foreground         stay in the foreground, log to stderr (systemd runs it\n"
+	    "                           so); without it the daemon detaches once ready\n"
+	    "  -h, --help               this text\n"
+	    "  --version                the version\n"
+	    "example: zonetallyd --foreground -c /dev/null --state-dir ./state "
+	    "--zones data/zones.csv\n");
+	exit(EXIT_SUCCESS);
 }
 
 static void
@@ -69,6 +100,7 @@ parse_args(int argc, char **argv, struct cli *a)
 	    {"foreground", no_argument, NULL, 'f'},
 	    {"metrics-listen", required_argument, NULL, 'M'},
 	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
 	    {"router-bind", required_argument, NULL, 'R'},
 	    {"feed-bind", required_argument, NULL, 'F'},
 	    {"query-bind", required_argument, NULL, 'Q'},
@@ -112,6 +144,11 @@ parse_args(int argc, char **argv, struct cli *a)
 		case 'Q':
 			a->query_bind = optarg;
 			break;
+		case 'h':
+			help();
+		case 'V':
+			(void)puts("zonetallyd " ZT_VERSION);
+			exit(EXIT_SUCCESS);
 		default:
 			usage();
 		}
@@ -272,6 +309,37 @@ make_dirs(const char *path)
 	}
 }
 
+/* Whether r says the disk is full: the daemon still starts then, to serve reads. */
+static bool
+disk_full(int r)
+{
+	return r == -ENOSPC || r == -EDQUOT;
+}
+
+/*
+ * Makes this process the state directory's only daemon: a second one on the same store
+ * would ingest into it beside the first and overwrite, then remove, the first's files.
+ */
+static void
+lock_state_dir(const struct zt_config *c)
+{
+	long holder = 0;
+	int r = make_dirs(c->state_dir);
+
+	if (r < 0)
+		fatalx("cannot create '%s': %s", c->state_dir, strerror(-r));
+	r = state_lock(c->state_dir, &holder);
+	if (r == -EAGAIN && holder > 0)
+		fatalx("another zonetallyd (pid %ld) holds '%s'; refusing to start a second daemon "
+		       "on it",
+		    holder, c->state_dir);
+	if (r == -EAGAIN)
+		fatalx("another zonetallyd holds '%s'; refusing to start a second daemon on it",
+		    c->state_dir);
+	if (r < 0)
+		fatalx("cannot lock %s/%s: %s", c->state_dir, ZT_LOCK_FILE, strerror(-r));
+}
+
 /* Opens (creating) <state_dir>/store and puts the registry in it when one is configured. */
 static struct zt_store *
 open_store(struct zt_config *c)
@@ -311,7 +379,12 @@ open_store(struct zt_config *c)
 			fatalx("zone registry '%s': %s", c->zones_file, zt_strerror(r));
 		int w = zt_store_put_zones(s, zones, (size_t)r);
 		free(zones);
-		if (w < 0)
+		const struct zt_zone *stored;
+		if (w < 0 && disk_full(w) && zt_store_zones(s, &stored) > 0)
+			log_warnx("cannot store the zone registry of '%s': %s; going on with the "
+			          "registry stored before (a restart with free space stores it)",
+			    c->zones_file, zt_strerror(w));
+		else if (w < 0)
 			fatalx("cannot store the zone registry: %s", zt_strerror(w));
 	}
 	return s;
@@ -365,7 +438,10 @@ detach(void)
 	return p[1];
 }
 
-/* Tells the waiting parent that start-up succeeded and lets go of the terminal. */
+/*
+ * Tells the waiting parent that start-up succeeded and lets go of the terminal; the log
+ * goes to syslog from here on, or rejections and failed commits would vanish.
+ */
 static void
 detach_done(int ready_fd)
 {
@@ -373,6 +449,7 @@ detach_done(int ready_fd)
 
 	if (chdir("/") < 0 || fd < 0)
 		fatal("detach");
+	log_syslog();
 	(void)!write(ready_fd, "", 1);
 	(void)close(ready_fd);
 	(void)dup2(fd, STDIN_FILENO);
@@ -380,6 +457,21 @@ detach_done(int ready_fd)
 	(void)dup2(fd, STDERR_FILENO);
 	if (fd > STDERR_FILENO)
 		(void)close(fd);
+}
+
+/*
+ * A state file that cannot be written at start: fatal, unless the disk is full. Then the
+ * daemon starts without it, serving reads, its commits retried (nothing acknowledged) until
+ * space is freed: refusing to start would take the reads away too.
+ */
+static void
+state_file_failed(const char *state_dir, const char *name, int r)
+{
+	if (!disk_full(r))
+		fatalx("cannot write %s/%s: %s", state_dir, name, strerror(-r));
+	log_warnx("cannot write %s/%s: %s; starting without it (until a restart with free "
+	          "space)",
+	    state_dir, name, strerror(-r));
 }
 
 /* Creates the ZeroMQ context, the writer thread, the SUB socket and the batch buffers. */
@@ -421,7 +513,7 @@ start(struct daemon *d, struct zt_store *s, void **zctx)
 	for (int i = 0; i < 2; i++)
 		if (batch_init(&d->bufs[i], batch_cap(c)) < 0)
 			fatalx("out of memory for the batch buffers");
-	if (metrics_new(c->metrics_listen, d->web, &d->metrics, err, sizeof(err)) < 0)
+	if (metrics_new(c, d->web, &d->metrics, err, sizeof(err)) < 0)
 		fatalx("%s", err);
 	/* issue 14: from here on the query socket is the query thread's, not the loop's */
 	if ((r = query_start(&d->query)) < 0)
@@ -434,9 +526,9 @@ start(struct daemon *d, struct zt_store *s, void **zctx)
 		    d->query.router ? "query " : "", d->query.router ? d->query.bound : "",
 		    d->query.router ? "\n" : "");
 	if ((r = ingest_write_endpoints(&d->in, c->state_dir, extra)) < 0)
-		fatalx("cannot write %s/%s: %s", c->state_dir, ZT_ENDPOINTS_FILE, strerror(-r));
+		state_file_failed(c->state_dir, ZT_ENDPOINTS_FILE, r);
 	if ((r = reload_files_write(d)) < 0)
-		fatalx("cannot write %s/%s: %s", c->state_dir, ZT_PID_FILE, strerror(-r));
+		state_file_failed(c->state_dir, ZT_PID_FILE, r);
 }
 
 int
@@ -454,6 +546,7 @@ main(int argc, char **argv)
 	log_setlevel(conf.log_level);
 	if (!args.foreground)
 		ready_fd = detach();
+	lock_state_dir(&conf); /* after detach: a lock does not pass to a forked child */
 	struct zt_store *store = open_store(&conf);
 	copy_registry(store, &d.dopts);
 	d.dopts.max_message_bytes = conf.max_message_bytes;
@@ -468,10 +561,10 @@ main(int argc, char **argv)
 	d.reload_load = load_for_reload;
 	notify_init(&d.notify);
 	start(&d, store, &zctx);
-	log_info("ready: %zu zones, state in '%s'", d.dopts.n_zones, conf.state_dir);
-	notify_ready(&d.notify, "ready; ingesting");
 	if (ready_fd >= 0)
 		detach_done(ready_fd);
+	log_info("ready: %zu zones, state in '%s'", d.dopts.n_zones, conf.state_dir);
+	notify_ready(&d.notify, "ready; ingesting");
 
 	int r = loop_run(&d);
 

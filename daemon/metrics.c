@@ -19,13 +19,15 @@
 #include <microhttpd.h>
 
 #include "daemon.h"
+#include "web_int.h"
 
 #define REFRESH_EVERY_MS 1000
-#define MAX_PUBLISHERS   1000 /* label cardinality bound: the busiest are kept */
+#define MAX_PUBLISHERS   1000 /* label cardinality bound: see struct pub_list */
 #define N_LAT            14
 #define N_SIZE           6
-#define MAX_CONNECTIONS  64U    /* HTTP connections (threads), idle ones included */
 #define REQUEST_MEMORY   16384U /* per connection: a longer URL or header block gets 414/431 */
+#define IDLE_TIMEOUT_S   10U    /* a connection silent this long is closed */
+#define THREAD_STACK     (512U << 10) /* per connection thread: reserved, touched on use */
 
 static const double lat_bounds[N_LAT] = {
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
@@ -60,6 +62,7 @@ struct snap {
 	uint64_t map_bytes, used_bytes, feed_seq, dedup_records;
 	int64_t watermark_ms;
 	unsigned readers, readers_max;
+	struct zt_oldest_reader oldest; /* issue 14 */
 	uint64_t reloads_ok, reloads_failed;
 	struct zt_publisher *pubs;
 	size_t npubs;
@@ -68,11 +71,17 @@ struct snap {
 
 struct metrics {
 	pthread_mutex_t mu;
-	struct web *web; /* issue 8: every other URL; NULL: only /metrics */
+	struct web *web;       /* issue 8: every other URL; NULL: only /metrics */
+	struct web_conn *conn; /* issue 14: the header deadline */
 	struct snap s;
 	struct MHD_Daemon *mhd;
 	char bound[64];
 	int64_t last_refresh_ms;
+	/* main thread only: the oldest reader's tracking and warning (issue 14) */
+	struct zt_readers_memo memo;
+	int64_t reader_warn_ms; /* [store] reader_warn_s; 0: never warn */
+	uint64_t warned_txnid;  /* the snapshot last warned about, and when */
+	int64_t warned_ms;
 };
 
 static void
@@ -199,6 +208,16 @@ render_gauges(struct sbuf *b, const struct snap *s)
 	    (double)s->readers);
 	gauge(b, "zonetally_store_readers_max", "LMDB reader slots available.",
 	    (double)s->readers_max);
+	gauge(b, "zonetally_store_oldest_reader_age_seconds",
+	    "How long the oldest snapshot a reader holds has been held (0: none).",
+	    (double)s->oldest.age_ms / 1000.0);
+	gauge(b, "zonetally_store_oldest_reader_pid",
+	    "Process holding the oldest snapshot (0: none).", (double)s->oldest.pid);
+	gauge(b, "zonetally_store_oldest_reader_commits_behind",
+	    "Commits made since the oldest held snapshot.", (double)s->oldest.behind);
+	gauge(b, "zonetally_store_oldest_reader_pinned_pages",
+	    "Pages freed since the oldest held snapshot, which LMDB cannot reuse while it stays.",
+	    (double)s->oldest.pinned_pages);
 	gauge(b, "zonetally_feed_seq", "Sequence number of the last commit (stored with it).",
 	    (double)s->feed_seq);
 	gauge(b, "zonetally_dedup_records", "Event ids kept for deduplication.",
@@ -207,6 +226,12 @@ render_gauges(struct sbuf *b, const struct snap *s)
 	    (double)s->watermark_ms / 1000.0);
 	gauge(b, "zonetally_start_time_seconds", "When this daemon started, unix seconds.",
 	    s->start_s);
+	int werr = writer_failing(); /* live, not snapshotted: a failing commit never returns */
+	gauge(b, "zonetally_store_write_failing",
+	    "1 while commits fail (retried, nothing acknowledged), else 0.", werr != 0);
+	gauge(b, "zonetally_store_write_errno",
+	    "errno of the failing commit (28: disk full; -1: no errno), 0 while commits succeed.",
+	    werr);
 }
 
 /* Issue 6: CURVE handshakes the ZAP handler decided (both 0 while CURVE is off). */
@@ -234,11 +259,31 @@ render_readers(struct sbuf *b)
 	    "Query socket requests by result since start: answered, or refused busy (queue full).");
 	sb_printf(b, "zonetally_query_requests_total{result=\"answered\"} %" PRIu64 "\n", served);
 	sb_printf(b, "zonetally_query_requests_total{result=\"busy\"} %" PRIu64 "\n", busy);
-	gauge(b, "zonetally_feed_watchers", "Feed connections past their handshake.",
+	gauge(b, "zonetally_feed_watchers", "Feed connections open (handshaking or watching).",
 	    (double)watchers);
 	header(b, "zonetally_feed_watchers_refused_total", "counter",
 	    "Feed handshakes refused since start because [feed] max_watchers were connected.");
 	sb_printf(b, "zonetally_feed_watchers_refused_total %" PRIu64 "\n", refused);
+}
+
+/* Issue 14: the HTTP listener's own shares (read without m->mu: each has its own lock). */
+static void
+render_http(struct sbuf *b, struct metrics *m)
+{
+	unsigned open = 0;
+	uint64_t cut = 0, pages = 0, streams = 0;
+
+	web_conn_counts(m->conn, &open, &cut);
+	web_counts(m->web, &pages, &streams);
+	gauge(b, "zonetally_http_connections", "HTTP connections open, this scrape's included.",
+	    (double)open);
+	header(b, "zonetally_http_header_timeouts_total", "counter",
+	    "HTTP connections closed because a request's headers were late, since start.");
+	sb_printf(b, "zonetally_http_header_timeouts_total %" PRIu64 "\n", cut);
+	header(b, "zonetally_http_refused_total", "counter",
+	    "HTTP requests answered 503 because their share was full, by share, since start.");
+	sb_printf(b, "zonetally_http_refused_total{share=\"page\"} %" PRIu64 "\n", pages);
+	sb_printf(b, "zonetally_http_refused_total{share=\"stream\"} %" PRIu64 "\n", streams);
 }
 
 /* Formats the whole exposition; returns a malloc'd buffer or NULL. */
@@ -258,6 +303,7 @@ render(struct metrics *m, size_t *ret_len)
 	render_zap(&b);
 	render_readers(&b);
 	(void)pthread_mutex_unlock(&m->mu);
+	render_http(&b, m);
 	if (b.oom || b.p == NULL) {
 		sb_done(&b);
 		return NULL;
@@ -291,6 +337,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 	size_t len = 0;
 
 	(void)version, (void)data, (void)data_len, (void)req;
+	web_conn_request(m->conn, conn); /* the headers are in: the deadline no longer applies */
 	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
 		return reply(
 		    conn, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain", strdup("GET only\n"), 9);
@@ -336,15 +383,55 @@ record_bound(struct metrics *m)
 }
 
 /*
- * Starts the HTTP endpoint on `listen` ("A.B.C.D:PORT"; "" or "off": no endpoint, NULL
- * returned with no error).
+ * libmicrohttpd's messages: one per refused or cut connection, so a hostile client could
+ * fill the log with them; they go to debug, and /metrics counts what matters.
+ */
+static void
+mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[256];
+
+	(void)cls;
+	if (log_getlevel() < ZT_LOG_DEBUG)
+		return;
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+	msg[strcspn(msg, "\n")] = '\0';
+	log_debug("http: %s", msg);
+}
+
+/*
+ * Starts the listener (issue 14): a thread per connection (an event stream waits for the
+ * next commit inside its content callback, which would stall every other client of a
+ * single polling thread), at most http_max_connections of them and http_max_per_address
+ * from one IPv4 address; a request's headers must be complete within http_header_timeout_s
+ * (web_conn.c), and a connection silent for IDLE_TIMEOUT_S is closed.
+ */
+static struct MHD_Daemon *
+start_mhd(struct metrics *m, const struct zt_config *c, struct sockaddr_in *sa)
+{
+	return MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+	        MHD_USE_POLL | MHD_USE_ERROR_LOG,
+	    ntohs(sa->sin_port), NULL, NULL, on_request, m, MHD_OPTION_SOCK_ADDR,
+	    (struct sockaddr *)sa, MHD_OPTION_CONNECTION_LIMIT, (unsigned)c->http_max_connections,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)c->http_max_per_address,
+	    MHD_OPTION_CONNECTION_TIMEOUT, IDLE_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+	    (size_t)REQUEST_MEMORY, MHD_OPTION_THREAD_STACK_SIZE, (size_t)THREAD_STACK,
+	    MHD_OPTION_NOTIFY_CONNECTION, web_conn_notify, m->conn, MHD_OPTION_NOTIFY_COMPLETED,
+	    web_conn_completed, m->conn, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+}
+
+/*
+ * Starts the HTTP endpoint on c->metrics_listen ("A.B.C.D:PORT"; "" or "off": no endpoint,
+ * NULL returned with no error).
  * @param[out] ret the metrics (also when off: recording still works), freed by metrics_free
  * @return 0 or a negative errno (err says which address and why).
  */
 int
-metrics_new(const char *listen, struct web *web, struct metrics **ret, char *err, size_t errlen)
+metrics_new(
+    const struct zt_config *c, struct web *web, struct metrics **ret, char *err, size_t errlen)
 {
 	struct metrics *m = calloc(1, sizeof(*m));
+	const char *listen = c->metrics_listen;
 	struct sockaddr_in sa;
 
 	if (m == NULL || pthread_mutex_init(&m->mu, NULL) != 0) {
@@ -354,6 +441,7 @@ metrics_new(const char *listen, struct web *web, struct metrics **ret, char *err
 	}
 	m->s.start_s = (double)now_wall_ms() / 1000.0;
 	m->web = web;
+	metrics_set_reader_warn(m, c->reader_warn_s);
 	*ret = m;
 	if (listen[0] == '\0' || strcmp(listen, "off") == 0)
 		return 0;
@@ -361,17 +449,14 @@ metrics_new(const char *listen, struct web *web, struct metrics **ret, char *err
 		(void)snprintf(err, errlen, "metrics: bad listen address '%s'", listen);
 		return -EINVAL;
 	}
-	/* A thread per connection: an event stream waits for the next commit inside its
-	 * content callback, which would stall every other client of a single polling thread.
-	 * The connection limit bounds the threads; idle or unread connections time out. */
-	m->mhd = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-	        MHD_USE_POLL | MHD_USE_ERROR_LOG,
-	    ntohs(sa.sin_port), NULL, NULL, on_request, m, MHD_OPTION_SOCK_ADDR,
-	    (struct sockaddr *)&sa, MHD_OPTION_CONNECTION_LIMIT, MAX_CONNECTIONS,
-	    MHD_OPTION_CONNECTION_TIMEOUT, 10U, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-	    (size_t)REQUEST_MEMORY, MHD_OPTION_END);
+	int r = web_conn_new(c->http_header_timeout_s, &m->conn);
+	if (r < 0) {
+		(void)snprintf(err, errlen, "metrics: cannot start: %s", strerror(-r));
+		return r;
+	}
+	m->mhd = start_mhd(m, c, &sa);
 	if (m->mhd == NULL || record_bound(m) < 0) {
-		int r = errno != 0 ? -errno : -EIO;
+		r = errno != 0 ? -errno : -EIO;
 		(void)snprintf(
 		    err, errlen, "metrics: cannot listen on '%s': %s", listen, strerror(-r));
 		return r;
@@ -394,6 +479,7 @@ metrics_free(struct metrics *m)
 		return NULL;
 	if (m->mhd != NULL)
 		MHD_stop_daemon(m->mhd);
+	m->conn = web_conn_free(m->conn); /* after the daemon: its callbacks use it */
 	(void)pthread_mutex_destroy(&m->mu);
 	free(m->s.pubs);
 	free(m);
@@ -415,8 +501,8 @@ metrics_commit(struct metrics *m, const struct batch *b, const struct ingest *in
 	m->s.unknown_fields = in->unknown_fields;
 	for (size_t i = 0; i < b->n; i++) {
 		const struct zt_entry *e = &b->e[i];
-		/* batch.peer: 0 for the SUB socket, else the acknowledged path's peer */
-		struct path_counts *c = &m->s.path[b->peer != NULL && b->peer[i] != 0];
+		/* tag.peer: 0 for the SUB socket, else the acknowledged path's peer */
+		struct path_counts *c = &m->s.path[b->tag[i].peer != 0];
 		c->received++;
 		if (e->outcome <= ZT_OUT_REJECTED)
 			c->outcome[e->outcome]++;
@@ -441,19 +527,66 @@ metrics_reload(struct metrics *m, bool ok)
 	(void)pthread_mutex_unlock(&m->mu);
 }
 
+/*
+ * The publishers a scrape shows: at most MAX_PUBLISHERS, the busiest, those with gaps first.
+ * A min-heap on that rank while the store's publishers stream past (O(n log K)), so the one
+ * at the root is the first to leave; sorted by id afterwards for a stable exposition.
+ */
 struct pub_list {
 	struct zt_publisher *p;
 	size_t n, cap;
 };
+
+/* Whether a ranks below b: no gaps before gaps, then fewer messages, then the later id. */
+static bool
+pub_below(const struct zt_publisher *a, const struct zt_publisher *b)
+{
+	if ((a->gaps != 0) != (b->gaps != 0))
+		return a->gaps == 0;
+	if (a->received != b->received)
+		return a->received < b->received;
+	return strcmp(a->id, b->id) > 0;
+}
+
+static void
+pub_swap(struct zt_publisher *a, struct zt_publisher *b)
+{
+	struct zt_publisher t = *a;
+
+	*a = *b;
+	*b = t;
+}
+
+/* Restores the heap below i after its entry was replaced by a higher-ranked one. */
+static void
+pub_sift_down(struct pub_list *l, size_t i)
+{
+	for (;;) {
+		size_t c = 2 * i + 1, m = i;
+		if (c < l->n && pub_below(&l->p[c], &l->p[m]))
+			m = c;
+		if (c + 1 < l->n && pub_below(&l->p[c + 1], &l->p[m]))
+			m = c + 1;
+		if (m == i)
+			return;
+		pub_swap(&l->p[i], &l->p[m]);
+		i = m;
+	}
+}
 
 static int
 add_publisher(const struct zt_publisher *p, void *arg)
 {
 	struct pub_list *l = arg;
 
-	if (l->n == l->cap) {
-		if (l->cap == MAX_PUBLISHERS)
+	if (l->n == MAX_PUBLISHERS) { /* full: p replaces the lowest-ranked if it ranks above */
+		if (pub_below(p, &l->p[0]))
 			return 0;
+		l->p[0] = *p;
+		pub_sift_down(l, 0);
+		return 0;
+	}
+	if (l->n == l->cap) {
 		size_t cap = l->cap ? l->cap * 2 : 16;
 		cap = cap > MAX_PUBLISHERS ? MAX_PUBLISHERS : cap;
 		struct zt_publisher *np = realloc(l->p, cap * sizeof(*np));
@@ -462,8 +595,38 @@ add_publisher(const struct zt_publisher *p, void *arg)
 		l->p = np;
 		l->cap = cap;
 	}
-	l->p[l->n++] = *p;
+	size_t i = l->n++;
+	l->p[i] = *p;
+	while (i > 0 && pub_below(&l->p[i], &l->p[(i - 1) / 2])) {
+		pub_swap(&l->p[i], &l->p[(i - 1) / 2]);
+		i = (i - 1) / 2;
+	}
 	return 0;
+}
+
+static int
+pub_by_id(const void *a, const void *b)
+{
+	return strcmp(((const struct zt_publisher *)a)->id, ((const struct zt_publisher *)b)->id);
+}
+
+/*
+ * Logs a reader that has held one snapshot past reader_warn_s: when it first does, then
+ * again every reader_warn_s while it stays, so a stuck reader is in the log, not only in
+ * /metrics, without a line a second.
+ */
+static void
+warn_reader(struct metrics *m, const struct zt_oldest_reader *o, int64_t now)
+{
+	if (m->reader_warn_ms == 0 || o->pid == 0 || o->age_ms < m->reader_warn_ms ||
+	    (o->txnid == m->warned_txnid && now - m->warned_ms < m->reader_warn_ms))
+		return;
+	m->warned_txnid = o->txnid;
+	m->warned_ms = now;
+	log_warnx("store: process %d has held one read snapshot for %" PRId64 " s (%" PRIu64
+	          " commits behind, %" PRIu64 "%s pages that cannot be reused): the store grows "
+	          "while it stays; end that read transaction",
+	    o->pid, o->age_ms / 1000, o->behind, o->pinned_pages, o->pinned_partial ? "+" : "");
 }
 
 /*
@@ -489,17 +652,32 @@ metrics_refresh(struct metrics *m, struct zt_store *s)
 		r = zt_store_counters(s, &c);
 	if (r == 0)
 		r = zt_store_publishers(s, add_publisher, &l);
+	struct zt_oldest_reader old = {0};
+	if (r == 0)
+		r = zt_store_oldest_reader(s, &m->memo, now, &old);
 	if (r < 0) {
 		log_warnx("metrics: cannot read the store: %s, ignoring", zt_strerror(r));
 		free(l.p);
 		return;
 	}
+	if (l.n > 1)
+		qsort(l.p, l.n, sizeof(*l.p), pub_by_id);
 	(void)pthread_mutex_lock(&m->mu);
 	m->s.map_bytes = map, m->s.used_bytes = used;
 	m->s.readers = readers, m->s.readers_max = max;
+	m->s.oldest = old;
 	m->s.feed_seq = c.feed_seq, m->s.dedup_records = c.dedup_records;
 	m->s.watermark_ms = c.watermark_ms;
 	free(m->s.pubs);
 	m->s.pubs = l.p, m->s.npubs = l.n;
 	(void)pthread_mutex_unlock(&m->mu);
+	warn_reader(m, &old, now);
+}
+
+/* Sets [store] reader_warn_s (at start and on reload; main thread). */
+void
+metrics_set_reader_warn(struct metrics *m, uint32_t seconds)
+{
+	if (m != NULL)
+		m->reader_warn_ms = (int64_t)seconds * 1000;
 }

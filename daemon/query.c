@@ -16,6 +16,7 @@
 #include <zmq.h>
 
 #include "daemon.h"
+#include "query_stats.h"
 #include "zonetally.pb-c.h"
 
 #define TOP_MAX   100000u /* largest limit a top request may ask */
@@ -33,6 +34,7 @@ struct rbuf {
 	Zonetally__V1__TopicSeq *topics, **sp;
 	Zonetally__V1__Counters ctr;
 	uint64_t *by_reason;
+	struct query_pubs pubs; /* stats: the publishers */
 	char err[160];
 };
 
@@ -48,6 +50,7 @@ rbuf_done(struct rbuf *r)
 	free(r->topics);
 	free(r->sp);
 	free(r->by_reason);
+	query_pubs_done(&r->pubs);
 }
 
 /* Room for n blocks of up to 18 totals each. */
@@ -129,6 +132,23 @@ period_ok(uint32_t gran, uint32_t bucket)
 	}
 }
 
+/*
+ * True if level/code names a total the store keeps: the nation is 000000, a province one
+ * of the 31 NN0000 codes, a zone a code of the registry (the CLI's and /api/totals' rule).
+ */
+static bool
+names_total(struct zt_store *s, uint32_t level, uint32_t code)
+{
+	switch (level) {
+	case ZT_LEVEL_NATION:
+		return code == ZT_NATION_CODE;
+	case ZT_LEVEL_PROVINCE:
+		return code % 10000 == 0 && zt_province_name(code, false) != NULL;
+	default:
+		return zt_store_zone(s, code) != NULL;
+	}
+}
+
 static int
 op_get(struct query *q, const Req *rq, struct rbuf *r)
 {
@@ -136,6 +156,11 @@ op_get(struct query *q, const Req *rq, struct rbuf *r)
 	    !period_ok(rq->granularity, rq->bucket)) {
 		(void)snprintf(r->err, sizeof(r->err), "get: bad level, code or period");
 		return -EINVAL;
+	}
+	if (!names_total(q->store, rq->level, rq->code)) {
+		(void)snprintf(r->err, sizeof(r->err), "get: level %u code %06u names no total",
+		    rq->level, rq->code);
+		return -ENOENT;
 	}
 	struct zt_tkey k = {.level = (uint8_t)rq->level,
 	    .code = rq->code,
@@ -268,7 +293,8 @@ op_stats(struct query *q, Resp *resp, struct rbuf *r)
 	uint64_t map = 0, used = 0;
 	int rc = zt_store_counters(q->store, &c);
 
-	if (rc < 0 || (rc = zt_store_size(q->store, &map, &used)) < 0)
+	if (rc < 0 || (rc = zt_store_size(q->store, &map, &used)) < 0 ||
+	    (rc = query_pubs_read(q->store, &r->pubs)) < 0)
 		return rc;
 	r->by_reason = calloc(ZT_REJECT__COUNT, sizeof(*r->by_reason));
 	if (r->by_reason == NULL)
@@ -277,7 +303,8 @@ op_stats(struct query *q, Resp *resp, struct rbuf *r)
 	r->ctr = (Zonetally__V1__Counters)ZONETALLY__V1__COUNTERS__INIT;
 	r->ctr.has_received = r->ctr.has_accepted = r->ctr.has_duplicates = r->ctr.has_rejected =
 	    r->ctr.has_commits = r->ctr.has_watermark_ms = r->ctr.has_dedup_records =
-	        r->ctr.has_map_bytes = r->ctr.has_used_bytes = 1;
+	        r->ctr.has_map_bytes = r->ctr.has_used_bytes = r->ctr.has_rejects_kept =
+	            r->ctr.has_rejects_dropped = 1;
 	r->ctr.received = c.received;
 	r->ctr.accepted = c.accepted;
 	r->ctr.duplicates = c.duplicates;
@@ -287,9 +314,13 @@ op_stats(struct query *q, Resp *resp, struct rbuf *r)
 	r->ctr.dedup_records = c.dedup_records;
 	r->ctr.map_bytes = map;
 	r->ctr.used_bytes = used;
+	r->ctr.rejects_kept = c.rejects_kept;
+	r->ctr.rejects_dropped = c.rejects_dropped;
 	r->ctr.by_reason = r->by_reason;
 	r->ctr.n_by_reason = ZT_REJECT__COUNT;
 	resp->counters = &r->ctr;
+	resp->publishers = r->pubs.pp;
+	resp->n_publishers = r->pubs.n;
 	return 0;
 }
 

@@ -32,7 +32,8 @@ report(const struct daemon *d, bool ok, const char *text)
 
 /*
  * Writes the pid file and the initial reload status (generation 0), once the daemon is
- * ready. @return 0 or a negative errno.
+ * ready; the status even when the pid file fails (`zonetally reload` asks the lock, not
+ * the pid file). @return 0 or the pid file's negative errno.
  */
 int
 reload_files_write(const struct daemon *d)
@@ -41,8 +42,7 @@ reload_files_write(const struct daemon *d)
 
 	(void)snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
 	int r = state_file_write(d->conf->state_dir, ZT_PID_FILE, buf);
-	if (r == 0)
-		report(d, true, "started");
+	report(d, true, "started");
 	return r;
 }
 
@@ -102,6 +102,7 @@ apply_live(struct daemon *d)
 	d->w.opts.rejects_max = c->rejects_max;
 	query_limits(&d->query, c);
 	zap_feed_limit(c->feed_max_watchers);
+	metrics_set_reader_warn(d->metrics, c->reader_warn_s);
 }
 
 /* Reads, validates and merges the new file; on any failure the running config stays. */

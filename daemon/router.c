@@ -128,10 +128,9 @@ take_event(struct router *rt, const struct decode_opts *o, struct batch *b, uint
 		rt->window_drops++;
 		return 0;
 	}
-	struct zt_entry *e = batch_next(b, p, len);
+	struct zt_entry *e = batch_next(b, p, len, slot + 1);
 	if (e == NULL)
 		return -ENOMEM;
-	b->peer[b->n - 1] = slot + 1;
 	peer->inflight++;
 	peer->last_ms = now_monotonic_ms();
 	if (reason != ZT_REJECT_NONE)

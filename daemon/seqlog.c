@@ -43,11 +43,11 @@ seqlog_batch(const struct batch *b)
 		const struct zt_entry *e = &b->e[i];
 		if (!e->has_seq || e->seq_gap == 0 || !may_log())
 			continue;
-		const char *path = b->peer[i] != 0 ? "acknowledged" : "PUB";
+		const char *path = b->tag[i].peer != 0 ? "acknowledged" : "PUB";
 		if (e->seq_gap == ZT_SEQ_REGRESSION)
 			log_warnx("publisher '%s' restarted from sequence 1 (%s path)",
 			    e->ev.publisher, path);
-		else if (b->peer[i] != 0)
+		else if (b->tag[i].peer != 0)
 			log_info("publisher '%s': sequences %llu..%llu not received yet (%llu); "
 			         "not acknowledged past them until they are resent",
 			    e->ev.publisher, (unsigned long long)(e->ev.sequence - e->seq_gap),

@@ -37,44 +37,11 @@ static const struct {
     {"/dashboard.css", "dashboard.css", "text/css; charset=utf-8"},
 };
 
-/* Reads the bearer token file: one line, mode 0600 or stricter, like a CURVE key file. */
+/* Reads the bearer token file: the checks `zonetally check-config` makes (zt_keyfile.h). */
 static int
 load_token(struct web *w, const char *path, char *err, size_t errlen)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	struct stat st;
-	ssize_t n = -1;
-
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		int r = -errno;
-		(void)snprintf(err, errlen, "api_token_file '%s': %s", path, strerror(errno));
-		if (fd >= 0)
-			(void)close(fd);
-		return r;
-	}
-	if ((st.st_mode & 077) == 0)
-		n = read(fd, w->token, sizeof(w->token) - 1);
-	(void)close(fd);
-	if ((st.st_mode & 077) != 0) {
-		(void)snprintf(err, errlen,
-		    "api_token_file '%s': readable by group or others (chmod 600)", path);
-		return -EPERM;
-	}
-	while (
-	    n > 0 && (w->token[n - 1] == '\n' || w->token[n - 1] == '\r' || w->token[n - 1] == ' '))
-		n--;
-	for (ssize_t i = 0; i < n; i++)
-		if (w->token[i] <= ' ' || w->token[i] > '~')
-			n = -1;
-	if (n < 16 || (size_t)n >= sizeof(w->token) - 1) {
-		(void)snprintf(err, errlen,
-		    "api_token_file '%s': expected one line of 16 to %zu printable characters",
-		    path, sizeof(w->token) - 2);
-		return -EINVAL;
-	}
-	w->token[n] = '\0';
-	w->token_len = (size_t)n;
-	return 0;
+	return zt_token_load(path, w->token, sizeof(w->token), &w->token_len, err, errlen);
 }
 
 /*
@@ -96,6 +63,9 @@ web_new(const struct zt_config *c, struct zt_store *owner, const struct feed *f,
 		free(w);
 		return -ENOMEM;
 	}
+	atomic_init(&w->pages, 0);
+	atomic_init(&w->refused_pages, 0);
+	atomic_init(&w->refused_streams, 0);
 	w->q.feed = &w->feed;
 	w->q.max_request = c->query_max_request_bytes;
 	(void)snprintf(w->dir, sizeof(w->dir), "%s", c->dashboard_dir);
@@ -325,12 +295,9 @@ serve_file(const struct web *w, struct MHD_Connection *conn, size_t i)
 	return ret;
 }
 
-/*
- * Serves every URL but /metrics (libmicrohttpd's thread, GET or HEAD already checked).
- * @return MHD_YES or MHD_NO, as the access handler returns.
- */
-int
-web_request(struct web *w, struct MHD_Connection *conn, const char *url)
+/* Routes one request (web_request() holds one of the WEB_MAX_PAGES places). */
+static int
+route(struct web *w, struct MHD_Connection *conn, const char *url)
 {
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
 		if (strcmp(url, files[i].url) == 0)
@@ -347,4 +314,32 @@ web_request(struct web *w, struct MHD_Connection *conn, const char *url)
 		return api_stream(w, conn);
 	return web_error(
 	    conn, MHD_HTTP_NOT_FOUND, "no such API: /api/totals, /api/top, /api/stream");
+}
+
+/*
+ * Serves every URL but /metrics (libmicrohttpd's thread, GET or HEAD already checked). At
+ * most WEB_MAX_PAGES at once (a 503 beyond), so that requests queueing for the store handle
+ * cannot pile up; /metrics never counts against it.
+ * @return MHD_YES or MHD_NO, as the access handler returns.
+ */
+int
+web_request(struct web *w, struct MHD_Connection *conn, const char *url)
+{
+	if (atomic_fetch_add(&w->pages, 1) >= WEB_MAX_PAGES) {
+		(void)atomic_fetch_sub(&w->pages, 1);
+		(void)atomic_fetch_add(&w->refused_pages, 1);
+		return web_error(
+		    conn, MHD_HTTP_SERVICE_UNAVAILABLE, "too many requests in progress");
+	}
+	int r = route(w, conn, url);
+	(void)atomic_fetch_sub(&w->pages, 1);
+	return r;
+}
+
+/* The 503s given for WEB_MAX_PAGES and WEB_MAX_STREAMS since start (any thread). */
+void
+web_counts(struct web *w, uint64_t *ret_pages, uint64_t *ret_streams)
+{
+	*ret_pages = w != NULL ? atomic_load(&w->refused_pages) : 0;
+	*ret_streams = w != NULL ? atomic_load(&w->refused_streams) : 0;
 }

@@ -11,7 +11,7 @@
  * Each stream runs on its own libmicrohttpd connection thread: the content callback waits
  * there for the next commit (never on the main thread, which only appends to the history
  * under a short mutex). A stream that falls a whole history behind, or that the client
- * stops reading for the connection timeout, is dropped; at most MAX_STREAMS are open.
+ * stops reading for the connection timeout, is dropped; at most WEB_MAX_STREAMS are open.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -22,7 +22,6 @@
 
 #include "web_int.h"
 
-#define MAX_STREAMS    8
 #define BATCH          64    /* records copied out of the history per wake-up */
 #define STATS_EVERY_MS 1000  /* also the longest silence: it keeps proxies and timeouts calm */
 #define CHUNK          16384 /* libmicrohttpd's buffer per callback */
@@ -292,9 +291,11 @@ static bool
 take_slot(struct web *w)
 {
 	(void)pthread_mutex_lock(&w->mu);
-	bool ok = w->streams < MAX_STREAMS;
+	bool ok = w->streams < WEB_MAX_STREAMS;
 	w->streams += ok;
 	(void)pthread_mutex_unlock(&w->mu);
+	if (!ok)
+		(void)atomic_fetch_add(&w->refused_streams, 1);
 	return ok;
 }
 

@@ -25,6 +25,26 @@
 #define READER_CHECK_EVERY 60000 /* ms between mdb_reader_check calls */
 
 static pthread_t thread;
+/* The errno of the commit failing now (-1: a store error with no errno), 0 while commits
+ * succeed; written by the writer, read by the metrics thread. */
+static atomic_int failing;
+
+/* What a failed commit's code says in zonetally_store_write_errno. */
+static int
+errno_of(int rc)
+{
+	return rc < 0 && rc > -4096 ? -rc : -1;
+}
+
+/*
+ * Whether commits are failing now, for /metrics: the errno of the last failed attempt
+ * (ENOSPC for a full disk; -1 for a store error that is no errno), or 0 once one succeeds.
+ */
+int
+writer_failing(void)
+{
+	return atomic_load(&failing);
+}
 
 static void
 sleep_ms(int ms)
@@ -52,17 +72,20 @@ apply_batch(struct writer *w, struct batch *b)
 		b->rc = zt_store_apply(w->store, b->e, b->n, &opts, &b->res);
 		b->apply_us = now_monotonic_us() - t0;
 		if (b->rc >= 0) {
+			atomic_store(&failing, 0);
 			if (attempt > 1)
 				log_warnx("store: commit succeeded after %d attempts; "
 				          "acknowledging again",
 				    attempt);
 			return;
 		}
+		atomic_store(&failing, errno_of(b->rc));
 		if (atomic_load(&w->give_up))
 			return;
-		log_warnx("store: COMMIT FAILED (attempt %d) for %zu messages: %s; nothing is "
+		log_warnx("store: COMMIT FAILED (attempt %d) for %zu messages: %s%s; nothing is "
 		          "acknowledged until it succeeds, retrying in %d ms",
-		    attempt, b->n, zt_strerror(b->rc), pause);
+		    attempt, b->n, zt_strerror(b->rc),
+		    b->rc == -ENOSPC ? " (free space on the store's filesystem)" : "", pause);
 		sleep_ms(pause);
 		pause = pause * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : pause * 2;
 	}

@@ -47,13 +47,17 @@ struct zt_config {
 	int64_t max_value_fen; /* per declaration */
 
 	/* [store] */
-	uint64_t map_size_mb; /* initial LMDB map size; grows when full */
-	uint32_t rejects_max; /* rejected messages kept for inspection */
+	uint64_t map_size_mb;   /* initial LMDB map size; grows when full */
+	uint32_t rejects_max;   /* rejected messages kept for inspection */
+	uint32_t reader_warn_s; /* issue 14: warn of a snapshot held longer; 0: never */
 
 	/* [metrics] */
 	char *metrics_listen; /* ADDR:PORT of the Prometheus endpoint; "" or "off": none */
 	char *dashboard_dir;  /* issue 8: the dashboard's static files, served at / */
 	char *api_token_file; /* issue 8: bearer token for /api/ ("": none); relative to the file */
+	uint32_t http_max_connections;  /* issue 14: HTTP connections (threads) at once */
+	uint32_t http_max_per_address;  /* of them from one IPv4 address */
+	uint32_t http_header_timeout_s; /* a request's line and headers must be in by then */
 	/* [ingest], acknowledged path (daemon/router.c) */
 	char *router_bind;      /* ROUTER binds here (DEALER publishers connect); "" = off */
 	uint32_t router_window; /* messages of one peer received but not yet acked, at most */

@@ -80,6 +80,20 @@ bool zt_key_name_ok(const char *name);
  */
 int zt_keyfile_resolve(const char *config_path, const char *path, char *out, size_t size);
 
+#define ZT_TOKEN_MIN 16  /* characters of an API bearer token, at least */
+#define ZT_TOKEN_MAX 256 /* and at most (the daemon's WEB_TOKEN_MAX) */
+
+/*
+ * Reads the HTTP API's bearer token file ([metrics] api_token_file): one line of
+ * ZT_TOKEN_MIN to cap - 2 printable characters, in a file of mode 0600 or stricter, like a
+ * CURVE secret key file. One check for the daemon and `zonetally check-config`.
+ * @param[out] buf the token, NUL-terminated (cap bytes); ret_len its length
+ * @return 0; -EPERM (readable by group or others); -EINVAL (not such a line); a negative
+ *     errno of open(). err says which file and why.
+ */
+int zt_token_load(
+    const char *path, char *buf, size_t cap, size_t *ret_len, char *err, size_t errlen);
+
 /* ---- allowlist directories (allowlist.c) ---- */
 
 /* One authorised client key: NAME.pub of an allowlist directory. */

@@ -31,3 +31,22 @@ echo "== the dashboard's files (issue 8)"
 for f in index.html dashboard.js dashboard.css; do
 	test -s "/usr/share/zonetally/dashboard/$f"
 done
+
+echo "== the contract, the man pages, the copyright file; no internal static library (issue 19)"
+test -s /usr/share/zonetally/proto/zonetally.proto
+for page in man1/zonetally.1 man1/zonetally-pub.1 man5/zonetallyd.conf.5 man8/zonetallyd.8; do
+	test -s "/usr/share/man/$page"
+	man -l "/usr/share/man/$page" >/dev/null
+done
+grep -q "zones.csv" /usr/share/doc/zonetally/copyright
+if dpkg -L zonetally | grep -E '/lib(zonetally|zt_[a-z]+)\.a$'; then
+	echo "internal static libraries are in the package"
+	exit 1
+fi
+for prog in /usr/bin/zonetally /usr/bin/zonetally-pub /usr/sbin/zonetallyd; do
+	"$prog" --version
+	"$prog" --help >/dev/null
+done
+
+echo "== the backup directory of the README's example belongs to zonetally"
+test "$(stat -c %U:%G /var/backups/zonetally)" = zonetally:zonetally

@@ -94,7 +94,9 @@ publish_and_wait() {
 
 heading() { printf '\n== %s ==\n' "$*"; }
 
-echo "zonetally demo: $events messages of Singles' Day, $day (CST),"
+# counts a person reads get thousands separators, as the CLI prints them
+thousands() { printf '%s' "$1" | sed ':a;s/\B[0-9]\{3\}\>/,&/;ta'; }
+echo "zonetally demo: $(thousands "$events") messages of Singles' Day, $day (CST),"
 echo "with 1 % resent by the publisher and 0.5 % cancellations or returns"
 start_daemon
 echo "daemon ready on $endpoint; publishing..."

@@ -18,6 +18,9 @@ struct actx {
 	int64_t now_ms;
 	int64_t future_limit; /* events after this are FUTURE_TIME */
 	uint32_t cutoff_day;  /* events of days before this are TOO_OLD; 0: no cutoff */
+	uint32_t horizon;     /* first day with every dedup record kept (horizon.c) */
+	uint32_t horizon0;    /* as loaded */
+	bool horizon_stored;  /* the store holds the horizon key */
 	bool coalesce;        /* deltas go to cells (see coalesce_safe()) */
 	struct tail dedup_tail, age_tail;
 	struct ctr_rec ctr;
@@ -33,13 +36,18 @@ sat_add(int64_t a, int64_t b)
 	return r;
 }
 
-/* The first CST day that the dedup window still covers, from the watermark. */
+/*
+ * The first CST day still judged: the one the dedup window covers from the watermark, or
+ * the dedup horizon if that is later (a window wider than the records kept cannot see
+ * duplicates below the horizon, see horizon.c).
+ */
 static uint32_t
-cutoff_of(int64_t watermark_ms, uint32_t window_days)
+cutoff_of(int64_t watermark_ms, uint32_t window_days, uint32_t horizon)
 {
-	if (watermark_ms == 0 || window_days == 0)
-		return 0;
-	return zt_cst_day(sat_add(watermark_ms, -(int64_t)window_days * ZT_DAY_MS));
+	uint32_t c = 0;
+	if (watermark_ms != 0 && window_days != 0)
+		c = zt_cst_day(sat_add(watermark_ms, -(int64_t)window_days * ZT_DAY_MS));
+	return c > horizon ? c : horizon;
 }
 
 /*
@@ -192,7 +200,7 @@ commit_event(struct zt_store *s, struct actx *a, const struct zt_event *ev, uint
 	a->ctr.c.dedup_records++;
 	if (ev->declared_at_ms > a->ctr.c.watermark_ms) {
 		a->ctr.c.watermark_ms = ev->declared_at_ms;
-		a->cutoff_day = cutoff_of(ev->declared_at_ms, a->o->dedup_window_days);
+		a->cutoff_day = cutoff_of(ev->declared_at_ms, a->o->dedup_window_days, a->horizon);
 	}
 	return 0;
 }
@@ -278,7 +286,7 @@ undo:
 	if (rc < 0)
 		return rc;
 	/* the id was claimed for this event only: take it back, nothing else changed */
-	zt_dd_unclaim(s, ev->id);
+	zt_dd_unclaim(s, i);
 	return reject(ret_reason, rc);
 }
 
@@ -356,11 +364,15 @@ age_id(const MDB_val *k, const MDB_val *v, MDB_val *ret)
 	return 0;
 }
 
-/* Deletes expired dedup records, oldest day first, at most prune_max. */
+/*
+ * Deletes expired dedup records, oldest day first, at most prune_max, and moves the
+ * horizon past the last day it deleted from, in the same transaction: every record of the
+ * days before that one is gone, and of that day perhaps only some.
+ */
 static int
 prune(struct zt_store *s, struct actx *a)
 {
-	uint32_t max = a->o->prune_max ? a->o->prune_max : ZT_PRUNE_DEFAULT;
+	uint32_t max = a->o->prune_max ? a->o->prune_max : ZT_PRUNE_DEFAULT, last = 0;
 	MDB_cursor *cur;
 	MDB_val k, v;
 	if (a->cutoff_day == 0)
@@ -373,7 +385,7 @@ prune(struct zt_store *s, struct actx *a)
 		MDB_val id;
 		if ((rc = age_id(&k, &v, &id)) < 0)
 			break;
-		if (be32_get(k.mv_data) >= a->cutoff_day)
+		if ((last = be32_get(k.mv_data)) >= a->cutoff_day)
 			break;
 		if ((rc = mdb_del(a->txn, s->dedup, &id, NULL)) != 0 && rc != MDB_NOTFOUND)
 			break;
@@ -381,6 +393,8 @@ prune(struct zt_store *s, struct actx *a)
 			break;
 		a->res.pruned++;
 		a->ctr.c.dedup_records -= a->ctr.c.dedup_records > 0;
+		uint32_t h = zt_next_day(last);
+		a->horizon = h > a->horizon ? h : a->horizon;
 	}
 	mdb_cursor_close(cur);
 	if (rc == MDB_NOTFOUND || rc == 0)
@@ -425,6 +439,10 @@ finish(struct zt_store *s, struct actx *a, size_t n)
 	    (rc = zt_pub_flush(s, a->txn, a->now_ms)) < 0 || (rc = prune(s, a)) < 0 ||
 	    (rc = trim_rejects(s, a)) < 0)
 		return rc;
+	/* the key is written once even if 0, so that only stores older than it derive one */
+	if ((a->horizon != a->horizon0 || !a->horizon_stored) &&
+	    (rc = zt_horizon_put(s, a->txn, a->horizon)) < 0)
+		return rc;
 	a->ctr.c.received += n;
 	a->ctr.c.commits++;
 	a->ctr.c.feed_seq++;
@@ -435,6 +453,7 @@ finish(struct zt_store *s, struct actx *a, size_t n)
 		return zt_wr_err(rc);
 	a->res.feed_seq = a->ctr.c.feed_seq;
 	a->res.watermark_ms = a->ctr.c.watermark_ms;
+	a->res.batch_steps = s->steps;
 	return 0;
 }
 
@@ -443,11 +462,13 @@ finish(struct zt_store *s, struct actx *a, size_t n)
  * same batch. After a daemon restart a publisher's queued messages can arrive before the
  * resend of the ones the crash lost, so a reversal may precede its original in a batch;
  * judged in arrival order it would be rejected as reversal_unknown although the batch
- * holds the answer. Such entries are applied after the rest of the batch instead.
+ * holds the answer. Such entries are applied after the rest of the batch instead. The
+ * later original is found among the batch's candidates in id order (zt_dd_decl_after()):
+ * O(log n), where a scan of the rest of the batch made a batch of reversals quadratic.
  * @return 1 defer; 0 apply now; negative error.
  */
 static int
-defer_reversal(struct zt_store *s, struct actx *a, const struct zt_entry *e, size_t n, size_t i)
+defer_reversal(struct zt_store *s, struct actx *a, const struct zt_entry *e, size_t i)
 {
 	const struct zt_event *ev = &e[i].ev;
 	if (e[i].reason_in != ZT_REJECT_NONE || ev->kind == ZT_KIND_DECLARATION)
@@ -457,11 +478,7 @@ defer_reversal(struct zt_store *s, struct actx *a, const struct zt_entry *e, siz
 	int rc = zt_dd_get(s, a->txn, ev->ref_id, &orig);
 	if (rc != 1)
 		return rc < 0 ? rc : 0;
-	for (size_t j = i + 1; j < n; j++)
-		if (e[j].reason_in == ZT_REJECT_NONE && e[j].ev.kind == ZT_KIND_DECLARATION &&
-		    memcmp(e[j].ev.id, ev->ref_id, ZT_EVENT_ID_LEN) == 0)
-			return 1;
-	return 0;
+	return zt_dd_decl_after(s, ev->ref_id, i);
 }
 
 /* Applies every entry, the deferred reversals last (see defer_reversal()). */
@@ -471,7 +488,7 @@ apply_all(struct zt_store *s, struct actx *a, const struct zt_entry *e, size_t n
 	size_t ndefer = 0;
 	int rc;
 	for (size_t i = 0; i < n; i++) {
-		if ((rc = defer_reversal(s, a, e, n, i)) < 0)
+		if ((rc = defer_reversal(s, a, e, i)) < 0)
 			return rc;
 		s->deferred[i] = (uint8_t)rc;
 		ndefer += (size_t)rc;
@@ -526,9 +543,13 @@ attempt(struct zt_store *s, struct zt_entry *e, size_t n, struct actx *a)
 	if (rc != 0)
 		return zt_wr_err(rc);
 	zt_tab_begin(s);
+	s->steps = 0;
 	if ((rc = zt_counters_load(s, a->txn, &a->ctr)) < 0)
 		goto fail;
-	a->cutoff_day = cutoff_of(a->ctr.c.watermark_ms, a->o->dedup_window_days);
+	if ((rc = zt_horizon_load(s, a->txn, &a->ctr, &a->horizon, &a->horizon_stored)) < 0)
+		goto fail;
+	a->horizon0 = a->horizon;
+	a->cutoff_day = cutoff_of(a->ctr.c.watermark_ms, a->o->dedup_window_days, a->horizon);
 	if ((rc = tail_load(a->txn, s->dedup, &a->dedup_tail)) < 0 ||
 	    (rc = tail_load(a->txn, s->dedup_age, &a->age_tail)) < 0 ||
 	    (rc = zt_dd_begin(s, n)) < 0 ||
@@ -574,6 +595,10 @@ reserve_out(struct zt_store *s, size_t n)
 	if (c == NULL)
 		return -ENOMEM;
 	s->cand = c;
+	uint32_t *run = realloc(s->run, n * sizeof(*run));
+	if (run == NULL)
+		return -ENOMEM;
+	s->run = run;
 	s->out_cap = n;
 	return 0;
 }
@@ -608,7 +633,7 @@ zt_store_apply(struct zt_store *s, struct zt_entry *e, size_t n, const struct zt
 		a.res = (struct zt_apply_result){0};
 	}
 	if (rc < 0)
-		return rc;
+		return zt_io_err(s, rc);
 	s->changed_ok = true;
 	for (size_t i = 0; i < n; i++) {
 		e[i].outcome = s->out[i];

@@ -62,18 +62,24 @@ static int
 cells_rehash(struct zt_store *s, uint32_t new_cap)
 {
 	struct cell *nc = calloc(new_cap, sizeof(*nc));
-	if (nc == NULL)
+	uint32_t *nl = malloc(new_cap / 2 * sizeof(*nl));
+	if (nc == NULL || nl == NULL) {
+		free(nc);
+		free(nl);
 		return -ENOMEM;
-	for (uint32_t i = 0; i < s->cell_cap; i++) {
-		if (s->cells[i].gen != s->cgen)
-			continue;
-		uint32_t j = cell_hash(s->cells[i].key) & (new_cap - 1);
-		while (nc[j].gen == s->cgen)
+	}
+	for (uint32_t k = 0; k < s->cell_used; k++) {
+		const struct cell *c = &s->cells[s->cell_list[k]];
+		uint32_t j = cell_hash(c->key) & (new_cap - 1);
+		while (++s->steps && nc[j].gen == s->cgen)
 			j = (j + 1) & (new_cap - 1);
-		nc[j] = s->cells[i];
+		nc[j] = *c;
+		nl[k] = j;
 	}
 	free(s->cells);
+	free(s->cell_list);
 	s->cells = nc;
+	s->cell_list = nl;
 	s->cell_cap = new_cap;
 	return 0;
 }
@@ -89,13 +95,13 @@ zt_cells_add(struct zt_store *s, const struct zt_event *ev, uint32_t day, const 
 	}
 	uint64_t key = cell_key(ev->zone, day, ev->direction, ev->mode);
 	uint32_t mask = s->cell_cap - 1, j = cell_hash(key) & mask;
-	for (; s->cells[j].gen == s->cgen; j = (j + 1) & mask)
+	for (; ++s->steps && s->cells[j].gen == s->cgen; j = (j + 1) & mask)
 		if (s->cells[j].key == key)
 			break;
 	struct cell *c = &s->cells[j];
 	if (c->gen != s->cgen) {
 		*c = (struct cell){.key = key, .gen = s->cgen};
-		s->cell_used++;
+		s->cell_list[s->cell_used++] = j;
 	}
 	for (int f = 0; f < 4; f++)
 		c->d[f] += d[f];
@@ -107,10 +113,8 @@ zt_cells_add(struct zt_store *s, const struct zt_event *ev, uint32_t day, const 
 int
 zt_cells_flush(struct zt_store *s)
 {
-	for (uint32_t i = 0; i < s->cell_cap; i++) {
-		const struct cell *c = &s->cells[i];
-		if (c->gen != s->cgen)
-			continue;
+	for (uint32_t k = 0; k < s->cell_used; k++) {
+		const struct cell *c = &s->cells[s->cell_list[k]];
 		uint32_t zone = (uint32_t)(c->key >> 32), day = (uint32_t)(c->key >> 5) & 0x7FFFFFF;
 		uint8_t keys[ZT_EVENT_TOTALS][ZT_TKEY_LEN];
 		zt_event_keys(zone, day, (uint8_t)(c->key >> 3 & 3), (uint8_t)(c->key & 7), keys);

@@ -13,27 +13,21 @@
  *   3. zt_dd_flush(): the pending records are written in id order through one cursor,
  *      appended where they sort after the DB's last key (time-ordered ids).
  *
- * The pending table lives in struct zt_store and is reused; nothing is allocated per event.
+ * Every lookup of an id in the batch goes through the candidates sorted for step 1: an
+ * entry's own id by its run number, any other id (a reversal's original) by binary search,
+ * so no shape of batch (ids that collide in a hash, one id resent n times, n reversals of
+ * unknown originals) costs more than O(n log n). The tables live in struct zt_store and are
+ * reused; nothing is allocated per event.
  */
 #include <errno.h>
 #include <stdlib.h>
 
 #include "store_int.h"
 
-static uint32_t
-id_hash(const uint8_t id[ZT_EVENT_ID_LEN])
-{
-	uint64_t h = (be64_get(id) ^ be64_get(id + 8)) * 0x9E3779B97F4A7C15ull;
-	return (uint32_t)(h >> 32);
-}
-
-/* Makes room for n claims and empties the table. @return 0 or -ENOMEM. */
+/* Makes room for the claims of n entries and empties the table. @return 0 or -ENOMEM. */
 int
 zt_dd_begin(struct zt_store *s, size_t n)
 {
-	size_t cap = 64;
-	while (cap < 2 * n)
-		cap *= 2;
 	if (n > UINT32_MAX / 4)
 		return -ENOMEM;
 	if (n > s->pend_cap) {
@@ -43,32 +37,47 @@ zt_dd_begin(struct zt_store *s, size_t n)
 		s->pend = p;
 		s->pend_cap = n;
 	}
-	if (cap > s->pslot_cap) {
-		uint32_t *h = realloc(s->pslot, cap * sizeof(*h));
-		if (h == NULL)
+	if (n > s->run_pend_cap) {
+		uint32_t *r = realloc(s->run_pend, n * sizeof(*r));
+		if (r == NULL)
 			return -ENOMEM;
-		s->pslot = h;
-		s->pslot_cap = cap;
+		s->run_pend = r;
+		s->run_pend_cap = n;
 	}
-	/* sized to this batch, so that a small batch after a large one clears little */
-	s->pslot_mask = cap - 1;
-	memset(s->pslot, 0, cap * sizeof(*s->pslot));
 	s->npend = 0;
+	s->ncand = 0;
 	return 0;
 }
 
-/* The pending record of id, live or dropped, or NULL. */
-static struct dd_pend *
-pend_find(const struct zt_store *s, const uint8_t id[ZT_EVENT_ID_LEN], uint32_t *ret_slot)
+/*
+ * The index in s->cand of the first candidate with this id, or UINT32_MAX if no entry of
+ * the batch has it: a binary search, each comparison one step of s->steps.
+ */
+static uint32_t
+run_find(struct zt_store *s, const uint8_t id[ZT_EVENT_ID_LEN])
 {
-	size_t mask = s->pslot_mask, j = id_hash(id) & mask;
-	for (; s->pslot[j] != 0; j = (j + 1) & mask) {
-		struct dd_pend *p = &s->pend[s->pslot[j] - 1];
-		if (memcmp(p->id, id, ZT_EVENT_ID_LEN) == 0)
-			return p;
+	size_t lo = 0, hi = s->ncand;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		s->steps++;
+		if (memcmp(s->cand[mid].id, id, ZT_EVENT_ID_LEN) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
-	*ret_slot = (uint32_t)j;
-	return NULL;
+	if (lo < s->ncand && memcmp(s->cand[lo].id, id, ZT_EVENT_ID_LEN) == 0)
+		return (uint32_t)lo;
+	return UINT32_MAX;
+}
+
+/* The live claim of the id whose first candidate is run, or NULL. */
+static struct dd_pend *
+run_claim(const struct zt_store *s, uint32_t run)
+{
+	if (run == UINT32_MAX || s->run_pend[run] == 0)
+		return NULL;
+	struct dd_pend *p = &s->pend[s->run_pend[run] - 1];
+	return p->live ? p : NULL;
 }
 
 /* Whether an id sorts after the DB's last key (and so is not in it). */
@@ -99,6 +108,28 @@ sort_candidates(struct dd_cand *c, size_t m)
 }
 
 /*
+ * Numbers the runs of equal ids in the sorted candidates: each entry learns its run
+ * (s->run), each run starts with no claim and records its last declaration, so that every
+ * later lookup of an id in the batch is a binary search or an index, never a scan.
+ */
+static void
+number_runs(struct zt_store *s, const struct zt_entry *e)
+{
+	struct dd_cand *c = s->cand;
+	uint32_t start = 0;
+	for (size_t k = 0; k < s->ncand; k++) {
+		if (k == 0 || memcmp(c[k].id, c[k - 1].id, ZT_EVENT_ID_LEN) != 0) {
+			start = (uint32_t)k;
+			c[k].last_decl = 0;
+			s->run_pend[k] = 0;
+		}
+		s->run[c[k].entry] = start;
+		if (e[c[k].entry].ev.kind == ZT_KIND_DECLARATION)
+			c[start].last_decl = c[k].entry + 1; /* entries ascend within a run */
+	}
+}
+
+/*
  * Looks up, in id order, whether each candidate's id (entries the validator passed) is in
  * the dedup DB; s->dd_exists[i] says so. @return 0 or a negative error.
  */
@@ -116,6 +147,8 @@ zt_dd_prefetch(
 		c[m++].entry = (uint32_t)i;
 	}
 	sort_candidates(c, m);
+	s->ncand = m;
+	number_runs(s, e);
 	MDB_cursor *cur;
 	int rc = mdb_cursor_open(txn, s->dedup, &cur);
 	if (rc != 0)
@@ -137,26 +170,35 @@ zt_dd_prefetch(
 	return zt_wr_err(rc);
 }
 
+/* Whether an entry after entry i is a declaration with this id (a candidate). */
+bool
+zt_dd_decl_after(struct zt_store *s, const uint8_t id[ZT_EVENT_ID_LEN], size_t i)
+{
+	uint32_t run = run_find(s, id);
+	return run != UINT32_MAX && s->cand[run].last_decl > i + 1;
+}
+
 /*
- * Claims id for entry i with its record: 1 if the id is taken (in the DB, or claimed earlier
- * in the batch), 0 if claimed now, -ENOMEM.
+ * Claims entry i's id (a candidate's) with its record: 1 if the id is taken (in the DB, or
+ * claimed earlier in the batch), 0 if claimed now, -ENOMEM.
  */
 int
 zt_dd_claim(
     struct zt_store *s, size_t i, const uint8_t id[ZT_EVENT_ID_LEN], const uint8_t *rec, size_t len)
 {
-	uint32_t slot = 0;
-	if (s->dd_exists[i])
+	uint32_t run = s->run[i];
+	s->steps++;
+	if (s->dd_exists[i] || run_claim(s, run) != NULL)
 		return 1;
-	struct dd_pend *p = pend_find(s, id, &slot);
-	if (p != NULL && p->live)
-		return 1;
-	if (p == NULL) {
+	struct dd_pend *p;
+	if (s->run_pend[run] != 0) {
+		p = &s->pend[s->run_pend[run] - 1]; /* taken back earlier: reuse it */
+	} else {
 		if (s->npend == s->pend_cap)
 			return -ENOMEM; /* zt_dd_begin() sized it for the batch */
 		p = &s->pend[s->npend++];
 		memcpy(p->id, id, ZT_EVENT_ID_LEN);
-		s->pslot[slot] = (uint32_t)s->npend;
+		s->run_pend[run] = (uint32_t)s->npend;
 	}
 	memcpy(p->rec, rec, len);
 	p->len = (uint8_t)len;
@@ -164,12 +206,11 @@ zt_dd_claim(
 	return 0;
 }
 
-/* Takes back a claim of this batch (its event was rejected after all). */
+/* Takes back entry i's claim (its event was rejected after all). */
 void
-zt_dd_unclaim(struct zt_store *s, const uint8_t id[ZT_EVENT_ID_LEN])
+zt_dd_unclaim(struct zt_store *s, size_t i)
 {
-	uint32_t slot;
-	struct dd_pend *p = pend_find(s, id, &slot);
+	struct dd_pend *p = run_claim(s, s->run[i]);
 	if (p != NULL)
 		p->live = 0;
 }
@@ -178,10 +219,9 @@ zt_dd_unclaim(struct zt_store *s, const uint8_t id[ZT_EVENT_ID_LEN])
 int
 zt_dd_get(struct zt_store *s, MDB_txn *txn, const uint8_t id[ZT_EVENT_ID_LEN], struct dd_rec *ret)
 {
-	uint32_t slot;
-	struct dd_pend *p = pend_find(s, id, &slot);
+	struct dd_pend *p = run_claim(s, run_find(s, id));
 	MDB_val v;
-	if (p != NULL && p->live) {
+	if (p != NULL) {
 		v = (MDB_val){p->len, p->rec};
 		return zt_dd_decode(&v, ret);
 	}
@@ -199,9 +239,8 @@ int
 zt_dd_update(struct zt_store *s, MDB_txn *txn, const uint8_t id[ZT_EVENT_ID_LEN],
     const uint8_t *rec, size_t len)
 {
-	uint32_t slot;
-	struct dd_pend *p = pend_find(s, id, &slot);
-	if (p != NULL && p->live) {
+	struct dd_pend *p = run_claim(s, run_find(s, id));
+	if (p != NULL) {
 		memcpy(p->rec, rec, len);
 		p->len = (uint8_t)len;
 		return 0;

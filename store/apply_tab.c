@@ -44,23 +44,29 @@ zt_tab_begin(struct zt_store *s)
 	zt_cells_begin(s);
 }
 
-/* Moves the current generation's slots into a table of new_cap slots. */
+/* Moves the batch's slots into a table of new_cap slots (and a list of new_cap / 2). */
 static int
 tab_rehash(struct zt_store *s, uint32_t new_cap)
 {
 	struct tslot *nt = calloc(new_cap, sizeof(*nt));
-	if (nt == NULL)
+	uint32_t *nl = malloc(new_cap / 2 * sizeof(*nl));
+	if (nt == NULL || nl == NULL) {
+		free(nt);
+		free(nl);
 		return -ENOMEM;
-	for (uint32_t i = 0; i < s->tab_cap; i++) {
-		if (s->tab[i].gen != s->gen)
-			continue;
-		uint32_t j = key_hash(s->tab[i].key) & (new_cap - 1);
-		while (nt[j].gen == s->gen)
+	}
+	for (uint32_t k = 0; k < s->tab_used; k++) {
+		const struct tslot *t = &s->tab[s->tab_list[k]];
+		uint32_t j = key_hash(t->key) & (new_cap - 1);
+		while (++s->steps && nt[j].gen == s->gen)
 			j = (j + 1) & (new_cap - 1);
-		nt[j] = s->tab[i];
+		nt[j] = *t;
+		nl[k] = j;
 	}
 	free(s->tab);
+	free(s->tab_list);
 	s->tab = nt;
+	s->tab_list = nl;
 	s->tab_cap = new_cap;
 	return 0;
 }
@@ -85,7 +91,7 @@ static uint32_t
 tab_slot(struct zt_store *s, const uint8_t key[ZT_TKEY_LEN])
 {
 	uint32_t mask = s->tab_cap - 1, j = key_hash(key) & mask;
-	for (; s->tab[j].gen == s->gen; j = (j + 1) & mask)
+	for (; ++s->steps && s->tab[j].gen == s->gen; j = (j + 1) & mask)
 		if (memcmp(s->tab[j].key, key, ZT_TKEY_LEN) == 0)
 			return j;
 	struct tslot *t = &s->tab[j];
@@ -94,7 +100,7 @@ tab_slot(struct zt_store *s, const uint8_t key[ZT_TKEY_LEN])
 	t->gen = s->gen;
 	t->changed = 0;
 	t->loaded = 0;
-	s->tab_used++;
+	s->tab_list[s->tab_used++] = j; /* zt_tab_reserve() kept used below cap / 2 */
 	return j;
 }
 
@@ -207,11 +213,13 @@ dirty_sorted(struct zt_store *s)
 		s->dirty_cap = s->tab_used;
 	}
 	uint32_t n = 0;
-	for (uint32_t i = 0; i < s->tab_cap; i++)
-		if (s->tab[i].gen == s->gen && s->tab[i].changed) {
+	for (uint32_t k = 0; k < s->tab_used && ++s->steps; k++) {
+		uint32_t i = s->tab_list[k];
+		if (s->tab[i].changed) {
 			memcpy(s->dirty[n].key, s->tab[i].key, ZT_TKEY_LEN);
 			s->dirty[n++].slot = i;
 		}
+	}
 	if (n > 1)
 		qsort(s->dirty, n, sizeof(*s->dirty), dirty_cmp);
 	return n;
@@ -264,31 +272,29 @@ zt_tab_flush(struct zt_store *s, MDB_txn *txn, uint32_t *ret_written)
 	return 0;
 }
 
-static uint32_t
-id_hash(const char *id)
-{
-	uint32_t h = 2166136261u;
-	for (; *id; id++)
-		h = (h ^ (uint8_t)*id) * 16777619u;
-	return h;
-}
-
 static int
 ptab_rehash(struct zt_store *s, uint32_t new_cap)
 {
 	struct pslot *nt = calloc(new_cap, sizeof(*nt));
-	if (nt == NULL)
+	uint32_t *nl = malloc(new_cap / 2 * sizeof(*nl));
+	if (nt == NULL || nl == NULL) {
+		free(nt);
+		free(nl);
 		return -ENOMEM;
-	for (uint32_t i = 0; i < s->ptab_cap; i++) {
-		if (s->ptab[i].gen != s->pgen)
-			continue;
-		uint32_t j = s->ptab[i].hash & (new_cap - 1);
-		while (nt[j].gen == s->pgen)
+	}
+	zt_hash_key_init(s);
+	for (uint32_t k = 0; k < s->ptab_used; k++) {
+		const struct pslot *p = &s->ptab[s->ptab_list[k]];
+		uint32_t j = p->hash & (new_cap - 1);
+		while (++s->steps && nt[j].gen == s->pgen)
 			j = (j + 1) & (new_cap - 1);
-		nt[j] = s->ptab[i];
+		nt[j] = *p;
+		nl[k] = j;
 	}
 	free(s->ptab);
+	free(s->ptab_list);
 	s->ptab = nt;
+	s->ptab_list = nl;
 	s->ptab_cap = new_cap;
 	return 0;
 }
@@ -325,8 +331,10 @@ zt_pub_get(struct zt_store *s, MDB_txn *txn, const char *id, struct zt_publisher
 		if (rc < 0)
 			return rc;
 	}
-	uint32_t h = id_hash(id), mask = s->ptab_cap - 1, j = h & mask;
-	for (; s->ptab[j].gen == s->pgen; j = (j + 1) & mask)
+	/* keyed: publisher ids are the peers' choice (see hash.c) */
+	uint32_t h = (uint32_t)zt_siphash(s->hash_key, id, len), mask = s->ptab_cap - 1;
+	uint32_t j = h & mask;
+	for (; ++s->steps && s->ptab[j].gen == s->pgen; j = (j + 1) & mask)
 		if (s->ptab[j].hash == h && strcmp(s->ptab[j].p.id, id) == 0) {
 			*ret = &s->ptab[j].p;
 			return 0;
@@ -337,7 +345,7 @@ zt_pub_get(struct zt_store *s, MDB_txn *txn, const char *id, struct zt_publisher
 		return rc;
 	slot->gen = s->pgen;
 	slot->hash = h;
-	s->ptab_used++;
+	s->ptab_list[s->ptab_used++] = j;
 	*ret = &slot->p;
 	return 0;
 }
@@ -346,10 +354,8 @@ zt_pub_get(struct zt_store *s, MDB_txn *txn, const char *id, struct zt_publisher
 int
 zt_pub_flush(struct zt_store *s, MDB_txn *txn, int64_t now_ms)
 {
-	for (uint32_t i = 0; i < s->ptab_cap; i++) {
-		struct pslot *slot = &s->ptab[i];
-		if (slot->gen != s->pgen)
-			continue;
+	for (uint32_t n = 0; n < s->ptab_used; n++) {
+		struct pslot *slot = &s->ptab[s->ptab_list[n]];
 		uint8_t rec[ZT_PUB_REC_LEN];
 		slot->p.last_seen_ms = now_ms;
 		zt_publisher_encode(&slot->p, rec);

@@ -306,6 +306,30 @@ zt_store_publishers(struct zt_store *s, zt_publisher_cb cb, void *arg)
 	return iterate(s, s->pubs, false, SIZE_MAX, pub_fn, &c);
 }
 
+int
+zt_store_publisher(struct zt_store *s, const char *id, struct zt_publisher *ret)
+{
+	MDB_txn *txn;
+	size_t len = strlen(id);
+	MDB_val k = {len, (void *)(uintptr_t)id}, v;
+
+	if (len == 0 || len > ZT_PUBLISHER_MAX)
+		return 0;
+	int rc = zt_rd_acquire(s, &txn);
+	if (rc < 0)
+		return rc;
+	rc = mdb_get(txn, s->pubs, &k, &v);
+	bool ok = rc == 0 && (v.mv_size == ZT_PUB_REC_LEN || v.mv_size == ZT_PUB_REC_V1_LEN);
+	if (ok)
+		zt_publisher_decode(&k, &v, ret);
+	zt_rd_release(s);
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	if (rc != 0)
+		return zt_mdb_err(rc);
+	return ok ? 1 : ZT_E_CORRUPT;
+}
+
 static int
 rej_fn(const MDB_val *k, const MDB_val *v, void *arg)
 {

@@ -18,6 +18,12 @@
  *                             dedup_records, reject_seq (last rejects key), then nreasons x
  *                             u64 by_reason[] (a record with fewer reasons than the build
  *                             reads the missing ones as 0, so reasons can be appended).
+ *               "dedup_horizon" -> u32 day (YYYYMMDD CST): the first day whose dedup
+ *                             records are all kept; events of earlier days are too_old
+ *                             whatever the window. Raised to the day after the last day
+ *                             pruning deleted from, in the pruning transaction, never
+ *                             lowered; 0 = none pruned. Stores written before it get one
+ *                             derived at their next commit (see store/horizon.c)
  *   zones       u32 code -> 158 bytes: u32 code, u32 province, u16 approved_year,
  *               u16 revoked_year, u8 batch, u8 name_check, char city_en[48], city_zh[48],
  *               province_en[48] (NUL-padded)
@@ -28,8 +34,9 @@
  *               u32 day (YYYYMMDD CST); originals add u32 zone, u32 items, i64 value_fen,
  *               i64 declared_at_ms (5 or 29 bytes)
  *   dedup_age   u32 day | u64 accepted ordinal -> 16-byte event_id; pruned in key
- *               order while day < cutoff, the dedup record with it. The ordinal (the
- *               accepted counter at the event) makes a day's records arrive in key order
+ *               order while day < cutoff (the window's, or the horizon if later),
+ *               the dedup record with it. The ordinal (the accepted counter at
+ *               the event) makes a day's records arrive in key order
  *               whatever the ids, so they are appended; stores written before it hold
  *               u32 day | event_id -> empty, which pruning still reads
  *   publishers  publisher id bytes (1..64, no NUL) -> u64 last_sequence, received,
@@ -44,6 +51,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
 
 #include "store_int.h"
 
@@ -78,6 +87,24 @@ zt_mdb_err(int rc)
 	default:
 		return rc > 0 ? -rc : ZT_E_MDB;
 	}
+}
+
+/*
+ * LMDB reports a short write as EIO (mdb_page_flush: "short write, filesystem full?"), and a
+ * filesystem that fills during a commit's writes gives exactly that. When the store's
+ * filesystem has less than ZT_FULL_BYTES left for this process, say what happened: ENOSPC.
+ */
+int
+zt_io_err(struct zt_store *s, int err)
+{
+	struct statvfs st;
+	mdb_filehandle_t fd;
+
+	if (err != -EIO || mdb_env_get_fd(s->env, &fd) != 0 || fstatvfs(fd, &st) < 0)
+		return err;
+	/* root may write into the blocks reserved for it, a service user may not */
+	uint64_t blocks = geteuid() == 0 ? (uint64_t)st.f_bfree : (uint64_t)st.f_bavail;
+	return blocks * st.f_frsize < ZT_FULL_BYTES ? -ENOSPC : err;
 }
 
 const char *
@@ -308,7 +335,7 @@ zt_store_put_zones(struct zt_store *s, const struct zt_zone *zones, size_t n)
 		if ((err = zt_map_grow(s)) < 0)
 			break;
 	if (err == 0)
-		err = zt_mdb_err(rc);
+		err = zt_io_err(s, zt_mdb_err(rc));
 	if (err < 0) {
 		free(copy);
 		return err;
@@ -398,6 +425,25 @@ open_dbs(struct zt_store *s, MDB_txn *txn)
 	return 0;
 }
 
+/*
+ * Makes lock.mdb group-writable: every LMDB reader, read-only ones too, registers in its
+ * reader table, so a monitoring program in the store owner's group (the documented way:
+ * sysusers' group zonetally) needs to write it; data.mdb keeps its 0644-less-umask mode.
+ * Not being the file's owner (a store another user created) leaves it as it is.
+ */
+static int
+lock_group_writable(const char *dir)
+{
+	char path[4096];
+	int len = snprintf(path, sizeof(path), "%s/lock.mdb", dir);
+
+	if (len < 0 || (size_t)len >= sizeof(path))
+		return -ENAMETOOLONG;
+	if (chmod(path, 0660) < 0 && errno != EPERM)
+		return -errno;
+	return 0;
+}
+
 /* Creates and opens the environment (no transaction yet); extra: more MDB_* env flags. */
 static int
 env_open(struct zt_store *s, const char *dir, size_t map_size, unsigned extra)
@@ -419,7 +465,9 @@ env_open(struct zt_store *s, const char *dir, size_t map_size, unsigned extra)
 		return zt_mdb_err(rc);
 	}
 	unsigned flags = MDB_NOTLS | extra | (s->rdonly ? MDB_RDONLY : 0);
-	return zt_mdb_err(mdb_env_open(s->env, dir, flags, 0644));
+	if ((rc = mdb_env_open(s->env, dir, flags, 0644)) != 0 || s->rdonly)
+		return zt_mdb_err(rc);
+	return lock_group_writable(dir);
 }
 
 int
@@ -483,9 +531,12 @@ zt_store_free(struct zt_store *s)
 	}
 	free(s->zones);
 	free(s->tab);
+	free(s->tab_list);
 	free(s->cells);
+	free(s->cell_list);
 	free(s->dirty);
 	free(s->ptab);
+	free(s->ptab_list);
 	free(s->out);
 	free(s->reason);
 	free(s->gap);
@@ -493,7 +544,8 @@ zt_store_free(struct zt_store *s)
 	free(s->dd_exists);
 	free(s->cand);
 	free(s->pend);
-	free(s->pslot);
+	free(s->run);
+	free(s->run_pend);
 	free(s);
 	return NULL;
 }

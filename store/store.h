@@ -225,25 +225,33 @@ struct zt_apply_result {
 	uint32_t pruned;         /* expired dedup records deleted */
 	uint64_t feed_seq;       /* sequence number of this commit, stored with it */
 	int64_t watermark_ms;    /* newest accepted event time after the commit */
+	/* steps of the work the batch does on its own entries: finding an id or a reversal's
+	 * original among them, probing and visiting the slots of its publishers, cells and
+	 * totals in their tables. O(n log n) in the batch size n for every shape of batch,
+	 * whatever earlier batches grew, which tests assert without a clock */
+	uint64_t batch_steps;
 };
 
 /*
  * Applies a batch in one write transaction and commits it durably (fsync). For every entry,
  * in order: publisher sequence tracking (when has_seq); then if reason_in is set, the
  * message is counted as rejected and recorded in the rejects DB; else the time window is
- * checked (future tolerance, dedup window from the event-time watermark), the event_id is
- * looked up in the dedup DB (and in the batch itself), a reversal is matched with its
- * original, overflow is checked, and the event's deltas are added to every total it touches
- * (3 levels x 4 granularities x its direction and ALL x its mode and ALL), coalesced in
- * memory so that each total is written once per transaction. A reversal whose original
+ * checked (future tolerance, dedup window from the event-time watermark, dedup horizon:
+ * see zt_store_dedup_horizon()), the event_id is looked up in the dedup DB (and in the
+ * batch itself), a reversal is matched with its original, overflow is checked, and the
+ * event's deltas are added to every total it touches (3 levels x 4 granularities x its
+ * direction and ALL x its mode and ALL), coalesced in memory so that each total is written
+ * once per transaction. A reversal whose original
  * is not counted yet but comes later in the same batch is applied after the rest of the
  * batch (a restart can reorder a publisher's messages). Counters, publisher state,
- * dedup records, the watermark and feed_seq are written in the same transaction.
+ * dedup records, the watermark and feed_seq are written in the same transaction, and so
+ * are the pruning of expired dedup records and the horizon it raises.
  * On MDB_MAP_FULL the transaction is aborted, the map doubled and the batch re-applied.
  * @param[in,out] e entries; outcome and reason are set on success only
  * @param[out] ret summary of the commit (may be NULL)
- * @return 0 when committed; -EROFS; -ENOMEM; -ENOSPC (map cannot grow); -EIO; ZT_E_MDB.
- *     On error nothing was committed and the batch may be applied again.
+ * @return 0 when committed; -EROFS; -ENOMEM; -ENOSPC (map cannot grow, or the disk is
+ *     full: a short write with less than 1 MiB left on the store's filesystem); -EIO;
+ *     ZT_E_MDB. On error nothing was committed and the batch may be applied again.
  */
 int zt_store_apply(struct zt_store *s, struct zt_entry *e, size_t n,
     const struct zt_apply_opts *opts, struct zt_apply_result *ret);
@@ -304,6 +312,17 @@ struct zt_counters {
 /* @return 0; ZT_E_CORRUPT; ZT_E_MDB. */
 int zt_store_counters(struct zt_store *s, struct zt_counters *ret);
 
+/*
+ * Reads the dedup horizon: the first CST day (YYYYMMDD) whose dedup records are all still
+ * stored. zt_store_apply() rejects events of earlier days as ZT_REJECT_TOO_OLD whatever
+ * dedup_window_days says, because their records may have been pruned (by this window or
+ * an earlier, narrower one); it only moves forward. A store written before the horizon was
+ * recorded reads as the horizon derived from its dedup_age DB (see store/horizon.c).
+ * @param[out] ret_day the horizon; 0 when no dedup record was ever pruned
+ * @return 0; ZT_E_CORRUPT; ZT_E_MDB.
+ */
+int zt_store_dedup_horizon(struct zt_store *s, uint32_t *ret_day);
+
 /* What the store knows of one publisher (from its publisher_id and sequence numbers). */
 struct zt_publisher {
 	char id[ZT_PUBLISHER_MAX + 1];
@@ -326,6 +345,10 @@ typedef int (*zt_publisher_cb)(const struct zt_publisher *p, void *arg);
 
 /* Calls cb for every publisher in id order. @return 0, cb's non-zero value, or an error. */
 int zt_store_publishers(struct zt_store *s, zt_publisher_cb cb, void *arg);
+
+/* Reads one publisher's record (O(log n)). @return 1 found; 0 not found; ZT_E_CORRUPT;
+ * ZT_E_MDB. */
+int zt_store_publisher(struct zt_store *s, const char *id, struct zt_publisher *ret);
 
 /* One rejected message, as kept in the bounded rejects DB. */
 struct zt_reject_rec {
@@ -353,6 +376,61 @@ int zt_store_rejects(struct zt_store *s, size_t max, zt_reject_cb cb, void *arg)
  * @return 0; ZT_E_MDB.
  */
 int zt_store_readers(struct zt_store *s, unsigned *ret_in_use, unsigned *ret_max);
+
+/* ---- the oldest reader (issue 14): a reader that holds a snapshot keeps the pages freed
+ * after it from being reused, so the file grows while it stays (store/readers.c) ---- */
+
+#define ZT_READERS_SEEN 256   /* reader slots a memo remembers (LMDB's default max is 126) */
+#define ZT_READERS_SCAN 4096u /* free-list records read per call, at most */
+
+/* One reader slot's snapshot as a memo first saw it. */
+struct zt_reader_seen {
+	int pid;
+	uint64_t thread;
+	uint64_t txnid;
+	int64_t first_ms; /* the caller's clock at the first call that saw it */
+};
+
+/*
+ * What zt_store_oldest_reader() keeps between calls: when each snapshot was first seen, and
+ * the pages counted so far for the oldest one (the free list's records after a held
+ * snapshot never change while it is held, so each is read once). Zero it before the first
+ * call; it holds no pointers.
+ */
+struct zt_readers_memo {
+	struct zt_reader_seen seen[ZT_READERS_SEEN];
+	size_t n;
+	uint64_t pin_txnid;   /* the snapshot pin_pages counts for; 0: none yet */
+	uint64_t pin_through; /* the free-list records up to this txnid are in pin_pages */
+	uint64_t pin_pages;
+};
+
+/* The reader holding the oldest snapshot, in any process. */
+struct zt_oldest_reader {
+	int pid;               /* 0: no reader holds a snapshot (then every field is 0) */
+	uint64_t txnid;        /* the snapshot it holds */
+	uint64_t behind;       /* commits made since that snapshot */
+	int64_t age_ms;        /* since the memo first saw a reader hold that snapshot */
+	uint64_t pinned_pages; /* pages freed after that snapshot: not reusable while it stays */
+	bool pinned_partial;   /* the count is still being read (ZT_READERS_SCAN a call) */
+};
+
+/*
+ * Finds the reader slot holding the oldest snapshot (mdb_reader_list()), its age, and the
+ * pages it pins: the page counts of the free list's records (FREE_DBI, as `mdb_stat -f`
+ * reads it) of the commits after its snapshot. Read-only; a reset read transaction of any
+ * process holds nothing and is not counted.
+ * @param[in,out] memo state kept between calls (zeroed before the first)
+ * @param[in] now_ms the caller's clock, the same one at every call (ages are differences)
+ * @param[out] ret the oldest reader, all zero when none
+ * @return 0; ZT_E_MDB.
+ * @note The age is a lower bound: a snapshot first seen at one call was taken at most one
+ *     call interval earlier. Costs one walk of at most ZT_READERS_SCAN free-list records
+ *     (one page read each) and of the reader table; call it only where this handle may
+ *     read (the daemon: while the writer is idle).
+ */
+int zt_store_oldest_reader(
+    struct zt_store *s, struct zt_readers_memo *memo, int64_t now_ms, struct zt_oldest_reader *ret);
 
 /*
  * Copies the store into dest_dir (which must exist and hold no data.mdb) as it is at one

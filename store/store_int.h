@@ -81,6 +81,9 @@ struct tail {
 struct dd_cand {
 	uint8_t id[ZT_EVENT_ID_LEN];
 	uint32_t entry;
+	/* in the first candidate of each id (its run): 1 + the last entry that is a declaration
+	 * of this id, 0 if none is (see zt_dd_decl_after()) */
+	uint32_t last_decl;
 };
 
 /* Whether key k sorts after every key the DB holds (so it is not in it and can be appended). */
@@ -129,14 +132,19 @@ struct zt_store {
 	/* the registry, immutable between zt_store_put_zones() calls */
 	struct zt_zone *zones;
 	size_t nzones;
-	/* zt_store_apply() scratch, grown and reused across calls */
+	/* zt_store_apply() scratch, grown and reused across calls. Each hash table keeps the
+	 * list of the slots the batch uses, so that flushing or growing it visits those only:
+	 * a table keeps the capacity of the largest batch, and a scan of the whole of it would
+	 * make every later batch cost as much as that one. */
 	struct tslot *tab;
 	uint32_t tab_cap; /* power of two */
 	uint32_t tab_used;
+	uint32_t *tab_list; /* the batch's slots in tab, tab_used of them (cap / 2 room) */
 	uint32_t gen;
 	struct cell *cells;
 	uint32_t cell_cap; /* power of two */
 	uint32_t cell_used;
+	uint32_t *cell_list; /* the batch's slots in cells, cell_used of them */
 	uint32_t cgen;
 	struct tdirty *dirty;
 	uint32_t dirty_cap;
@@ -144,6 +152,7 @@ struct zt_store {
 	struct pslot *ptab;
 	uint32_t ptab_cap; /* power of two */
 	uint32_t ptab_used;
+	uint32_t *ptab_list; /* the batch's slots in ptab, ptab_used of them */
 	uint32_t pgen;
 	uint8_t *out;
 	uint16_t *reason;
@@ -151,12 +160,16 @@ struct zt_store {
 	uint8_t *deferred;    /* per entry: a reversal applied after the rest of its batch */
 	uint8_t *dd_exists;   /* per entry: its id is in the dedup DB (zt_dd_prefetch()) */
 	struct dd_cand *cand; /* per entry: the candidates in id order */
+	uint32_t *run;        /* per entry: the index in cand of its id's first candidate */
+	size_t ncand;
 	size_t out_cap;
-	struct dd_pend *pend; /* the batch's dedup claims, and their hash slots (index + 1) */
+	struct dd_pend *pend; /* the batch's dedup claims */
 	size_t pend_cap, npend;
-	uint32_t *pslot;
-	size_t pslot_cap;
-	size_t pslot_mask; /* the batch's part of pslot: a power of two, minus one */
+	uint32_t *run_pend; /* per id's first candidate: its claim in pend (index + 1), or 0 */
+	size_t run_pend_cap;
+	uint64_t steps;       /* zt_apply_result.batch_steps of the current attempt */
+	uint8_t hash_key[16]; /* zt_siphash() key of the publisher table (hash.c) */
+	bool hash_key_set;
 };
 
 /* An MDB_val over read-only bytes: LMDB's mv_data is not const, but never written
@@ -210,6 +223,8 @@ be64_get(const uint8_t *p)
 
 /* store.c */
 int zt_mdb_err(int rc);
+#define ZT_FULL_BYTES (1 << 20) /* less free than this: an EIO from a write means ENOSPC */
+int zt_io_err(struct zt_store *s, int err);
 void zt_counters_encode(const struct ctr_rec *c, uint8_t out[ZT_COUNTERS_LEN]);
 int zt_counters_decode(const MDB_val *v, struct ctr_rec *ret);
 int zt_counters_load(struct zt_store *s, MDB_txn *txn, struct ctr_rec *ret);
@@ -253,12 +268,23 @@ int zt_dd_prefetch(
     struct zt_store *s, MDB_txn *txn, const struct tail *t, const struct zt_entry *e, size_t n);
 int zt_dd_claim(struct zt_store *s, size_t i, const uint8_t id[ZT_EVENT_ID_LEN], const uint8_t *rec,
     size_t len);
-void zt_dd_unclaim(struct zt_store *s, const uint8_t id[ZT_EVENT_ID_LEN]);
+void zt_dd_unclaim(struct zt_store *s, size_t i);
+bool zt_dd_decl_after(struct zt_store *s, const uint8_t id[ZT_EVENT_ID_LEN], size_t i);
 int zt_dd_get(
     struct zt_store *s, MDB_txn *txn, const uint8_t id[ZT_EVENT_ID_LEN], struct dd_rec *ret);
 int zt_dd_update(struct zt_store *s, MDB_txn *txn, const uint8_t id[ZT_EVENT_ID_LEN],
     const uint8_t *rec, size_t len);
 int zt_dd_flush(struct zt_store *s, MDB_txn *txn, const struct tail *t);
+
+/* hash.c */
+uint64_t zt_siphash(const uint8_t k[16], const void *p, size_t len);
+void zt_hash_key_init(struct zt_store *s);
+
+/* horizon.c */
+uint32_t zt_next_day(uint32_t yyyymmdd);
+int zt_horizon_load(
+    struct zt_store *s, MDB_txn *txn, const struct ctr_rec *c, uint32_t *ret, bool *ret_stored);
+int zt_horizon_put(struct zt_store *s, MDB_txn *txn, uint32_t day);
 
 /* apply_cell.c */
 void zt_event_keys(uint32_t zone, uint32_t day, uint8_t dir, uint8_t mode,

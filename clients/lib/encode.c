@@ -23,6 +23,13 @@ zt_wire_complete(
 		w->id_len = ZT_EVENT_ID_LEN;
 		w->has |= ZT_W_EVENT_ID;
 	}
+	if (!(w->has & ZT_W_REF_ID) && (w->has & ZT_W_REF_LIST_NO)) {
+		/* a reversal carries its original's declared_at_ms (the daemon checks it) */
+		zt_eventid_from_list_no((w->has & ZT_W_TIME) ? w->declared_at_ms : 0,
+		    w->ref_list_no, strlen(w->ref_list_no), w->ref_id);
+		w->ref_len = ZT_EVENT_ID_LEN;
+		w->has |= ZT_W_REF_ID;
+	}
 	if (!(w->has & ZT_W_PUBLISHER)) {
 		(void)snprintf(w->publisher, sizeof(w->publisher), "%s", publisher);
 		w->has |= ZT_W_PUBLISHER;

@@ -57,6 +57,12 @@ zt_fmt_count(int64_t v, char out[ZT_YUAN_LEN])
 	return group(magnitude(v), v < 0, out);
 }
 
+size_t
+zt_fmt_ucount(uint64_t v, char out[ZT_YUAN_LEN])
+{
+	return group(v, false, out);
+}
+
 /* East Asian Wide and Fullwidth ranges that CJK names and punctuation use. */
 static bool
 is_wide(uint32_t c)
@@ -67,22 +73,61 @@ is_wide(uint32_t c)
 	    (c >= 0xffe0 && c <= 0xffe6) || (c >= 0x20000 && c <= 0x3fffd);
 }
 
+/* The code point at p and its byte length (a stray continuation byte counts alone). */
+static uint32_t
+next_cp(const unsigned char *p, size_t *ret_len)
+{
+	uint32_t c = *p;
+	int more = c >= 0xf0 ? 3 : c >= 0xe0 ? 2 : c >= 0xc0 ? 1 : 0;
+	size_t n = 1;
+
+	if (more > 0)
+		c &= 0x3fu >> more;
+	for (; more > 0 && (p[n] & 0xc0) == 0x80; more--, n++)
+		c = c << 6 | (p[n] & 0x3fu);
+	*ret_len = n;
+	return c;
+}
+
+size_t
+zt_fmt_fit(const char *s, size_t width, char *out, size_t outlen)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t w = 0, used = 0, len;
+
+	if (outlen == 0)
+		return 0;
+	if (zt_fmt_width(s) <= width) {
+		(void)snprintf(out, outlen, "%s", s);
+		return zt_fmt_width(out);
+	}
+	/* room for the ellipsis (1 column, 3 bytes) */
+	while (*p != '\0') {
+		size_t cw = is_wide(next_cp(p, &len)) ? 2 : 1;
+		if (w + cw + 1 > width || used + len + 4 > outlen)
+			break;
+		memcpy(out + used, p, len);
+		used += len;
+		w += cw;
+		p += len;
+	}
+	if (width > 0 && used + 4 <= outlen) {
+		memcpy(out + used, "\xe2\x80\xa6", 3); /* U+2026 HORIZONTAL ELLIPSIS */
+		used += 3;
+		w++;
+	}
+	out[used] = '\0';
+	return w;
+}
+
 size_t
 zt_fmt_width(const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
-	size_t w = 0;
+	size_t w = 0, len;
 
-	while (*p != '\0') {
-		uint32_t c = *p;
-		int more = c >= 0xf0 ? 3 : c >= 0xe0 ? 2 : c >= 0xc0 ? 1 : 0;
-		if (more > 0)
-			c &= 0x3fu >> more;
-		p++;
-		for (; more > 0 && (*p & 0xc0) == 0x80; more--, p++)
-			c = c << 6 | (*p & 0x3fu);
-		w += is_wide(c) ? 2 : 1;
-	}
+	for (; *p != '\0'; p += len)
+		w += is_wide(next_cp(p, &len)) ? 2 : 1;
 	return w;
 }
 
@@ -319,8 +364,7 @@ ranked_json(size_t rank, const struct zt_ranked *r)
 {
 	struct json_object *z = json_object_new_object();
 
-	if (z == NULL ||
-	    json_object_object_add(z, "rank", json_object_new_int64((int64_t)rank)) < 0 ||
+	if (z == NULL || json_object_object_add(z, "rank", json_object_new_uint64(rank)) < 0 ||
 	    add_code(z, "code", r->z->code) < 0 ||
 	    json_object_object_add(z, "name_en", json_object_new_string(r->z->city_en)) < 0 ||
 	    json_object_object_add(z, "name_zh", json_object_new_string(r->z->city_zh)) < 0 ||

@@ -66,9 +66,11 @@ struct zt_gen {
 	uint64_t *cum; /* cumulative weights, parallel to codes */
 	size_t ncodes;
 	int64_t day_ms;
-	uint64_t made; /* messages produced */
-	uint64_t seq;  /* next sequence */
-	uint64_t list; /* next list number counter */
+	uint64_t made;    /* messages produced */
+	uint64_t resends; /* of them, copies of an earlier message */
+	int64_t span_ms;  /* the events lie in [day_ms, day_ms + span_ms) */
+	uint64_t seq;     /* next sequence */
+	uint64_t list;    /* next list number counter */
 	struct slot *ring;
 	uint64_t nring; /* events ever put in the ring */
 };
@@ -271,10 +273,10 @@ reversible(struct zt_gen *g)
 static int64_t
 time_of(struct zt_gen *g, uint64_t i)
 {
-	double step = (double)DAY_MS / (double)g->o.count;
+	double step = (double)g->span_ms / (double)g->o.count;
 	int64_t off = (int64_t)(((double)i + unif(g)) * step);
 
-	return g->day_ms + (off < DAY_MS ? off : DAY_MS - 1);
+	return g->day_ms + (off < g->span_ms ? off : g->span_ms - 1);
 }
 
 static void
@@ -300,6 +302,7 @@ zt_gen_next(struct zt_gen *g, struct zt_wire *ret, bool *ret_resend)
 		uint64_t have = g->nring < RING ? g->nring : RING;
 		*ret = g->ring[rnd(g) % have].w;
 		resend = true;
+		g->resends++;
 	} else {
 		if (g->o.kind_mix > 0 && unif(g) < g->o.kind_mix &&
 		    (orig = reversible(g)) != NULL) {
@@ -315,6 +318,12 @@ zt_gen_next(struct zt_gen *g, struct zt_wire *ret, bool *ret_resend)
 	if (ret_resend != NULL)
 		*ret_resend = resend;
 	return 1;
+}
+
+uint64_t
+zt_gen_resends(const struct zt_gen *g)
+{
+	return g->resends;
 }
 
 struct zt_gen *
@@ -344,6 +353,10 @@ zt_gen_new(
 		return -ENOMEM;
 	g->o = *o;
 	g->day_ms = zt_cst_day_start_ms(o->day);
+	/* today: up to now, so that no event lies in the future (future_time) */
+	g->span_ms = o->until_ms > g->day_ms && o->until_ms - g->day_ms < DAY_MS
+	    ? o->until_ms - g->day_ms
+	    : DAY_MS;
 	g->seq = o->start_seq;
 	uint64_t x = o->seed;
 	for (int i = 0; i < 4; i++) {

@@ -226,6 +226,22 @@ f_list_no(struct json_object *v, struct zt_wire *w, char *err, size_t errlen)
 }
 
 static int
+f_ref_list_no(struct json_object *v, struct zt_wire *w, char *err, size_t errlen)
+{
+	w->has |= ZT_W_REF_LIST_NO;
+	return copy_str(v, "ref_list_no", w->ref_list_no, ZT_LIST_NO_MAX, err, errlen);
+}
+
+/* The original named twice. */
+static int
+check_ref(const struct zt_wire *w, char *err, size_t errlen)
+{
+	if ((w->has & ZT_W_REF_LIST_NO) && (w->has & ZT_W_REF_ID))
+		return fail(err, errlen, "both 'ref_event_id' and 'ref_list_no'");
+	return 0;
+}
+
+static int
 f_publisher(struct json_object *v, struct zt_wire *w, char *err, size_t errlen)
 {
 	w->has |= ZT_W_PUBLISHER;
@@ -348,6 +364,7 @@ static const struct {
     {"hs_code", f_hs_code},
     {"kind", f_kind},
     {"ref_event_id", f_ref_id},
+    {"ref_list_no", f_ref_list_no},
 };
 
 /* Applies every member of a JSON object to w. */
@@ -418,7 +435,8 @@ zt_ndjson_parse(const char *line, size_t len, struct zt_wire *ret, char *err, si
 		r = fail(err, errlen, "not a JSON object");
 	else {
 		struct zt_wire w = {0};
-		if ((r = apply_fields(obj, &w, err, errlen)) == 0) {
+		if ((r = apply_fields(obj, &w, err, errlen)) == 0 &&
+		    (r = check_ref(&w, err, errlen)) == 0) {
 			*ret = w;
 			r = 1;
 		}

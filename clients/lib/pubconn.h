@@ -40,6 +40,7 @@ struct spool {
 struct zt_pubconn {
 	void *ctx;
 	void *sock;
+	struct zt_curve_watch *hs; /* sock's handshakes: a refusal is not a timeout */
 	char publisher[ZT_PUBLISHER_MAX + 1];
 	struct zt_publisher_opts o;
 	struct pc_slot *ring; /* cap slots, head is the oldest unacknowledged */

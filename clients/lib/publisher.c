@@ -110,7 +110,9 @@ open_socket(struct zt_pubconn *pc, const char *endpoint, const struct zt_publish
 		if (r < 0)
 			return r;
 	}
-	if (zmq_setsockopt(pc->sock, ZMQ_LINGER, &zero, sizeof(zero)) < 0 ||
+	if (zt_curve_watch_new(
+	        pc->ctx, pc->sock, o != NULL && o->curve_server_key != NULL, &pc->hs) < 0 ||
+	    zmq_setsockopt(pc->sock, ZMQ_LINGER, &zero, sizeof(zero)) < 0 ||
 	    zmq_setsockopt(pc->sock, ZMQ_RECONNECT_IVL, &ivl, sizeof(ivl)) < 0 ||
 	    zmq_setsockopt(pc->sock, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof(ivl_max)) < 0 ||
 	    zmq_setsockopt(pc->sock, ZMQ_SNDHWM, &hwm, sizeof(hwm)) < 0 ||
@@ -162,6 +164,7 @@ zt_publisher_free(struct zt_pubconn *pc)
 {
 	if (pc == NULL)
 		return NULL;
+	pc->hs = zt_curve_watch_free(pc->hs);
 	if (pc->sock != NULL)
 		(void)zmq_close(pc->sock);
 	if (pc->ctx != NULL)
@@ -227,6 +230,12 @@ int64_t
 zt_publisher_stalled_ms(const struct zt_pubconn *pc)
 {
 	return pc->count == 0 ? 0 : pc_now_ms() - pc->acked_ms;
+}
+
+int
+zt_publisher_handshake_failed(struct zt_pubconn *pc, bool final, char *err, size_t errlen)
+{
+	return pc->hs != NULL && zt_curve_watch_failed(pc->hs, final, err, errlen);
 }
 
 uint64_t

@@ -236,8 +236,11 @@ zt_publisher_flush(struct zt_pubconn *pc, int timeout_ms)
 		int r = zt_publisher_poll(pc, 100);
 		if (r < 0)
 			return r;
+		char why[8];
 		if (r > 0)
 			last = pc_now_ms();
+		else if (zt_publisher_handshake_failed(pc, false, why, sizeof(why)))
+			return -ECONNREFUSED; /* the caller asks again for the text */
 		else if (pc_now_ms() - last >= timeout_ms)
 			return -ETIMEDOUT;
 	}

@@ -18,6 +18,7 @@
 struct zt_query {
 	void *ctx;
 	void *dealer;
+	struct zt_curve_watch *hs; /* the dealer's handshakes, to tell a refusal from silence */
 	int timeout_ms;
 	uint64_t next_id;
 	char feed_endpoint[256];
@@ -57,8 +58,13 @@ zt_query_new_curve(
 			return r;
 		}
 	}
+	int r = zt_curve_watch_new(q->ctx, q->dealer, curve != NULL, &q->hs);
+	if (r < 0) {
+		zt_query_free(q);
+		return r;
+	}
 	if (zmq_connect(q->dealer, endpoint) < 0) {
-		int r = -errno;
+		r = -errno;
 		zt_query_free(q);
 		return r;
 	}
@@ -71,6 +77,7 @@ zt_query_free(struct zt_query *q)
 {
 	if (q == NULL)
 		return NULL;
+	q->hs = zt_curve_watch_free(q->hs);
 	if (q->dealer != NULL)
 		(void)zmq_close(q->dealer);
 	if (q->ctx != NULL)
@@ -125,7 +132,19 @@ mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Waits for the response to id; returns it unpacked (caller frees) or a negative code. */
+/* A failed handshake, said in q->error: -ECONNREFUSED; else 0. */
+static int
+handshake_failed(struct zt_query *q, bool final)
+{
+	if (zt_curve_watch_failed(q->hs, final, q->error, sizeof(q->error)) == 0)
+		return 0;
+	return -ECONNREFUSED;
+}
+
+/*
+ * Waits for the response to id; returns it unpacked (caller frees) or a negative code:
+ * -ECONNREFUSED as soon as a handshake fails (q->error says why), -ETIMEDOUT.
+ */
 static int
 await(struct zt_query *q, uint64_t id, Zonetally__V1__QueryResponse **ret)
 {
@@ -134,9 +153,13 @@ await(struct zt_query *q, uint64_t id, Zonetally__V1__QueryResponse **ret)
 	for (;;) {
 		int64_t left = deadline - mono_ms();
 		zmq_pollitem_t it = {.socket = q->dealer, .events = ZMQ_POLLIN};
+		int r = handshake_failed(q, left <= 0);
+		if (r < 0)
+			return r;
 		if (left <= 0)
 			return -ETIMEDOUT;
-		if (zmq_poll(&it, 1, (long)left) < 0 && errno != EINTR)
+		/* in slices, so that a refused handshake ends the wait early */
+		if (zmq_poll(&it, 1, left > 100 ? 100 : (long)left) < 0 && errno != EINTR)
 			return -errno;
 		if (!(it.revents & ZMQ_POLLIN))
 			continue;
@@ -180,11 +203,13 @@ call(struct zt_query *q, Zonetally__V1__QueryRequest *req, Zonetally__V1__QueryR
 	if (zmq_send(q->dealer, "", 0, ZMQ_SNDMORE) < 0 || zmq_send(q->dealer, buf, len, 0) < 0)
 		return -errno;
 	int r = await(q, req->request_id, &resp);
-	if (r < 0) {
+	if (r < 0 && r != -ECONNREFUSED) {
 		(void)snprintf(
 		    q->error, sizeof(q->error), "no answer from %s: %s", q->endpoint, strerror(-r));
 		return r;
 	}
+	if (r < 0)
+		return r;
 	if (resp->feed_endpoint != NULL)
 		note_feed(q, resp->feed_endpoint);
 	if (resp->error != NULL) {
@@ -353,9 +378,37 @@ zt_query_zones(struct zt_query *q, struct zt_zone **ret, size_t *ret_n)
 	return 0;
 }
 
+/* The publishers of a stats reply, as the store's struct (caller frees *ret). */
+static int
+publishers_of(const Zonetally__V1__QueryResponse *resp, struct zt_publisher **ret, size_t *ret_n)
+{
+	struct zt_publisher *v = calloc(resp->n_publishers ? resp->n_publishers : 1, sizeof(*v));
+
+	if (v == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < resp->n_publishers; i++) {
+		const Zonetally__V1__PublisherInfo *p = resp->publishers[i];
+		v[i] = (struct zt_publisher){.last_sequence = p->last_sequence,
+		    .received = p->received,
+		    .accepted = p->accepted,
+		    .duplicates = p->duplicates,
+		    .rejected = p->rejected,
+		    .gaps = p->gaps,
+		    .gap_events = p->gap_events,
+		    .late = p->late,
+		    .regressions = p->regressions,
+		    .last_seen_ms = p->last_seen_ms,
+		    .through_sequence = p->through_sequence};
+		copy_text(v[i].id, sizeof(v[i].id), p->id);
+	}
+	*ret = v;
+	*ret_n = resp->n_publishers;
+	return 0;
+}
+
 int
-zt_query_stats(
-    struct zt_query *q, struct zt_counters *ret, uint64_t *ret_map_bytes, uint64_t *ret_used_bytes)
+zt_query_stats_publishers(struct zt_query *q, struct zt_counters *ret, uint64_t *ret_map_bytes,
+    uint64_t *ret_used_bytes, struct zt_publisher **ret_pubs, size_t *ret_n_pubs)
 {
 	Zonetally__V1__QueryRequest req = ZONETALLY__V1__QUERY_REQUEST__INIT;
 	Zonetally__V1__QueryResponse *resp = NULL;
@@ -377,14 +430,27 @@ zt_query_stats(
 	    .commits = c->commits,
 	    .feed_seq = resp->feed_seq,
 	    .watermark_ms = c->watermark_ms,
-	    .dedup_records = c->dedup_records};
+	    .dedup_records = c->dedup_records,
+	    .rejects_kept = c->rejects_kept,
+	    .rejects_dropped = c->rejects_dropped};
 	for (size_t i = 0; i < c->n_by_reason && i < ZT_REJECT__COUNT; i++)
 		k.by_reason[i] = c->by_reason[i];
+	if (ret_pubs != NULL && (r = publishers_of(resp, ret_pubs, ret_n_pubs)) < 0) {
+		zonetally__v1__query_response__free_unpacked(resp, NULL);
+		return r;
+	}
 	*ret = k;
 	*ret_map_bytes = c->map_bytes;
 	*ret_used_bytes = c->used_bytes;
 	zonetally__v1__query_response__free_unpacked(resp, NULL);
 	return 0;
+}
+
+int
+zt_query_stats(
+    struct zt_query *q, struct zt_counters *ret, uint64_t *ret_map_bytes, uint64_t *ret_used_bytes)
+{
+	return zt_query_stats_publishers(q, ret, ret_map_bytes, ret_used_bytes, NULL, NULL);
 }
 
 int

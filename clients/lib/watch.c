@@ -12,13 +12,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <zmq.h>
 
 #include "zonetally.h"
 #include "zonetally.pb-c.h"
 
-#define BURST 4096 /* messages handled per shard and poll */
+#define BURST         4096 /* messages handled per shard and poll */
+#define HB_WINDOW     4    /* heartbeat intervals the period estimate looks at */
+#define HB_DEFAULT_MS 1000 /* period assumed before two heartbeats ([feed] heartbeat_ms default) \
+	                    */
 
 enum sstate {
 	S_WAIT_HB = 0, /* subscribed; the next heartbeat triggers a snapshot */
@@ -43,6 +47,9 @@ struct shard {
 	struct zt_qblock *blocks; /* sorted by key */
 	size_t n_blocks;
 	size_t cap_blocks;
+	int64_t last_hb_ms;           /* monotonic: the last heartbeat, or the connect */
+	int64_t intervals[HB_WINDOW]; /* between the last heartbeats, 0: none yet */
+	unsigned n_hb;                /* heartbeats received */
 };
 
 struct zt_watch {
@@ -319,6 +326,42 @@ hb_gap(struct zt_watch *w, struct shard *s, const Zonetally__V1__Heartbeat *hb)
 	return false;
 }
 
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Notes a heartbeat's arrival: the silence restarts, the interval joins the estimate. */
+static void
+hb_seen(struct shard *s)
+{
+	int64_t now = mono_ms();
+
+	if (s->n_hb > 0)
+		s->intervals[s->n_hb % HB_WINDOW] = now - s->last_hb_ms;
+	s->n_hb++;
+	s->last_hb_ms = now;
+}
+
+/*
+ * The shard's heartbeat period: the longest of the last HB_WINDOW intervals, so that a
+ * burst of queued heartbeats drained at once does not shrink it; HB_DEFAULT_MS before two.
+ */
+static int64_t
+hb_period(const struct shard *s)
+{
+	int64_t p = 0;
+
+	for (int k = 0; k < HB_WINDOW; k++)
+		if (s->intervals[k] > p)
+			p = s->intervals[k];
+	return p <= 0 ? HB_DEFAULT_MS : p < 10 ? 10 : p;
+}
+
 static int
 on_heartbeat(
     struct zt_watch *w, size_t i, const uint8_t *buf, size_t len, zt_watch_cb cb, void *arg)
@@ -331,6 +374,7 @@ on_heartbeat(
 		w->st.malformed++;
 		return 0;
 	}
+	hb_seen(s);
 	if (s->state == S_WAIT_HB) {
 		r = snapshot(w, i, cb, arg);
 		r = r == ZT_E_REMOTE || r == -ETIMEDOUT ? 0 : r;
@@ -414,6 +458,7 @@ shard_open(struct zt_watch *w, struct shard *s, const char *endpoint, const stru
 
 	if (r < 0 || (r = zt_query_stats(s->q, &c, &map, &used)) < 0)
 		return r;
+	s->last_hb_ms = mono_ms(); /* the silence counts from the connect */
 	s->sub = zmq_socket(w->ctx, ZMQ_SUB);
 	if (s->sub == NULL)
 		return -errno;
@@ -508,6 +553,37 @@ zt_watch_synced(const struct zt_watch *w)
 		if (w->shards[i].state != S_SYNCED)
 			return false;
 	return true;
+}
+
+int
+zt_watch_state(const struct zt_watch *w, int64_t *ret_silence_ms)
+{
+	int64_t now = mono_ms(), worst_silence = 0;
+	int worst = ZT_WATCH_LIVE;
+
+	for (size_t i = 0; i < w->n_shards; i++) {
+		const struct shard *s = &w->shards[i];
+		int64_t silence = now - s->last_hb_ms, period = hb_period(s);
+		int st = silence > ZT_WATCH_OFFLINE_PERIODS * period ? ZT_WATCH_OFFLINE
+		    : silence > ZT_WATCH_STALE_PERIODS * period      ? ZT_WATCH_STALE
+		    : s->state != S_SYNCED                           ? ZT_WATCH_SYNCING
+		                                                     : ZT_WATCH_LIVE;
+		if (st > worst || (st == worst && silence > worst_silence)) {
+			worst = st;
+			worst_silence = silence;
+		}
+	}
+	if (ret_silence_ms != NULL)
+		*ret_silence_ms = worst_silence;
+	return worst;
+}
+
+const char *
+zt_watch_state_name(int state)
+{
+	static const char *const names[] = {"live", "syncing", "stale", "offline"};
+
+	return state >= 0 && state <= ZT_WATCH_OFFLINE ? names[state] : "unknown";
 }
 
 int

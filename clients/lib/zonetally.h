@@ -61,6 +61,13 @@ struct zt_reader;
 /*
  * Opens the store of a state directory (<state_dir>/store) read-only. The daemon may be
  * running: readers never block it.
+ * @note A reader never holds a snapshot between calls: each read outside
+ *     zt_reader_begin()/zt_reader_end() starts its read transaction and resets it before
+ *     returning, so an idle reader, however long it stays open, pins nothing. Between
+ *     zt_reader_begin() and zt_reader_end() it holds one snapshot, and LMDB cannot reuse a
+ *     page the daemon frees meanwhile: the store file grows for as long as that lasts. End
+ *     a snapshot as soon as its report is read; the daemon reports the oldest one in
+ *     /metrics and warns in its log past [store] reader_warn_s.
  * @param[out] ret the reader, freed with zt_reader_free()
  * @return 0; ZT_E_NOSTORE (no store there); ZT_E_SCHEMA; -ENOMEM; -ENAMETOOLONG; ZT_E_MDB;
  *     a negative errno from the file system.
@@ -78,7 +85,8 @@ struct zt_store *zt_reader_store(struct zt_reader *r);
 
 /*
  * Starts a snapshot that every following read shares until zt_reader_end(), so that the
- * numbers of one report are consistent with each other. Reads outside work too.
+ * numbers of one report are consistent with each other. Reads outside work too. Keep it
+ * short (one report): while it is held, pages the daemon frees cannot be reused.
  * @return 0; -EBUSY (already begun); ZT_E_MDB.
  */
 int zt_reader_begin(struct zt_reader *r);
@@ -206,7 +214,8 @@ enum zt_wire_field {
 	ZT_W_HS_CODE = 1u << 9,
 	ZT_W_KIND = 1u << 10,
 	ZT_W_REF_ID = 1u << 11,
-	ZT_W_LIST_NO = 1u << 12, /* not sent: only used to derive event_id */
+	ZT_W_LIST_NO = 1u << 12,     /* not sent: only used to derive event_id */
+	ZT_W_REF_LIST_NO = 1u << 13, /* not sent: derives ref_event_id */
 };
 
 /* An event as sent: raw wire enum values, any id length, optional fields. Fixed size. */
@@ -226,6 +235,10 @@ struct zt_wire {
 	uint64_t sequence;
 	int64_t value_fen;
 	int64_t declared_at_ms;
+	/* a reversal's original by its list number: zt_wire_complete() derives ref_id from it
+	 * and declared_at_ms (a reversal carries its original's time) as the original's
+	 * event_id was derived */
+	char ref_list_no[ZT_LIST_NO_MAX + 1];
 };
 
 /*
@@ -243,8 +256,9 @@ int zt_ndjson_parse(const char *line, size_t len, struct zt_wire *ret, char *err
 
 /*
  * Fills what a line may leave out: event_id (derived from list_no and the time, or a UUIDv7
- * with rnd), publisher_id (publisher) and sequence (*next_seq, then incremented). A line that
- * carries its own sequence leaves *next_seq alone.
+ * with rnd), ref_event_id (derived the same way from ref_list_no and the time),
+ * publisher_id (publisher) and sequence (*next_seq, then incremented). A line that carries
+ * its own sequence leaves *next_seq alone.
  */
 void zt_wire_complete(
     struct zt_wire *w, const char *publisher, uint64_t *next_seq, const uint8_t rnd[10]);
@@ -271,6 +285,8 @@ struct zt_gen_opts {
 	bool random_ids;       /* 16 random bytes instead of derived ids */
 	const char *publisher; /* publisher_id of every event (borrowed for the gen's life) */
 	uint64_t start_seq;    /* sequence of the first event */
+	int64_t until_ms;      /* unix ms: when inside the day, events stop before it (today:
+	                        * now, so that none lies in the future); 0: the whole day */
 };
 
 struct zt_gen;
@@ -294,6 +310,9 @@ struct zt_gen *zt_gen_free(struct zt_gen *g);
  */
 int zt_gen_next(struct zt_gen *g, struct zt_wire *ret, bool *ret_resend);
 
+/* How many of the messages produced so far were resends (the daemon's duplicates). */
+uint64_t zt_gen_resends(const struct zt_gen *g);
+
 /* ---------------------------------------------------------------------------------------- */
 /* Formatting                                                                               */
 
@@ -305,8 +324,18 @@ size_t zt_fmt_yuan(int64_t value_fen, char out[ZT_YUAN_LEN]);
 /* Writes an integer with thousands separators: "12,345". @return the length. */
 size_t zt_fmt_count(int64_t v, char out[ZT_YUAN_LEN]);
 
+/* zt_fmt_count() for an unsigned counter, exact up to UINT64_MAX. @return the length. */
+size_t zt_fmt_ucount(uint64_t v, char out[ZT_YUAN_LEN]);
+
 /* Returns the display width of UTF-8 text: 2 columns for CJK and fullwidth, else 1. */
 size_t zt_fmt_width(const char *utf8);
+
+/*
+ * Copies utf8 into out, cut to at most width terminal columns with a trailing "…" when it
+ * is wider, never inside a UTF-8 sequence, so that a long name cannot break a column.
+ * @return the columns out takes.
+ */
+size_t zt_fmt_fit(const char *utf8, size_t width, char *out, size_t outlen);
 
 /*
  * Returns a new JSON object {"events":N,"value_fen":N,"items":N,"reversals":N}, or NULL.
@@ -439,8 +468,17 @@ size_t zt_publisher_unacked(const struct zt_pubconn *pc);
 int64_t zt_publisher_stalled_ms(const struct zt_pubconn *pc);
 
 /*
+ * Whether the daemon refused or broke this connection's handshake (see
+ * zt_curve_watch_failed(); final: the caller is giving up anyway). Call it while nothing is
+ * acknowledged, to say why instead of a timeout.
+ * @return 1 with err set, or 0.
+ */
+int zt_publisher_handshake_failed(struct zt_pubconn *pc, bool final, char *err, size_t errlen);
+
+/*
  * Polls until every queued event is acknowledged, or until timeout_ms pass without any
- * progress. @return 0; -ETIMEDOUT (zt_publisher_unacked() tells how many are left).
+ * progress. @return 0; -ETIMEDOUT (zt_publisher_unacked() tells how many are left);
+ *     -ECONNREFUSED as soon as the handshake failed (zt_publisher_handshake_failed() says why).
  */
 int zt_publisher_flush(struct zt_pubconn *pc, int timeout_ms);
 
@@ -454,6 +492,39 @@ uint64_t zt_publisher_ack_latency_us(const struct zt_pubconn *pc, double q);
 
 /* Copies the counters. */
 void zt_publisher_get_stats(const struct zt_pubconn *pc, struct zt_publisher_stats *ret);
+/* ---------------------------------------------------------------------------------------- */
+/* Rejection details                                                                        */
+
+/* What the validator compared an event with, for zt_reject_detail(); zeros: unknown. */
+struct zt_reject_ctx {
+	int64_t watermark_ms;        /* too_old: the watermark the event was judged against */
+	uint32_t dedup_window_days;  /* too_old */
+	int64_t now_ms;              /* future_time: the wall clock of the judgement */
+	int64_t future_tolerance_ms; /* future_time */
+	int64_t max_value_fen;       /* value_too_large, negative_value */
+	/* zone_not_valid: the registry entry of a code, or NULL */
+	const struct zt_zone *(*zone)(void *arg, uint32_t code);
+	void *zone_arg;
+};
+
+/*
+ * What exactly was wrong with a rejected message, derived from its payload: the missing
+ * fields' names, the bad value (zone code, direction, mode, hs_code, value, publisher_id),
+ * the event time with the bound it broke (watermark and window for too_old, now and the
+ * tolerance for future_time), the zone's validity, or the ids of a reversal.
+ * @param[in] raw, kept_len the payload as kept (NULL/0: none); raw_len its original length
+ *     (a truncated copy, kept_len < raw_len, gives no detail)
+ * @param[in] ctx may be NULL: the bounds are then left out
+ * @param[out] buf NUL-terminated, "" when there is nothing to add (frame_count, bad_utf8,
+ *     overflow, duplicate, a payload that no longer decodes)
+ * @return strlen(buf).
+ */
+size_t zt_reject_detail(int reason, const void *raw, size_t raw_len, size_t kept_len,
+    const struct zt_reject_ctx *ctx, char *buf, size_t len);
+
+#define ZT_REJECT_DETAIL_LEN 256 /* every detail fits (names and values are bounded) */
+
+/* ---------------------------------------------------------------------------------------- */
 /* Query: a daemon's query socket (remote reads)                                            */
 
 #define ZT_E_REMOTE (ZT_E_BASE - 40) /* the daemon answered with an error: zt_query_error() */
@@ -493,7 +564,12 @@ int zt_query_new_curve(
 /* Closes the handle and frees it. Takes NULL. Returns NULL. */
 struct zt_query *zt_query_free(struct zt_query *q);
 
-/* The text of the last error (ZT_E_REMOTE's reason, or the timeout). Borrowed. */
+/*
+ * The text of the last error (ZT_E_REMOTE's reason, the timeout, or, when a request
+ * returned -ECONNREFUSED, the failed handshake and which key option to check). Every
+ * zt_query_* request returns -ECONNREFUSED as soon as the daemon refuses the handshake
+ * (zt_curve_watch_failed()), instead of waiting out its timeout. Borrowed.
+ */
 const char *zt_query_error(const struct zt_query *q);
 
 /* The endpoint this handle connects to. Borrowed. */
@@ -527,9 +603,18 @@ int zt_query_provinces(
 /* The daemon's zone registry, sorted by code (caller frees *ret). */
 int zt_query_zones(struct zt_query *q, struct zt_zone **ret, size_t *ret_n);
 
-/* The daemon's counters (feed_seq included) and store sizes. */
+/* The daemon's counters (feed_seq, rejects_kept, rejects_dropped included) and store sizes. */
 int zt_query_stats(
     struct zt_query *q, struct zt_counters *ret, uint64_t *ret_map_bytes, uint64_t *ret_used_bytes);
+
+/*
+ * zt_query_stats() and the daemon's publishers (the first 4096 in id order), read in the
+ * same transaction. Daemons older than the publisher list answer none.
+ * @param[out] ret_pubs caller frees; set only on success, like every ret_*
+ * @return 0; -ENOMEM; -ETIMEDOUT; ZT_E_REMOTE; ZT_E_CORRUPT.
+ */
+int zt_query_stats_publishers(struct zt_query *q, struct zt_counters *ret, uint64_t *ret_map_bytes,
+    uint64_t *ret_used_bytes, struct zt_publisher **ret_pubs, size_t *ret_n_pubs);
 
 /* What a snapshot returns: read in one LMDB read transaction on the daemon. */
 struct zt_snapshot {
@@ -630,6 +715,29 @@ int zt_watch_each(struct zt_watch *w, zt_watch_cb cb, void *arg);
 bool zt_watch_synced(const struct zt_watch *w);
 
 void zt_watch_get_stats(const struct zt_watch *w, struct zt_watch_stats *ret);
+
+/* How far the view can be trusted, worst first when shards differ (ordered by severity). */
+enum zt_watch_state {
+	ZT_WATCH_LIVE = 0, /* every shard synced, heartbeats on time */
+	ZT_WATCH_SYNCING,  /* a shard waits for a heartbeat to take its snapshot */
+	ZT_WATCH_STALE,    /* a shard missed ZT_WATCH_STALE_PERIODS heartbeats */
+	ZT_WATCH_OFFLINE,  /* a shard missed ZT_WATCH_OFFLINE_PERIODS: its daemon is gone */
+};
+#define ZT_WATCH_STALE_PERIODS   3
+#define ZT_WATCH_OFFLINE_PERIODS 10
+
+/*
+ * The watcher's state now (enum zt_watch_state), the worst over its shards. A shard's
+ * heartbeat period is learnt from the intervals between its heartbeats (the longest of the
+ * last 4; 1000 ms, the daemon's default, before two); its silence counts from the last
+ * heartbeat, or from zt_watch_new() before the first. Call it after zt_watch_poll(), which
+ * returns at least every timeout_ms even when nothing arrives.
+ * @param[out] ret_silence_ms may be NULL: the longest silence of the shards in that state
+ */
+int zt_watch_state(const struct zt_watch *w, int64_t *ret_silence_ms);
+
+/* "live", "syncing", "stale" or "offline": the state's name (static). */
+const char *zt_watch_state_name(int state);
 /* CURVE client (issue 6)                                                                   */
 
 /*
@@ -647,5 +755,34 @@ void zt_watch_get_stats(const struct zt_watch *w, struct zt_watch_stats *ret);
  */
 int zt_curve_client(
     void *sock, const char *server_key, const char *client_key_file, char *err, size_t errlen);
+
+/*
+ * Watches a client socket's handshakes (a ZeroMQ socket monitor), so that a refused or
+ * broken handshake is told as such instead of looking like a network timeout.
+ */
+struct zt_curve_watch;
+
+/*
+ * Starts watching; call before zmq_connect(). curve: whether sock is a CURVE client (it
+ * changes the advice given).
+ * @param[in] ctx the context of sock (the monitor's PAIR socket lives there)
+ * @param[out] ret freed with zt_curve_watch_free() before sock is closed
+ * @return 0; -ENOMEM; a -errno of zmq_socket_monitor().
+ */
+int zt_curve_watch_new(void *ctx, void *sock, bool curve, struct zt_curve_watch **ret);
+
+/* Stops the monitor and frees the watch. Takes NULL. Returns NULL. */
+struct zt_curve_watch *zt_curve_watch_free(struct zt_curve_watch *w);
+
+/*
+ * Whether a handshake failed since the last one that succeeded: ZAP refused the key
+ * (ZMQ_EVENT_HANDSHAKE_FAILED_AUTH), a protocol error (wrong mechanism, e.g. plaintext to a
+ * CURVE daemon) or, with final (the caller gives up anyway), a CURVE connection the daemon
+ * closed before the handshake ended (a wrong --curve-server-key: the daemon cannot read the
+ * HELLO and says nothing). Never blocks.
+ * @param[out] err what happened and which option to check, when 1 is returned
+ * @return 1 (failed) or 0.
+ */
+int zt_curve_watch_failed(struct zt_curve_watch *w, bool final, char *err, size_t errlen);
 
 #endif /* ZONETALLY_H */

@@ -29,7 +29,43 @@ static const char usage_text[] =
     "           [--rate EV_PER_S] [--publisher ID] [--start-seq N]\n"
     "           [--wait-subscribers N] [--timeout S]\n"
     "           [--reliable [--window N] [--spool DIR]]\n"
-    "           [--curve-server-key FILE|Z85 --curve-key FILE] [--stats-json]\n";
+    "           [--curve-server-key FILE|Z85 --curve-key FILE] [--stats-json]\n"
+    "'zonetally-pub --help': every option with its default; --version: the version\n";
+
+/* --help: every option, its default, examples (the reference of zonetally-pub(1)). */
+static const char help_text[] =
+    "Sends NDJSON or generated events to zonetallyd.\n"
+    "input (exactly one):\n"
+    "  --file PATH|-            NDJSON, one event per line ('-': stdin); checked whole first\n"
+    "  --generate N             N synthetic events (resends included)\n"
+    "  --seed S                 generator seed (default: 1)\n"
+    "  --day YYYY-MM-DD         the CST day of the events (default: yesterday, CST; for\n"
+    "                           today they stop at the current time)\n"
+    "  --dup-ratio R            fraction of resends, 0..1 (default: 0)\n"
+    "  --kind-mix R             fraction of reversals, 0..1 (default: 0)\n"
+    "  --random-ids             random event ids instead of time-ordered ones\n"
+    "  --zones FILE             the zone registry (default: " DEFAULT_ZONES ",\n"
+    "                           else the source tree's data/zones.csv)\n"
+    "  --preencode              encode everything before the clock starts (benchmarks)\n"
+    "transport:\n"
+    "  --endpoint EP            the daemon's SUB endpoint, repeatable (default: " DEFAULT_EP ";\n"
+    "                           with --reliable, its ROUTER: " DEFAULT_RELIABLE_EP ")\n"
+    "  --rate EV_PER_S          pace to this rate (default: 0, as fast as possible)\n"
+    "  --publisher ID           publisher_id of events that name none (default: zonetally-pub)\n"
+    "  --start-seq N            first sequence of events that name none (default: 1)\n"
+    "  --wait-subscribers N     subscriptions to wait for before sending (default: 1)\n"
+    "  --timeout S              give up after S seconds, 0..86400 (default: 30)\n"
+    "  --reliable               the acknowledged path: exit 0 only when all is acknowledged\n"
+    "  --window N               with --reliable: unacknowledged events at most (default: 10000)\n"
+    "  --spool DIR              with --reliable: keep unacknowledged events in DIR (created;\n"
+    "                           its parent must exist) so that a killed run resumes\n"
+    "  --curve-server-key FILE|Z85  the daemon's public key (a file if one exists by that name)\n"
+    "  --curve-key FILE         this publisher's NAME.key (mode 0600)\n"
+    "  --stats-json             one JSON line of figures on stderr at the end\n"
+    "exit status: 0 sent (and acknowledged), 1 runtime error, 2 usage or input error\n"
+    "examples:\n"
+    "  zonetally-pub --file events.ndjson --endpoint tcp://127.0.0.1:7601\n"
+    "  zonetally-pub --generate 100000 --reliable --spool /var/tmp/zt-spool\n";
 
 enum {
 	OPT_ENDPOINT = 0x100,
@@ -240,6 +276,7 @@ static const struct option longopts[] = {
     {"preencode", no_argument, NULL, OPT_PREENCODE},
     {"stats-json", no_argument, NULL, OPT_STATS_JSON},
     {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
 };
 
@@ -266,6 +303,11 @@ parse_options(int argc, char **argv, struct pub_opts *o, const char **zones)
 	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		if (opt == 'h') {
 			(void)fputs(usage_text, stdout);
+			(void)fputs(help_text, stdout);
+			exit(EXIT_SUCCESS);
+		}
+		if (opt == 'V') {
+			(void)puts("zonetally-pub " ZT_VERSION);
 			exit(EXIT_SUCCESS);
 		}
 		if ((r = gen_option(o, opt, optarg, zones)) == 1)
@@ -289,6 +331,9 @@ parse_options(int argc, char **argv, struct pub_opts *o, const char **zones)
 		o->endpoints[o->n_endpoints++] = o->reliable ? DEFAULT_RELIABLE_EP : DEFAULT_EP;
 	o->gen.publisher = o->publisher;
 	o->gen.start_seq = o->start_seq;
+	struct timespec ts;
+	(void)clock_gettime(CLOCK_REALTIME, &ts);
+	o->gen.until_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 	return 0;
 }
 
@@ -396,7 +441,7 @@ start(struct pub *p, const struct pub_opts *o)
 	int r = pub_open(p, o);
 
 	if (r < 0 && p->err[0] != '\0') {
-		(void)fprintf(stderr, "zonetally-pub: CURVE: %s\n", p->err);
+		(void)fprintf(stderr, "zonetally-pub: %s\n", p->err);
 		return EXIT_FAILURE;
 	}
 	if (r < 0) {
@@ -405,9 +450,22 @@ start(struct pub *p, const struct pub_opts *o)
 	}
 	r = pub_wait_subscribers(
 	    p, o->wait_subscribers, mono_ns() + (int64_t)o->timeout_s * 1000000000);
+	if (r == -ECONNREFUSED) {
+		(void)fprintf(stderr, "zonetally-pub: %s: %s\n", o->endpoints[0], p->err);
+		return EXIT_FAILURE;
+	}
+	if (r == -ETIMEDOUT) {
+		(void)fprintf(stderr,
+		    "zonetally-pub: timed out after %lu s waiting for %lu subscriber(s) on %s%s: "
+		    "%lu subscribed; is zonetallyd running with [ingest] sub_bind there and a "
+		    "subscribe prefix matching these events' topics (or lower --wait-subscribers)?\n",
+		    o->timeout_s, o->wait_subscribers, o->endpoints[0],
+		    o->n_endpoints > 1 ? " and the other --endpoint" : "", p->subscribers_seen);
+		return EXIT_FAILURE;
+	}
 	if (r < 0) {
 		(void)fprintf(stderr, "zonetally-pub: %s while waiting for %lu subscriber(s)\n",
-		    r == -ETIMEDOUT ? "timed out" : zmq_strerror(-r), o->wait_subscribers);
+		    zmq_strerror(-r), o->wait_subscribers);
 		return EXIT_FAILURE;
 	}
 	return 0;
@@ -499,6 +557,8 @@ run_generate(struct pub *p, const struct pub_opts *o, const char *zones_path, st
 		return EXIT_FAILURE;
 	}
 	r = send_generated(p, o, g, pre);
+	p->generated = true;
+	p->gen_resends = zt_gen_resends(g);
 	zt_gen_free(g);
 	free(zones);
 	return r;
@@ -509,9 +569,21 @@ static void
 report(const struct pub *p, const struct pub_opts *o, int64_t t1)
 {
 	double s = (double)(t1 - p->start_ns) / 1e9, rate = s > 0 ? (double)p->sent / s : 0.0;
+	char sent[ZT_YUAN_LEN], rate_s[ZT_YUAN_LEN], dups[ZT_YUAN_LEN], counted[ZT_YUAN_LEN];
 
-	(void)fprintf(stderr, "sent %llu events in %.3f s (%.0f ev/s)\n",
-	    (unsigned long long)p->sent, s, rate);
+	(void)zt_fmt_count((int64_t)p->sent, sent);
+	(void)zt_fmt_count((int64_t)(rate + 0.5), rate_s);
+	(void)fprintf(stderr, "sent %s events in %.3f s (%s ev/s)\n", sent, s, rate_s);
+	if (p->generated) {
+		/* --reliable skips the generator's resends (rel_send): none reach the daemon */
+		uint64_t d = p->rel != NULL ? 0 : p->gen_resends;
+		(void)zt_fmt_count((int64_t)d, dups);
+		(void)zt_fmt_count((int64_t)(p->sent - d), counted);
+		(void)fprintf(stderr,
+		    "expected at the daemon: %s accepted, %s duplicates (the generator's "
+		    "resends), 0 rejected, if its dedup window admits %04u-%02u-%02u\n",
+		    counted, dups, o->gen.day / 10000, o->gen.day / 100 % 100, o->gen.day % 100);
+	}
 	if (!o->stats_json)
 		return;
 	(void)fprintf(stderr,

@@ -52,6 +52,10 @@ struct pub_pre {
 struct pub {
 	void *ctx;
 	void *sock;
+	struct zt_curve_watch *hs;      /* sock's handshakes: a refusal is not a timeout */
+	unsigned long subscribers_seen; /* pub_wait_subscribers(): subscriptions received */
+	bool generated;                 /* --generate: the expectation below is known */
+	uint64_t gen_resends;           /* of the generated messages, resends */
 	double rate;
 	uint64_t sent;
 	uint64_t bytes; /* encoded TradeEvent bytes sent, topics not included */

@@ -29,6 +29,15 @@ rel_open(struct pub *p, const struct pub_opts *o)
 	};
 	int r = zt_publisher_new(o->endpoints[0], o->publisher, &po, &p->rel);
 
+	if (r < 0 && o->spool != NULL &&
+	    (r == -ENOENT || r == -EACCES || r == -ENOTDIR || r == -EROFS || r == -ENOSPC)) {
+		/* the spool directory is created, its parent is not */
+		(void)snprintf(p->err, sizeof(p->err),
+		    "spool '%s': %s (it is created if missing; its parent directory must exist "
+		    "and be writable)",
+		    o->spool, strerror(-r));
+		return r;
+	}
 	if (r < 0)
 		return r;
 	p->resume_seq = zt_publisher_resume_seq(p->rel);
@@ -79,7 +88,10 @@ rel_send(struct pub *p, uint64_t seq, const uint8_t *data, size_t len)
 			return r;
 		if ((r = zt_publisher_poll(p->rel, POLL_MS)) < 0)
 			return r;
-		if (zt_publisher_stalled_ms(p->rel) > (int64_t)p->timeout_s * 1000)
+		bool late = zt_publisher_stalled_ms(p->rel) > (int64_t)p->timeout_s * 1000;
+		if (zt_publisher_handshake_failed(p->rel, late, p->err, sizeof(p->err)))
+			return -ECONNREFUSED;
+		if (late)
 			return -ETIMEDOUT;
 	}
 	p->last_seq = seq;
@@ -164,6 +176,12 @@ rel_finish(struct pub *p)
 	}
 	if (r == 0)
 		return 0;
+	if (p->err[0] != '\0' ||
+	    zt_publisher_handshake_failed(p->rel, true, p->err, sizeof(p->err))) {
+		(void)fprintf(stderr, "zonetally-pub: gave up: %zu events not acknowledged: %s\n",
+		    zt_publisher_unacked(p->rel), p->err);
+		return EXIT_FAILURE;
+	}
 	(void)fprintf(stderr,
 	    "zonetally-pub: gave up: %zu events not acknowledged (%s after %lu s without "
 	    "progress)\n",

@@ -40,11 +40,17 @@ pub_open(struct pub *p, const struct pub_opts *o)
 	    zmq_setsockopt(p->sock, ZMQ_XPUB_VERBOSE, &one, sizeof(one)) < 0)
 		return -errno;
 	if (o->curve_server_key != NULL) {
-		int r = zt_curve_client(
-		    p->sock, o->curve_server_key, o->curve_key, p->err, sizeof(p->err));
-		if (r < 0)
+		char why[200];
+		int r =
+		    zt_curve_client(p->sock, o->curve_server_key, o->curve_key, why, sizeof(why));
+		if (r < 0) {
+			(void)snprintf(p->err, sizeof(p->err), "CURVE: %s", why);
 			return r;
+		}
 	}
+	int r = zt_curve_watch_new(p->ctx, p->sock, o->curve_server_key != NULL, &p->hs);
+	if (r < 0)
+		return r;
 	for (size_t i = 0; i < o->n_endpoints; i++)
 		if (zmq_connect(p->sock, o->endpoints[i]) < 0)
 			return -errno;
@@ -64,16 +70,18 @@ pub_wait_subscribers(struct pub *p, unsigned long n, int64_t deadline_ns)
 	while (seen < n) {
 		int64_t left_ms = (deadline_ns - mono_ns()) / 1000000;
 		zmq_pollitem_t item = {.socket = p->sock, .events = ZMQ_POLLIN};
+		if (zt_curve_watch_failed(p->hs, left_ms <= 0, p->err, sizeof(p->err)))
+			return -ECONNREFUSED;
 		if (left_ms <= 0)
 			return -ETIMEDOUT;
-		int r = zmq_poll(&item, 1, left_ms > 1000 ? 1000 : (long)left_ms);
+		int r = zmq_poll(&item, 1, left_ms > 100 ? 100 : (long)left_ms);
 		if (r < 0 && errno != EINTR)
 			return -errno;
 		if (r <= 0)
 			continue;
 		int len = zmq_recv(p->sock, msg, sizeof(msg), ZMQ_DONTWAIT);
 		if (len > 0 && msg[0] == 1)
-			seen++;
+			p->subscribers_seen = ++seen;
 	}
 	p->start_ns = mono_ns();
 	return 0;
@@ -152,6 +160,7 @@ pub_close(struct pub *p, unsigned long linger_s)
 
 	if (p->rel != NULL)
 		rel_close(p);
+	p->hs = zt_curve_watch_free(p->hs);
 	if (p->sock != NULL) {
 		(void)zmq_setsockopt(p->sock, ZMQ_LINGER, &linger, sizeof(linger));
 		(void)zmq_close(p->sock);

@@ -36,6 +36,7 @@ enum {
 /* One command's common state. */
 struct cli {
 	const char *state_dir;
+	bool state_dir_defaulted; /* neither --state-dir nor a configuration named it */
 	const char *cmd;
 	bool json;
 	bool period_set;
@@ -54,6 +55,13 @@ int open_reader(const struct cli *c, struct zt_reader **ret);
 int print_json(struct json_object *o);
 void cell(const char *s, size_t width, bool right);
 int parse_uint(const char *s, unsigned long max, unsigned long *ret);
+/* After getopt_long() returned opt ('?' or an option whose value was refused): says what
+ * was wrong, with a hint for a global option given after the command. Returns EXIT_USAGE. */
+int option_error(const struct cli *c, int opt, char *const *argv);
+
+/* help.c */
+int command_help(const char *cmd); /* 0 printed, 1 write error, -1 no such command */
+bool wants_help(int argc, char *const *argv);
 
 /* cmd_get.c */
 int cmd_get(struct cli *c, int argc, char **argv);
@@ -94,7 +102,7 @@ int remote_get(const struct cli *c, struct remote *rm, int level, uint32_t code,
 int remote_zone_blocks(const struct cli *c, struct remote *rm, const struct zt_period *p,
     struct remote_zone *ret, size_t *ret_n);
 int remote_stats(const struct cli *c, struct remote *rm, struct zt_counters *ret, uint64_t *ret_map,
-    uint64_t *ret_used);
+    uint64_t *ret_used, struct zt_publisher **ret_pubs, size_t *ret_n_pubs);
 
 /* cmd_watch.c */
 int cmd_watch(struct cli *c, int argc, char **argv);

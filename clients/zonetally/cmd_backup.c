@@ -49,7 +49,7 @@ json_only(struct cli *c, int argc, char **argv)
 
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (opt != OPT_JSON)
-			return usage_error(c->cmd, "invalid option");
+			return option_error(c, opt, argv);
 		c->json = true;
 	}
 	if (optind != argc - 1)
@@ -77,16 +77,20 @@ report_backup(struct cli *c, const char *src, const char *dest)
 		return EXIT_FAILURE;
 	}
 	if (!c->json) {
-		(void)printf("backup of '%s' in '%s': %llu bytes, feed_seq %llu, %llu accepted\n",
-		    src, dest, (unsigned long long)used, (unsigned long long)k.feed_seq,
-		    (unsigned long long)k.accepted);
+		char bytes[ZT_YUAN_LEN], acc[ZT_YUAN_LEN];
+		(void)zt_fmt_count((int64_t)used, bytes);
+		(void)zt_fmt_count((int64_t)k.accepted, acc);
+		(void)printf(
+		    "backup of '%s' in '%s': %s bytes (%llu MiB), feed_seq %llu, %s accepted\n",
+		    src, dest, bytes, (unsigned long long)(used >> 20),
+		    (unsigned long long)k.feed_seq, acc);
 		return 0;
 	}
 	struct json_object *o = json_object_new_object();
 	(void)json_object_object_add(o, "dest", json_object_new_string(dest));
-	(void)json_object_object_add(o, "bytes", json_object_new_int64((int64_t)used));
-	(void)json_object_object_add(o, "feed_seq", json_object_new_int64((int64_t)k.feed_seq));
-	(void)json_object_object_add(o, "accepted", json_object_new_int64((int64_t)k.accepted));
+	(void)json_object_object_add(o, "bytes", json_object_new_uint64(used));
+	(void)json_object_object_add(o, "feed_seq", json_object_new_uint64(k.feed_seq));
+	(void)json_object_object_add(o, "accepted", json_object_new_uint64(k.accepted));
 	return print_json(o);
 }
 
@@ -153,12 +157,10 @@ cmd_verify(struct cli *c, int argc, char **argv)
 		struct json_object *o = json_object_new_object();
 		(void)json_object_object_add(o, "ok", json_object_new_boolean(r == 0));
 		(void)json_object_object_add(o, "schema", json_object_new_int(ZT_SCHEMA_VERSION));
+		(void)json_object_object_add(o, "totals", json_object_new_uint64(rep.totals));
 		(void)json_object_object_add(
-		    o, "totals", json_object_new_int64((int64_t)rep.totals));
-		(void)json_object_object_add(
-		    o, "mismatches", json_object_new_int64((int64_t)rep.mismatches));
-		(void)json_object_object_add(
-		    o, "missing", json_object_new_int64((int64_t)rep.missing));
+		    o, "mismatches", json_object_new_uint64(rep.mismatches));
+		(void)json_object_object_add(o, "missing", json_object_new_uint64(rep.missing));
 		int p = print_json(o);
 		return r == 0 ? p : EXIT_FAILURE;
 	}

@@ -50,15 +50,54 @@ period_text(const struct zt_period *p, char *buf, size_t len)
 	    buf, len, "%s%s%s", zt_gran_name(p->gran), p->gran == ZT_GRAN_ALL ? "" : " ", b);
 }
 
+/* True if nothing was ever counted in the block (a reversed declaration still counts). */
+static bool
+block_empty(const struct zt_totals_block *b)
+{
+	const struct zt_totals *t = &b->t[ZT_DIR_ALL][ZT_MODE_ALL];
+
+	return t->events == 0 && t->value_fen == 0 && t->items == 0 && t->reversals == 0;
+}
+
+/*
+ * For a zone and a period outside the years it is valid in, why it can have no data:
+ * events of those years are rejected zone_not_valid. "" otherwise.
+ */
+static void
+validity_note(const struct zt_target *t, const struct zt_period *p, char *buf, size_t len)
+{
+	uint32_t first = p->gran == ZT_GRAN_YEAR ? p->bucket
+	    : p->gran == ZT_GRAN_MONTH           ? p->bucket / 100
+	                                         : p->bucket / 10000;
+	const struct zt_zone *z = t->zone;
+
+	buf[0] = '\0';
+	if (z == NULL || p->gran == ZT_GRAN_ALL)
+		return;
+	if (first < z->approved_year)
+		(void)snprintf(buf, len,
+		    ": the zone was approved in %u, so events before are rejected",
+		    z->approved_year);
+	else if (z->revoked_year != 0 && first >= z->revoked_year)
+		(void)snprintf(buf, len,
+		    ": the zone was revoked from %u, so events since are rejected",
+		    z->revoked_year);
+}
+
 static void
 get_text(const struct zt_target *t, const struct zt_period *p, const struct zt_totals_block *b)
 {
 	static const char *const level[ZT_LEVEL__COUNT] = {"nation", "province", "zone"};
-	char per[32];
+	char per[32], why[128];
 
 	period_text(p, per, sizeof(per));
 	(void)printf(
 	    "%06u  %s %s  (%s)  %s\n\n", t->code, t->name_en, t->name_zh, level[t->level], per);
+	if (block_empty(b)) {
+		validity_note(t, p, why, sizeof(why));
+		(void)printf("no data for %s%s\n", per, why);
+		return;
+	}
 	totals_header("");
 	for (size_t i = 0; i < ZT_DIR__COUNT; i++)
 		totals_row(dir_names[dir_order[i]], &b->t[dir_order[i]][ZT_MODE_ALL]);
@@ -89,6 +128,22 @@ parse_code(const char *s, uint32_t *ret)
 	return 0;
 }
 
+/* Why CODE names no total: with --province, only the province rule applied. */
+static void
+not_found(uint32_t code, bool province)
+{
+	if (province)
+		(void)fprintf(stderr,
+		    "zonetally get: %06u is not a province code: --province takes one of the 31 "
+		    "province-level codes, NN0000 (e.g. 330000 Zhejiang)\n",
+		    code);
+	else
+		(void)fprintf(stderr,
+		    "zonetally get: %06u is not a zone of the registry (zonetally zones lists "
+		    "them), a province (NN0000) or 000000\n",
+		    code);
+}
+
 /* get over --connect: the same output, the block summed over the shards. */
 static int
 get_remote(struct cli *c, uint32_t code, bool province)
@@ -101,8 +156,7 @@ get_remote(struct cli *c, uint32_t code, bool province)
 	if ((r = remote_open(c, &rm)) != 0)
 		return r;
 	if (remote_resolve(rm, code, province, &t) < 0) {
-		(void)fprintf(
-		    stderr, "zonetally get: %06u is not a zone, a province or 000000\n", code);
+		not_found(code, province);
 		remote_free(rm);
 		return EXIT_FAILURE;
 	}
@@ -133,7 +187,7 @@ cmd_get(struct cli *c, int argc, char **argv)
 			if ((r = period_option(c, opt, optarg)) != 0)
 				return r;
 		} else
-			return usage_error(c->cmd, "invalid option");
+			return option_error(c, opt, argv);
 	}
 	if (optind != argc - 1)
 		return usage_error(c->cmd, "expected one CODE");
@@ -150,8 +204,7 @@ cmd_get(struct cli *c, int argc, char **argv)
 	if ((r = open_reader(c, &rd)) != 0)
 		return r;
 	if (zt_reader_resolve(rd, code, province, &t) < 0) {
-		(void)fprintf(
-		    stderr, "zonetally get: %06u is not a zone, a province or 000000\n", code);
+		not_found(code, province);
 		zt_reader_free(rd);
 		return EXIT_FAILURE;
 	}
@@ -232,7 +285,12 @@ top_text(const struct cli *c, const struct zt_ranked *v, size_t n, const char *b
 	cell("total (yuan)", 22, true);
 	cell("events", 13, true);
 	(void)putchar('\n');
-	for (size_t i = 0; i < n; i++) {
+	bool any = false;
+	for (size_t i = 0; i < n && !any; i++)
+		any = !block_empty(&v[i].b);
+	if (!any)
+		(void)printf("no data for %s\n", per);
+	for (size_t i = 0; i < n && any; i++) {
 		const struct zt_totals_block *b = &v[i].b;
 		char rank[24], name[128];
 		(void)snprintf(rank, sizeof(rank), "%zu", i + 1);
@@ -280,7 +338,7 @@ top_options(struct cli *c, int argc, char **argv, int *ret_dir, unsigned long *r
 			if ((r = period_option(c, opt, optarg)) != 0)
 				return r;
 		} else
-			return usage_error(c->cmd, "invalid option");
+			return option_error(c, opt, argv);
 	}
 	if (optind != argc)
 		return usage_error(c->cmd, "unexpected operand '%s'", argv[optind]);
@@ -359,34 +417,58 @@ cmd_top(struct cli *c, int argc, char **argv)
 	return r;
 }
 
+#define NATION_EN "China (all zones)"
+#define NATION_ZH "全国"
+
 struct prov {
 	uint32_t code;
 	struct zt_totals_block b;
 };
 
+/* One line of `provinces --json`: code, names and the three directions. */
 static struct json_object *
-provinces_json(const struct cli *c, const struct prov *v, size_t n)
+region_json(uint32_t code, const char *en, const char *zh, const struct zt_totals_block *b)
 {
-	struct json_object *o = json_object_new_object(), *a = json_object_new_array();
-	char code[16];
+	struct json_object *p = json_object_new_object();
+	char text[16];
+
+	(void)snprintf(text, sizeof(text), "%06u", code);
+	if (p == NULL || json_object_object_add(p, "code", json_object_new_string(text)) < 0 ||
+	    json_object_object_add(p, "name_en", json_object_new_string(en)) < 0 ||
+	    json_object_object_add(p, "name_zh", json_object_new_string(zh)) < 0 ||
+	    zt_fmt_add_dirs_json(p, b, ZT_FMT_DIRS_ALL) < 0) {
+		json_object_put(p);
+		return NULL;
+	}
+	return p;
+}
+
+/* {"period", "provinces": [...], "nation": {...}}: the text table's lines, national one last. */
+static struct json_object *
+provinces_json(
+    const struct cli *c, const struct prov *v, size_t n, const struct zt_totals_block *nation)
+{
+	struct json_object *o = json_object_new_object(), *a = json_object_new_array(), *x;
 
 	if (o == NULL || a == NULL ||
 	    json_object_object_add(o, "period", zt_fmt_period_json(&c->period)) < 0)
 		goto fail;
 	for (size_t i = 0; i < n; i++) {
-		struct json_object *p = json_object_new_object();
-		(void)snprintf(code, sizeof(code), "%06u", v[i].code);
-		if (p == NULL || json_object_array_add(a, p) < 0 ||
-		    json_object_object_add(p, "code", json_object_new_string(code)) < 0 ||
-		    json_object_object_add(p, "name_en",
-		        json_object_new_string(zt_province_name(v[i].code, false))) < 0 ||
-		    json_object_object_add(p, "name_zh",
-		        json_object_new_string(zt_province_name(v[i].code, true))) < 0 ||
-		    zt_fmt_add_dirs_json(p, &v[i].b, ZT_FMT_DIRS_ALL) < 0)
+		x = region_json(v[i].code, zt_province_name(v[i].code, false),
+		    zt_province_name(v[i].code, true), &v[i].b);
+		if (x == NULL || json_object_array_add(a, x) < 0) {
+			json_object_put(x);
 			goto fail;
+		}
 	}
 	if (json_object_object_add(o, "provinces", a) < 0)
 		goto fail;
+	a = NULL; /* o owns it now */
+	x = region_json(ZT_NATION_CODE, NATION_EN, NATION_ZH, nation);
+	if (x == NULL || json_object_object_add(o, "nation", x) < 0) {
+		json_object_put(x);
+		goto fail;
+	}
 	return o;
 fail:
 	json_object_put(a);
@@ -428,10 +510,14 @@ provinces_text(
 	cell("total (yuan)", 22, true);
 	cell("events", 13, true);
 	(void)putchar('\n');
+	if (block_empty(nation)) { /* the nation sums every province: nothing anywhere */
+		(void)printf("no data for %s\n", per);
+		return;
+	}
 	for (size_t i = 0; i < n; i++)
 		province_row(v[i].code, zt_province_name(v[i].code, false),
 		    zt_province_name(v[i].code, true), &v[i].b);
-	province_row(ZT_NATION_CODE, "China (all zones)", "全国", nation);
+	province_row(ZT_NATION_CODE, NATION_EN, NATION_ZH, nation);
 }
 
 int
@@ -451,7 +537,7 @@ cmd_provinces(struct cli *c, int argc, char **argv)
 			if ((r = period_option(c, opt, optarg)) != 0)
 				return r;
 		} else
-			return usage_error(c->cmd, "invalid option");
+			return option_error(c, opt, argv);
 	}
 	if (optind != argc)
 		return usage_error(c->cmd, "unexpected operand '%s'", argv[optind]);
@@ -472,7 +558,7 @@ cmd_provinces(struct cli *c, int argc, char **argv)
 		if (r != 0)
 			return r;
 		if (c->json)
-			return print_json(provinces_json(c, v, n));
+			return print_json(provinces_json(c, v, n, &nation));
 		provinces_text(c, v, n, &nation);
 		return 0;
 	}
@@ -493,7 +579,7 @@ cmd_provinces(struct cli *c, int argc, char **argv)
 		return EXIT_FAILURE;
 	}
 	if (c->json)
-		return print_json(provinces_json(c, v, n));
+		return print_json(provinces_json(c, v, n, &nation));
 	provinces_text(c, v, n, &nation);
 	return 0;
 }

@@ -32,6 +32,25 @@ check_dir(const char *config_path, const char *dir, bool publishers, char *err, 
 	return r;
 }
 
+/* The API token file, with the daemon's own checks (zt_token_load()). */
+static int
+check_token(const char *config_path, const struct zt_config *c, char *err, size_t errlen)
+{
+	char path[4096], token[ZT_TOKEN_MAX + 2];
+	size_t len;
+	int r;
+
+	if (c->api_token_file[0] == '\0')
+		return 0;
+	if ((r = zt_keyfile_resolve(config_path, c->api_token_file, path, sizeof(path))) < 0) {
+		(void)snprintf(err, errlen, "%s: %s", c->api_token_file, strerror(-r));
+		return r;
+	}
+	r = zt_token_load(path, token, sizeof(token), &len, err, errlen);
+	explicit_bzero(token, sizeof(token));
+	return r;
+}
+
 int
 check_security(const char *config_path, const struct zt_config *c, char *err, size_t errlen)
 {
@@ -39,6 +58,8 @@ check_security(const char *config_path, const struct zt_config *c, char *err, si
 	struct zt_keyfile k;
 	int r;
 
+	if ((r = check_token(config_path, c, err, errlen)) < 0)
+		return r;
 	if (c->curve_secret_key_file[0] == '\0')
 		return 0;
 	if ((r = zt_keyfile_resolve(config_path, c->curve_secret_key_file, path, sizeof(path))) <
@@ -67,7 +88,7 @@ cmd_keygen(struct cli *c, int argc, char **argv)
 
 	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		if (opt != 'd')
-			return usage_error(c->cmd, "invalid option");
+			return option_error(c, opt, argv);
 		dir = optarg;
 	}
 	if (optind != argc - 1)

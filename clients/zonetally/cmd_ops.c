@@ -4,6 +4,7 @@
  * `check-config` (validate a file without starting anything).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 
 /* Kept in step with daemon/daemon.h: the CLI never includes daemon internals. */
 #define PID_FILE    "zonetallyd.pid"
+#define LOCK_FILE   "zonetallyd.lock"
 #define RELOAD_FILE "zonetallyd.reload"
 
 /* The daemon's last reload verdict: "PID GENERATION ok|failed TEXT". */
@@ -73,6 +75,70 @@ daemon_pid(const struct cli *c)
 	return pid > 1 && (*end == '\n' || *end == '\0') ? pid : -1;
 }
 
+/*
+ * The pid of the daemon that holds the state dir's lock (F_GETLK names the holder of a POSIX
+ * lock), so that a pid file left by a crash is never trusted: after pid reuse it names an
+ * unrelated process. @return the pid, 0 when no process holds the lock (no daemon), or -1
+ * when one does but its pid cannot be seen from here (another pid namespace).
+ */
+static long
+lock_holder(const struct cli *c)
+{
+	char path[4096];
+
+	if (snprintf(path, sizeof(path), "%s/%s", c->state_dir, LOCK_FILE) >= (int)sizeof(path))
+		return 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+	int r = fcntl(fd, F_GETLK, &fl);
+	(void)close(fd);
+	if (r < 0 || fl.l_type == F_UNLCK)
+		return 0;
+	return fl.l_pid > 0 ? (long)fl.l_pid : -1;
+}
+
+/*
+ * The pid to signal: the lock holder, checked against --pid when given (systemd's $MAINPID,
+ * trusted alone only when the holder is in another pid namespace). Says why on stderr and
+ * @return -1 when no daemon holds the state dir or --pid names another process.
+ */
+static long
+reload_target(const struct cli *c, long want)
+{
+	long holder = lock_holder(c), stale = daemon_pid(c);
+
+	if (holder == 0 && stale > 0) {
+		(void)fprintf(stderr,
+		    "zonetally reload: no daemon holds '%s': '%s/%s' (pid %ld) is stale; "
+		    "not signalling it\n",
+		    c->state_dir, c->state_dir, PID_FILE, stale);
+		return -1;
+	}
+	if (holder == 0) {
+		(void)fprintf(stderr,
+		    "zonetally reload: no daemon holds '%s' (nothing locks '%s/%s')\n",
+		    c->state_dir, c->state_dir, LOCK_FILE);
+		return -1;
+	}
+	if (holder > 0 && want > 0 && want != holder) {
+		(void)fprintf(stderr,
+		    "zonetally reload: pid %ld does not hold '%s' (zonetallyd pid %ld does); not "
+		    "signalling it\n",
+		    want, c->state_dir, holder);
+		return -1;
+	}
+	if (holder < 0 && want < 0) { /* held from another pid namespace */
+		(void)fprintf(stderr,
+		    "zonetally reload: the zonetallyd that holds '%s' has no pid visible here; "
+		    "pass --pid\n",
+		    c->state_dir);
+		return -1;
+	}
+	return want > 0 ? want : holder;
+}
+
 static void
 sleep_ms(long ms)
 {
@@ -114,7 +180,7 @@ reload_options(struct cli *c, int argc, char **argv, long *pid, long *timeout_ms
 		else if (opt == 't' && parse_uint(optarg, 86400, &v) == 0 && v > 0)
 			*timeout_ms = (long)v * 1000;
 		else
-			return usage_error(c->cmd, "invalid option or value");
+			return option_error(c, opt, argv);
 	}
 	if (optind != argc)
 		return usage_error(c->cmd, "unexpected argument '%s'", argv[optind]);
@@ -122,8 +188,9 @@ reload_options(struct cli *c, int argc, char **argv, long *pid, long *timeout_ms
 }
 
 /*
- * `zonetally reload`: sends SIGHUP to the daemon and waits until it reports the reload
- * done (exit 0) or failed (exit 1, with its reason), so that `systemctl reload` tells.
+ * `zonetally reload`: sends SIGHUP to the daemon that holds the state dir's lock and waits
+ * until it reports the reload done (exit 0) or failed (exit 1, with its reason), so that
+ * `systemctl reload` tells.
  */
 int
 cmd_reload(struct cli *c, int argc, char **argv)
@@ -134,11 +201,8 @@ cmd_reload(struct cli *c, int argc, char **argv)
 
 	if (r != 0)
 		return r;
-	if (pid < 0 && (pid = daemon_pid(c)) < 0) {
-		(void)fprintf(stderr, "zonetally reload: no daemon: cannot read '%s/%s'\n",
-		    c->state_dir, PID_FILE);
+	if ((pid = reload_target(c, pid)) < 0)
 		return EXIT_FAILURE;
-	}
 	unsigned long before = read_verdict(c->state_dir, &v) == 0 && v.pid == pid ? v.gen : 0;
 	if (kill((pid_t)pid, SIGHUP) < 0) {
 		(void)fprintf(

@@ -22,7 +22,8 @@ enum {
 };
 
 struct rej_list {
-	int reason; /* -1: any */
+	struct zt_reject_ctx ctx; /* the registry; the bounds of the time are not kept */
+	int reason;               /* -1: any */
 	size_t limit;
 	size_t n;
 	bool json;
@@ -51,6 +52,12 @@ who(const struct zt_reject_rec *r, char *pub, size_t publen, uint64_t *seq)
 	zonetally__v1__trade_event__free_unpacked(m, NULL);
 }
 
+static const struct zt_zone *
+zone_of(void *arg, uint32_t code)
+{
+	return zt_store_zone(arg, code);
+}
+
 static void
 iso_time(int64_t ms, char out[32])
 {
@@ -66,7 +73,8 @@ iso_time(int64_t ms, char out[32])
 }
 
 static struct json_object *
-rec_json(const struct zt_reject_rec *r, const char *pub, uint64_t seq, const char *at)
+rec_json(const struct zt_reject_rec *r, const char *pub, uint64_t seq, const char *at,
+    const char *detail)
 {
 	struct json_object *o = json_object_new_object();
 	char *hex = malloc((size_t)r->kept_len * 2 + 1);
@@ -77,7 +85,7 @@ rec_json(const struct zt_reject_rec *r, const char *pub, uint64_t seq, const cha
 		return NULL;
 	}
 	zt_hex_encode(r->raw, r->kept_len, hex);
-	(void)json_object_object_add(o, "seq", json_object_new_int64((int64_t)r->seq));
+	(void)json_object_object_add(o, "seq", json_object_new_uint64(r->seq));
 	(void)json_object_object_add(o, "at_ms", json_object_new_int64(r->at_ms));
 	(void)json_object_object_add(o, "at", json_object_new_string(at));
 	(void)json_object_object_add(
@@ -85,11 +93,12 @@ rec_json(const struct zt_reject_rec *r, const char *pub, uint64_t seq, const cha
 	(void)json_object_object_add(
 	    o, "reason_text", json_object_new_string(zt_reject_text(r->reason)));
 	(void)json_object_object_add(
-	    o, "publisher", pub[0] != '\0' ? json_object_new_string(pub) : NULL);
+	    o, "detail", detail[0] != '\0' ? json_object_new_string(detail) : NULL);
 	(void)json_object_object_add(
-	    o, "sequence", seq != 0 ? json_object_new_int64((int64_t)seq) : NULL);
-	(void)json_object_object_add(o, "raw_len", json_object_new_int64(r->raw_len));
-	(void)json_object_object_add(o, "kept_len", json_object_new_int64(r->kept_len));
+	    o, "publisher", pub[0] != '\0' ? json_object_new_string(pub) : NULL);
+	(void)json_object_object_add(o, "sequence", seq != 0 ? json_object_new_uint64(seq) : NULL);
+	(void)json_object_object_add(o, "raw_len", json_object_new_uint64(r->raw_len));
+	(void)json_object_object_add(o, "kept_len", json_object_new_uint64(r->kept_len));
 	(void)json_object_object_add(o, "raw_hex", json_object_new_string(hex));
 	free(hex);
 	return o;
@@ -124,11 +133,14 @@ rej_cb(const struct zt_reject_rec *r, void *arg)
 		return 1;
 	l->n++;
 	who(r, pub, sizeof(pub), &seq);
+	char det[ZT_REJECT_DETAIL_LEN];
+	bool has = zt_reject_detail(
+	               r->reason, r->raw, r->raw_len, r->kept_len, &l->ctx, det, sizeof(det)) > 0;
 	iso_time(r->at_ms, at);
 	if (l->raw_path != NULL && !l->raw_written && (l->err = write_raw(l, r)) < 0)
 		return 1;
 	if (l->json) {
-		struct json_object *o = rec_json(r, pub, seq, at);
+		struct json_object *o = rec_json(r, pub, seq, at, det);
 		if (o == NULL || json_object_array_add(l->arr, o) < 0) {
 			json_object_put(o);
 			l->err = -ENOMEM;
@@ -140,10 +152,11 @@ rej_cb(const struct zt_reject_rec *r, void *arg)
 	    zt_reject_name(r->reason), r->raw_len, r->kept_len < r->raw_len ? " (truncated)" : "",
 	    pub[0] != '\0' ? "publisher '" : "", pub, pub[0] != '\0' ? "'" : "");
 	if (seq != 0)
-		(void)printf("          sequence %llu: %s\n", (unsigned long long)seq,
-		    zt_reject_text(r->reason));
+		(void)printf("          sequence %llu: %s%s%s\n", (unsigned long long)seq,
+		    zt_reject_text(r->reason), has ? ": " : "", has ? det : "");
 	else
-		(void)printf("          %s\n", zt_reject_text(r->reason));
+		(void)printf("          %s%s%s\n", zt_reject_text(r->reason), has ? ": " : "",
+		    has ? det : "");
 	return 0;
 }
 
@@ -182,7 +195,7 @@ parse_rejects_args(struct cli *c, int argc, char **argv, struct rej_list *l)
 		else if (opt == OPT_JSON)
 			l->json = c->json = true;
 		else if (opt != OPT_REASON)
-			return usage_error(c->cmd, "invalid option");
+			return option_error(c, opt, argv);
 	}
 	if (optind != argc)
 		return usage_error(c->cmd, "unexpected operand '%s'", argv[optind]);
@@ -200,7 +213,8 @@ list_rejects(struct zt_reader *rd, struct rej_list *l, struct zt_counters *k)
 		return r;
 	r = zt_store_counters(s, k);
 	if (r >= 0 && !l->json)
-		(void)printf("rejects kept %llu, dropped %llu (oldest first, beyond rejects_max)\n",
+		(void)printf("rejects kept %llu, dropped %llu (the oldest, beyond rejects_max); "
+		             "newest first:\n",
 		    (unsigned long long)k->rejects_kept, (unsigned long long)k->rejects_dropped);
 	if (r >= 0)
 		r = zt_store_rejects(s, SIZE_MAX, rej_cb, l);
@@ -226,6 +240,8 @@ cmd_rejects(struct cli *c, int argc, char **argv)
 		json_object_put(l.arr);
 		return r;
 	}
+	l.ctx.zone = zone_of;
+	l.ctx.zone_arg = zt_reader_store(rd);
 	r = list_rejects(rd, &l, &k);
 	zt_reader_free(rd);
 	if (r < 0) {
@@ -241,9 +257,8 @@ cmd_rejects(struct cli *c, int argc, char **argv)
 		json_object_put(l.arr);
 		return EXIT_FAILURE;
 	}
-	(void)json_object_object_add(o, "kept", json_object_new_int64((int64_t)k.rejects_kept));
-	(void)json_object_object_add(
-	    o, "dropped", json_object_new_int64((int64_t)k.rejects_dropped));
+	(void)json_object_object_add(o, "kept", json_object_new_uint64(k.rejects_kept));
+	(void)json_object_object_add(o, "dropped", json_object_new_uint64(k.rejects_dropped));
 	(void)json_object_object_add(o, "rejects", l.arr);
 	return print_json(o);
 }

@@ -28,7 +28,7 @@ pub_cb(const struct zt_publisher *p, void *arg)
 static int
 add_u64(struct json_object *o, const char *key, uint64_t v)
 {
-	return json_object_object_add(o, key, json_object_new_int64((int64_t)v));
+	return json_object_object_add(o, key, json_object_new_uint64(v));
 }
 
 static struct json_object *
@@ -78,8 +78,8 @@ stats_parts(struct json_object *o, const struct zt_counters *k, uint64_t map, ui
 		return -1;
 	}
 	(void)json_object_object_add(o, "by_reason", br);
-	(void)json_object_object_add(o, "commits", json_object_new_int64((int64_t)k->commits));
-	(void)json_object_object_add(o, "feed_seq", json_object_new_int64((int64_t)k->feed_seq));
+	(void)json_object_object_add(o, "commits", json_object_new_uint64(k->commits));
+	(void)json_object_object_add(o, "feed_seq", json_object_new_uint64(k->feed_seq));
 	(void)json_object_object_add(o, "watermark_ms", json_object_new_int64(k->watermark_ms));
 	(void)add_u64(o, "dedup_records", k->dedup_records);
 	(void)add_u64(o, "rejects_kept", k->rejects_kept);
@@ -112,7 +112,7 @@ line(const char *label, uint64_t v)
 {
 	char n[ZT_YUAN_LEN];
 
-	(void)zt_fmt_count((int64_t)v, n);
+	(void)zt_fmt_ucount(v, n);
 	cell(label, 16, false);
 	cell(n, 16, true);
 	(void)putchar('\n');
@@ -132,9 +132,11 @@ stats_text(const struct zt_counters *k, uint64_t map, uint64_t used, const struc
 	        ? "yes (received = accepted + duplicates + rejected)"
 	        : "NO: received != accepted + duplicates + rejected");
 	for (int i = ZT_REJECT_NONE + 1; i < ZT_REJECT__COUNT; i++)
-		if (k->by_reason[i] != 0)
-			(void)printf("  %-22s %12llu  %s\n", zt_reject_name(i),
-			    (unsigned long long)k->by_reason[i], zt_reject_text(i));
+		if (k->by_reason[i] != 0) {
+			char n[ZT_YUAN_LEN];
+			(void)zt_fmt_count((int64_t)k->by_reason[i], n);
+			(void)printf("  %-22s %15s  %s\n", zt_reject_name(i), n, zt_reject_text(i));
+		}
 	line("commits", k->commits);
 	line("feed_seq", k->feed_seq);
 	line("dedup_records", k->dedup_records);
@@ -198,17 +200,17 @@ cmd_stats(struct cli *c, int argc, char **argv)
 
 	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		if (opt != OPT_JSON)
-			return usage_error(c->cmd, "invalid option");
+			return option_error(c, opt, argv);
 		c->json = true;
 	}
 	if (optind != argc)
 		return usage_error(c->cmd, "unexpected operand '%s'", argv[optind]);
 	if (c->n_connect > 0) {
-		/* publishers are not served over the query socket: the list stays empty */
+		/* several shards: each shard's publishers in turn */
 		struct remote *rm;
 		if ((r = remote_open(c, &rm)) != 0)
 			return r;
-		r = remote_stats(c, rm, &k, &map, &used);
+		r = remote_stats(c, rm, &k, &map, &used, &ps.v, &ps.n);
 		remote_free(rm);
 		if (r != 0)
 			return r;

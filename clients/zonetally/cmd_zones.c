@@ -92,7 +92,7 @@ cmd_zones(struct cli *c, int argc, char **argv)
 
 	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		if (opt != OPT_JSON)
-			return usage_error(c->cmd, "invalid option");
+			return option_error(c, opt, argv);
 		c->json = true;
 	}
 	if (optind != argc)

@@ -4,6 +4,7 @@
  * they share (period flags, strict numbers, JSON output, aligned cells).
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,11 +29,16 @@ static const char usage_text[] =
     "  backup DEST [--json]                    compacting online copy of the store\n"
     "  verify DIR [--json]                     check a store's schema and roll-ups\n"
     "  rejects [--reason R] [--limit N] [--raw FILE] [--json]   newest rejected messages\n"
-    "  watch [CODE...] [--json] [--heartbeats] [--rcvhwm N]   live totals\n"
+    "  watch [CODE...] [PERIOD] [--json] [--heartbeats] [--rcvhwm N]   live totals\n"
     "--connect EP: ask a daemon's query socket (tcp://host:7604) instead of the local\n"
     "  store; repeat it for shards (results are merged)\n"
     "  keygen NAME [--dir DIR]                 CURVE key pair NAME.key (0600) + NAME.pub\n"
-    "PERIOD: --day YYYY-MM-DD | --month YYYY-MM | --year YYYY | --all (default: today, CST)\n";
+    "PERIOD: --day YYYY-MM-DD | --month YYYY-MM | --year YYYY | --all (default: today, CST)\n"
+    "-c CONFIG: find the store through CONFIG's state_dir (default: /etc/zonetally/\n"
+    "  zonetallyd.conf if it exists); --state-dir DIR: the store in DIR (default:\n"
+    "  /var/lib/zonetally); --version: the version\n"
+    "'zonetally COMMAND --help': a command's options, defaults and an example\n"
+    "example: zonetally --state-dir ./state get 330100 --day 2022-11-11\n";
 
 static const struct {
 	const char *name;
@@ -65,6 +71,29 @@ usage_error(const char *cmd, const char *fmt, ...)
 	return EXIT_USAGE;
 }
 
+/* The options of zonetally itself, which go before the command. */
+static const char *const global_names[] = {
+    "--state-dir", "--config", "--connect", "--curve-server-key", "--curve-key", "-c"};
+
+int
+option_error(const struct cli *c, int opt, char *const *argv)
+{
+	const char *arg = optind > 0 ? argv[optind - 1] : "";
+	size_t len = strcspn(arg, "=");
+
+	if (opt != '?') /* a known option whose value its command refused */
+		return usage_error(c->cmd, "invalid value '%s' for %s",
+		    optarg != NULL ? optarg : "",
+		    optarg == arg && optind > 1 ? argv[optind - 2] : arg);
+	for (size_t i = 0; i < sizeof(global_names) / sizeof(global_names[0]); i++)
+		if (strlen(global_names[i]) == len && strncmp(arg, global_names[i], len) == 0)
+			return usage_error(c->cmd,
+			    "%s is an option of zonetally itself: put it before the command, "
+			    "as in 'zonetally %s ... %s ...'",
+			    global_names[i], global_names[i], c->cmd);
+	return usage_error(c->cmd, "see 'zonetally %s --help' for its options", c->cmd);
+}
+
 int
 parse_uint(const char *s, unsigned long max, unsigned long *ret)
 {
@@ -89,8 +118,11 @@ period_option(struct cli *c, int opt, const char *arg)
 
 	if (c->period_set)
 		return usage_error(c->cmd, "only one of --day, --month, --year, --all");
+	static const char *const format[] = {"YYYY-MM-DD, a real date (CST), e.g. 2022-11-11",
+	    "YYYY-MM, e.g. 2022-11", "YYYY, e.g. 2022", "no value"};
 	if (zt_period_parse(gran[i], arg, &c->period) < 0)
-		return usage_error(c->cmd, "%s: invalid date '%s'", flag[i], arg);
+		return usage_error(c->cmd, "%s: invalid date '%s': expected %s", flag[i],
+		    arg != NULL ? arg : "", format[i]);
 	c->period_set = true;
 	return 0;
 }
@@ -114,6 +146,12 @@ open_reader(const struct cli *c, struct zt_reader **ret)
 	if (r < 0) {
 		(void)fprintf(stderr, "zonetally: cannot open the store in '%s': %s\n",
 		    c->state_dir, zt_strerror(r));
+		if ((r == ZT_E_NOSTORE || r == -ENOENT) && c->state_dir_defaulted)
+			(void)fprintf(stderr,
+			    "zonetally: that is the default state directory; give the daemon's "
+			    "with --state-dir DIR or -c CONFIG before the command (e.g. zonetally "
+			    "--state-dir ./state %s ...), or ask a daemon with --connect EP\n",
+			    c->cmd);
 		return EXIT_FAILURE;
 	}
 	return 0;
@@ -135,13 +173,16 @@ print_json(struct json_object *o)
 void
 cell(const char *s, size_t width, bool right)
 {
-	size_t w = zt_fmt_width(s);
-	size_t pad = w < width ? width - w : 0;
+	char fit[512];
 
-	if (right)
-		(void)printf("%*s%s", (int)pad, "", s);
-	else
-		(void)printf("%s%*s", s, (int)pad, "");
+	if (right) { /* numbers: never cut; the column widths hold the largest */
+		size_t w = zt_fmt_width(s);
+		(void)printf("%*s%s", (int)(w < width ? width - w : 0), "", s);
+		return;
+	}
+	/* text: cut to leave one column free, so that the next column never touches it */
+	size_t w = zt_fmt_fit(s, width > 1 ? width - 1 : width, fit, sizeof(fit));
+	(void)printf("%s%*s", fit, (int)(w < width ? width - w : 0), "");
 }
 
 /*
@@ -180,6 +221,27 @@ state_dir_from_config(const char *path, bool required, char **ret)
 	return 0;
 }
 
+/* The pid in <state_dir>/zonetallyd.pid, or -1 (no file, or not a pid). */
+static long
+pid_file_pid(const char *state_dir)
+{
+	char path[4096], buf[32];
+	long pid = -1;
+
+	(void)snprintf(path, sizeof(path), "%s/zonetallyd.pid", state_dir);
+	FILE *f = fopen(path, "re");
+	if (f == NULL)
+		return -1;
+	if (fgets(buf, sizeof(buf), f) != NULL) {
+		char *end;
+		pid = strtol(buf, &end, 10);
+		if (pid <= 1 || (*end != '\n' && *end != '\0'))
+			pid = -1;
+	}
+	(void)fclose(f);
+	return pid;
+}
+
 /*
  * The query endpoints a remote command talks to: every --connect, or else the "query" line
  * of the local daemon's endpoints file. Returns 0 or an exit status.
@@ -202,6 +264,16 @@ query_endpoints(const struct cli *c, const char **ret, size_t *ret_n)
 		(void)fprintf(stderr,
 		    "zonetally %s: no running daemon in '%s' (%s); use --connect\n", c->cmd,
 		    c->state_dir, strerror(errno));
+		return EXIT_FAILURE;
+	}
+	long pid = pid_file_pid(c->state_dir);
+	if (pid > 0 && kill((pid_t)pid, 0) < 0 && errno == ESRCH) {
+		(void)fclose(f);
+		(void)fprintf(stderr,
+		    "zonetally %s: no running daemon in '%s': zonetallyd.endpoints and "
+		    "zonetallyd.pid are stale (pid %ld is gone; the daemon did not stop "
+		    "cleanly); start it, or use --connect\n",
+		    c->cmd, c->state_dir, pid);
 		return EXIT_FAILURE;
 	}
 	local[0] = '\0';
@@ -233,6 +305,7 @@ global_options(int argc, char **argv, const char **ret_config, const char **ret_
 	    {"config", required_argument, NULL, 'c'},
 	    {"state-dir", required_argument, NULL, 's'},
 	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
 	    {"connect", required_argument, NULL, 'C'},
 	    {"curve-server-key", required_argument, NULL, 'S'},
 	    {"curve-key", required_argument, NULL, 'K'},
@@ -252,6 +325,11 @@ global_options(int argc, char **argv, const char **ret_config, const char **ret_
 			if (n_connect_eps == ZT_CLI_MAX_CONNECT)
 				return usage_error(
 				    NULL, "at most %d --connect", ZT_CLI_MAX_CONNECT);
+			if (strstr(optarg, "://") == NULL)
+				return usage_error(NULL,
+				    "--connect '%s' is not a ZeroMQ endpoint: did you mean "
+				    "tcp://%s?",
+				    optarg, optarg);
 			connect_eps[n_connect_eps++] = optarg;
 			break;
 		case 'S':
@@ -262,6 +340,9 @@ global_options(int argc, char **argv, const char **ret_config, const char **ret_
 			break;
 		case 'h':
 			(void)fputs(usage_text, stdout);
+			exit(EXIT_SUCCESS);
+		case 'V':
+			(void)puts("zonetally " ZT_VERSION);
 			exit(EXIT_SUCCESS);
 		default:
 			return usage_error(NULL, "invalid option");
@@ -285,6 +366,9 @@ main(int argc, char **argv)
 
 	if ((r = global_options(argc, argv, &config, &dir)) != 0)
 		return r;
+	/* before anything reads a configuration: help must work on any machine */
+	if (wants_help(argc - optind, argv + optind) && (r = command_help(argv[optind])) >= 0)
+		return r;
 	/* check-config and keygen must not need a valid configuration to find the store; with
 	 * --connect and no -c, no local file is read: the store is not ours to find. */
 	if (dir == NULL && strcmp(argv[optind], "check-config") != 0 &&
@@ -298,6 +382,7 @@ main(int argc, char **argv)
 	    .state_dir = dir != NULL  ? dir
 	        : from_config != NULL ? from_config
 	                              : DEFAULT_STATE_DIR,
+	    .state_dir_defaulted = dir == NULL && from_config == NULL,
 	    .cmd = argv[optind],
 	    .config = config,
 	    .n_connect = n_connect_eps,
@@ -306,6 +391,10 @@ main(int argc, char **argv)
 	memcpy(c.connect, connect_eps, sizeof(connect_eps));
 	int cmdc = argc - optind;
 	char **cmdv = argv + optind;
+	/* getopt_long() names argv[0] in its messages: "zonetally get: unrecognized option" */
+	static char prog[64];
+	(void)snprintf(prog, sizeof(prog), "zonetally %s", c.cmd);
+	cmdv[0] = prog;
 	r = -1;
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (strcmp(c.cmd, commands[i].name) == 0) {

@@ -60,7 +60,8 @@ static void
 report(const struct cli *c, const struct zt_query *q, int r)
 {
 	(void)fprintf(stderr, "zonetally %s: %s: %s\n", c->cmd, zt_query_endpoint(q),
-	    r == ZT_E_REMOTE || r == -ETIMEDOUT ? zt_query_error(q) : zt_strerror(r));
+	    r == ZT_E_REMOTE || r == -ETIMEDOUT || r == -ECONNREFUSED ? zt_query_error(q)
+	                                                              : zt_strerror(r));
 }
 
 struct remote *
@@ -196,35 +197,67 @@ remote_zone_blocks(const struct cli *c, struct remote *rm, const struct zt_perio
 }
 
 /* The counters and store sizes, added over shards. Returns 0 or an exit status. */
+/* Appends a shard's publishers to *v (each shard's in turn). */
+static int
+append_pubs(struct zt_publisher **v, size_t *n, struct zt_publisher *add, size_t n_add)
+{
+	struct zt_publisher *nv = realloc(*v, (*n + n_add + 1) * sizeof(*nv));
+
+	if (nv == NULL) {
+		free(add);
+		return -ENOMEM;
+	}
+	memcpy(nv + *n, add, n_add * sizeof(*nv));
+	free(add);
+	*v = nv;
+	*n += n_add;
+	return 0;
+}
+
+static void
+add_counters(struct zt_counters *sum, const struct zt_counters *k)
+{
+	sum->received += k->received;
+	sum->accepted += k->accepted;
+	sum->duplicates += k->duplicates;
+	sum->rejected += k->rejected;
+	for (int j = 0; j < ZT_REJECT__COUNT; j++)
+		sum->by_reason[j] += k->by_reason[j];
+	sum->commits += k->commits;
+	sum->feed_seq += k->feed_seq;
+	sum->dedup_records += k->dedup_records;
+	sum->rejects_kept += k->rejects_kept;
+	sum->rejects_dropped += k->rejects_dropped;
+	sum->watermark_ms =
+	    k->watermark_ms > sum->watermark_ms ? k->watermark_ms : sum->watermark_ms;
+}
+
 int
 remote_stats(const struct cli *c, struct remote *rm, struct zt_counters *ret, uint64_t *ret_map,
-    uint64_t *ret_used)
+    uint64_t *ret_used, struct zt_publisher **ret_pubs, size_t *ret_n_pubs)
 {
 	struct zt_counters sum = {0}, k;
+	struct zt_publisher *pubs = NULL, *add;
 	uint64_t map = 0, used = 0, m, u;
+	size_t n_pubs = 0, n_add;
 
 	for (size_t i = 0; i < rm->n; i++) {
-		int r = zt_query_stats(rm->q[i], &k, &m, &u);
+		int r = zt_query_stats_publishers(rm->q[i], &k, &m, &u, &add, &n_add);
+		if (r == 0)
+			r = append_pubs(&pubs, &n_pubs, add, n_add);
 		if (r < 0) {
 			report(c, rm->q[i], r);
+			free(pubs);
 			return EXIT_FAILURE;
 		}
-		sum.received += k.received;
-		sum.accepted += k.accepted;
-		sum.duplicates += k.duplicates;
-		sum.rejected += k.rejected;
-		for (int j = 0; j < ZT_REJECT__COUNT; j++)
-			sum.by_reason[j] += k.by_reason[j];
-		sum.commits += k.commits;
-		sum.feed_seq += k.feed_seq;
-		sum.dedup_records += k.dedup_records;
-		sum.watermark_ms =
-		    k.watermark_ms > sum.watermark_ms ? k.watermark_ms : sum.watermark_ms;
+		add_counters(&sum, &k);
 		map += m;
 		used += u;
 	}
 	*ret = sum;
 	*ret_map = map;
 	*ret_used = used;
+	*ret_pubs = pubs;
+	*ret_n_pubs = n_pubs;
 	return 0;
 }

@@ -3,7 +3,8 @@
  * as two frames would bring them: byte 0 gives the topic length (modulo 16), then the topic,
  * then the payload. The payload is decoded and validated as the daemon does, then applied
  * to a scratch store, so that whatever the validator lets through is also exercised in
- * zt_store_apply(). Nothing may crash, leak or trip a sanitizer.
+ * zt_store_apply(). Nothing may crash, leak or trip a sanitizer, and the publisher and
+ * sequence decode reports (decode_identity()) must be valid whenever it reports them.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,6 +63,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	memset(&e, 0, sizeof(e));
 	(void)decode_message(&opts, data + 1, tlen, payload, plen, &e, NULL);
+	/* whoever an event names is known whatever its verdict; a valid one always names one */
+	if ((e.reason_in == ZT_REJECT_NONE && !e.has_seq) ||
+	    (e.has_seq &&
+	        (e.ev.sequence == 0 ||
+	            !decode_publisher_ok((const uint8_t *)e.ev.publisher, strlen(e.ev.publisher)))))
+		abort();
 	e.raw = payload;
 	e.raw_len = (uint32_t)(plen < ZT_REJECT_KEEP ? plen : ZT_REJECT_KEEP);
 	if (zt_store_apply(store, &e, 1, &ao, NULL) < 0)

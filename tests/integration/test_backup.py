@@ -10,6 +10,7 @@ dedup databases byte for byte (mdb_dump). The source passes `verify` at the end 
 """
 
 import os
+import re
 import subprocess
 import sys
 
@@ -83,6 +84,10 @@ def test(bins, work):
                  f"its snapshot (first {k} messages)")
     rc, _, err = zh.run([bins.cli, "--state-dir", os.path.join(work, "src"), "backup", bk])
     zh.check(rc != 0 and "already holds a store" in err, "backup refuses to overwrite", err)
+    again = os.path.join(work, "backup-text")
+    rc, out, err = zh.run([bins.cli, "--state-dir", os.path.join(work, "src"), "backup", again])
+    zh.check(rc == 0 and re.search(r": \d{1,3}(,\d{3})+ bytes \(\d+ MiB\)", out) is not None,
+             "backup's size reads with thousands separators", out + err)
 
 
 if __name__ == "__main__":

@@ -88,7 +88,14 @@ def check_stats(stats, want, label):
 
 def check_listings(cli, w, zones):
     """`provinces` and `top` agree with the expected all-time totals."""
-    provs = cli.json("provinces", "--all")["provinces"]
+    listing = cli.json("provinces", "--all")
+    provs = listing["provinces"]
+    nat = listing["nation"]  # the text table's national line
+    zh.check_eq((nat["code"], nat["name_en"]), ("000000", "China (all zones)"),
+                "provinces --json: the national line")
+    want = w.expected.get("nation", 0, ("all", None))
+    for d in ("import", "export", "total"):
+        zh.check_eq(nat[d], want[d], f"provinces nation {d}")
     codes = [p["code"] for p in provs]
     zh.check_eq(codes, sorted(codes), "provinces sorted by code")
     want_provs = sorted({f"{p:06d}" for p, _, _ in zones.values()})

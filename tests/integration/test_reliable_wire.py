@@ -17,18 +17,23 @@ import sys
 import zmq
 
 import ztharness as zh
+import ztwire
 
 PUB = "wire-test"
 DAY_MS = 86400000
 
 
+def event_dict(seq, zone=330100, ms=None):
+    """The fields of event(), to alter before encoding."""
+    ms = ms if ms is not None else (zh.time.time() * 1000 // DAY_MS - 2) * DAY_MS
+    return {"event_id": seq.to_bytes(8, "big") + int(ms).to_bytes(8, "big"),
+            "publisher_id": PUB, "sequence": seq, "zone_code": zone, "direction": 2,
+            "mode": 1, "value_fen": 100 * seq, "item_count": 1, "declared_at_ms": int(ms)}
+
+
 def event(seq, zone=330100, ms=None):
     """A valid declaration (or, with another zone, an invalid one) of publisher PUB."""
-    ms = ms if ms is not None else (zh.time.time() * 1000 // DAY_MS - 2) * DAY_MS
-    return zh.encode_event({
-        "event_id": seq.to_bytes(8, "big") + int(ms).to_bytes(8, "big"),
-        "publisher_id": PUB, "sequence": seq, "zone_code": zone, "direction": 2,
-        "mode": 1, "value_fen": 100 * seq, "item_count": 1, "declared_at_ms": int(ms)})
+    return zh.encode_event(event_dict(seq, zone, ms))
 
 
 def batch(events):
@@ -36,49 +41,10 @@ def batch(events):
     return b"".join(zh._field_bytes(1, e) for e in events)
 
 
-def fields(buf):
-    """A minimal protobuf reader: [(field, value)] with bytes for length-delimited fields."""
-    out, i = [], 0
-    while i < len(buf):
-        tag, i = varint(buf, i)
-        if tag & 7 == 0:
-            v, i = varint(buf, i)
-        elif tag & 7 == 2:
-            n, i = varint(buf, i)
-            v, i = buf[i:i + n], i + n
-        else:
-            raise zh.TestFailure(f"unexpected wire type in an ack: {tag & 7}")
-        out.append((tag >> 3, v))
-    return out
-
-
-def varint(buf, i):
-    """Decodes a varint at i; returns (value, next index)."""
-    v = shift = 0
-    while True:
-        b = buf[i]
-        i += 1
-        v |= (b & 0x7F) << shift
-        shift += 7
-        if not b & 0x80:
-            return v, i
-
-
 def recv_ack(sock):
     """The next IngestAck as {publisher, through, rejected: [(seq, reason)]}."""
     zh.check(sock.poll(10000), "an IngestAck within 10 s")
-    msg = sock.recv()
-    zh.check_eq(msg[0], 3, "message type of the daemon's reply (IngestAck)")
-    ack = {"publisher": None, "through": None, "rejected": []}
-    for f, v in fields(msg[1:]):
-        if f == 1:
-            ack["publisher"] = v.decode()
-        elif f == 2:
-            ack["through"] = v
-        elif f == 3:
-            r = dict(fields(v))
-            ack["rejected"].append((r.get(1, 0), r.get(2, b"").decode()))
-    return ack
+    return ztwire.decode_ack(sock.recv())
 
 
 def wire(sock):
@@ -92,6 +58,7 @@ def wire(sock):
     a = recv_ack(sock)
     zh.check_eq(a["through"], 6, "ack past the filled hole, through the rejected event")
     zh.check_eq(a["rejected"], [(6, "unknown_zone")], "the rejection in the ack")
+    zh.check_eq(a["details"], ["zone_code 999999"], "the rejection's detail in the ack")
     sock.send(b"\x01" + b"\x00" * 5000)
     a = recv_ack(sock)
     zh.check_eq((a["publisher"], a["rejected"]), (None, [(0, "oversize")]), "oversize")
@@ -129,23 +96,72 @@ def rejects(bins, state):
     zh.check_eq((stats["rejects_kept"], stats["rejects_dropped"]), (5, 4), "stats rejects")
 
 
+def with_dealer(d, fn):
+    """Runs fn(sock) with a DEALER connected to the daemon's acknowledged endpoint."""
+    ctx = zmq.Context()
+    sock = ctx.socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(d.ingest_endpoint)
+    try:
+        fn(sock)
+    finally:
+        sock.close()
+        ctx.term()
+
+
+def details(bins, state, conf):
+    """Each rejection names what was wrong, alike in the ack, the log and `rejects`."""
+    day0 = (zh.time.time() * 1000 // DAY_MS - 2) * DAY_MS
+    old = int(day0 - 400 * DAY_MS)
+    no_value = event_dict(12)
+    del no_value["value_fen"], no_value["item_count"]
+    cases = [  # (event, reason, detail in the ack, detail in `rejects` when it differs)
+        (no_value, "missing_field", "value_fen, item_count", None),
+        (dict(event_dict(13), mode=2, direction=1), "mode_direction",
+         "mode 9710 with direction IMPORT", None),
+        (dict(event_dict(14), hs_code="12"), "bad_hs_code", "hs_code '12'", None),
+        (dict(event_dict(15), value_fen=-5), "negative_value",
+         "value_fen -5 (allowed 0..100000000000)", "value_fen -5"),
+        (event_dict(16, ms=old), "too_old", f"declared_at_ms {old} (", None),
+    ]
+    d = zh.Daemon(bins, state, ["-c", conf]).start()
+    a = None
+
+    def send_cases(sock):
+        nonlocal a
+        sock.send(b"\x02" + batch([zh.encode_event(ev) for ev, _, _, _ in cases]))
+        a = recv_ack(sock)
+    with_dealer(d, send_cases)
+    zh.check_eq([r for _, r in a["rejected"]], [c[1] for c in cases], "the rejections' reasons")
+    for (_, reason, want, _), got in zip(cases, a["details"]):
+        zh.check(want in got, f"ack detail of {reason}", got, want)
+    zh.check("and the watermark" not in a["details"][-1] and "dedup_window_days 35 before the "
+             "watermark" in a["details"][-1], "too_old names the window and the watermark",
+             a["details"][-1])
+    log = d.log_tail(40)
+    zh.check("value_fen, item_count" in log and "hs_code '12'" in log,
+             "the log says the detail", log)
+    d.stop()
+    listed = zh.Cli(bins, state).json("rejects", "--limit", str(len(cases)))["rejects"]
+    for (_, reason, want, cli_want), r in zip(reversed(cases), listed):
+        zh.check_eq(r["reason"], reason, "rejects order")
+        zh.check((cli_want or want) in (r["detail"] or ""), f"rejects detail of {reason}",
+                 r["detail"], cli_want or want)
+    rc, out, _ = zh.run([bins.cli, "--state-dir", state, "rejects", "--limit", "1"])
+    zh.check(rc == 0 and "newest first" in out and "sequence 16: declared_at_ms is older than "
+             f"the dedup window: declared_at_ms {old}" in out, "text shows the detail", out)
+
+
 def test(bins, state):
     """Wire protocol first, then what the operator sees."""
     conf = os.path.join(state, "small.conf")
     with open(conf, "w", encoding="utf-8") as f:
         f.write("[store]\nrejects_max = 5\n")
     d = zh.Daemon(bins, state, ["-c", conf]).start()
-    ctx = zmq.Context()
-    sock = ctx.socket(zmq.DEALER)
-    sock.setsockopt(zmq.LINGER, 0)
-    sock.connect(d.ingest_endpoint)
-    try:
-        wire(sock)
-    finally:
-        sock.close()
-        ctx.term()
+    with_dealer(d, wire)
     d.stop()
     rejects(bins, state)
+    details(bins, state, conf)
     print(json.dumps(zh.Cli(bins, state).json("rejects", "--limit", "1")["rejects"][0]))
 
 

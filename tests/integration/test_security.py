@@ -210,7 +210,8 @@ def refused_clients(bins, work, d, cli, etc, clients):
     rc, err = publish(bins, d, ["--curve-server-key", os.path.join(etc, "server.pub"),
                                 "--curve-key", os.path.join(clients, "stranger.key"),
                                 "--timeout", "2"], 330100, 1, work)
-    zh.check(rc != 0 and "timed out" in err, "zonetally-pub with an unknown key fails", err)
+    zh.check(rc != 0 and "refused the CURVE handshake" in err and "--curve-key" in err,
+             "zonetally-pub with an unknown key fails, saying the key was refused", err)
     zh.check_eq(cli.stats()["received"], received, "nothing from refused clients counted")
 
 
@@ -250,7 +251,33 @@ def other_sockets(bins, work, d, cli, etc, clients):
     zh.check_eq(rc, 0, f"zonetally --connect over CURVE with a reader key: {err}")
     zh.check_eq(json.loads(out), cli.json(*get[:-1]), "remote get over CURVE equals local get")
     rc, out, err = zh.run(remote + [os.path.join(clients, "hangzhou.key")] + get, timeout=60)
-    zh.check(rc != 0, "zonetally --connect with a publisher's key gets no answer", out + err)
+    zh.check(rc == 1 and "refused the CURVE handshake" in err and "--curve-key" in err
+             and "timed out" not in err,
+             "zonetally --connect with a publisher's key: the refusal said as such", out + err)
+    curve_diagnostics(bins, work, d, etc, clients)
+
+
+def curve_diagnostics(bins, work, d, etc, clients):
+    """A wrong server key and a plaintext client are told apart from a network timeout, and
+    a --curve-server-key file whose path is 40 characters is read as a file."""
+    wrong = [bins.cli, "--connect", d.query, "--curve-server-key",
+             os.path.join(clients, "stranger.pub"), "--curve-key",
+             os.path.join(clients, "monitor.key"), "get", "330100", "--all"]
+    rc, out, err = zh.run(wrong, timeout=60)
+    zh.check(rc == 1 and "--curve-server-key" in err and "handshake" in err,
+             "a wrong --curve-server-key is named", out + err)
+    print(f"wrong server key: {err.strip()}")
+    rc, out, err = zh.run([bins.cli, "--connect", d.query, "get", "330100", "--all"],
+                          timeout=60)
+    zh.check(rc == 1 and "may require CURVE" in err and "timed out" not in err,
+             "a plaintext --connect to a CURVE daemon says CURVE is required", out + err)
+    # 36 letters and ".pub": 40 Z85 characters, so length alone would take it for a key
+    name = "a" * 36 + ".pub"
+    shutil.copy(os.path.join(etc, "server.pub"), os.path.join(work, name))
+    ok = [bins.cli, "--connect", d.query, "--curve-server-key", name, "--curve-key",
+          os.path.join(clients, "monitor.key"), "get", "330100", "--all"]
+    p = subprocess.run(ok, cwd=work, capture_output=True, timeout=60)
+    zh.check_eq(p.returncode, 0, f"a 40-character --curve-server-key path: {p.stderr!r}")
 
 
 def revocation(bins, work, d, cli, etc, clients):

@@ -71,6 +71,11 @@ class Watcher:
             raise zh.TestFailure(f"{e}; {n} lines, last heartbeats {tail}")
         # lines after that heartbeat are newer still; the view is the last line of each block
 
+    def states(self):
+        """The view's states in the order the status lines said them."""
+        with self.lock:
+            return [o["state"] for o in self.lines if o["kind"] == "status"]
+
     def stop(self):
         """SIGTERM; the watcher must exit 0."""
         self.proc.send_signal(signal.SIGTERM)
@@ -90,7 +95,7 @@ class Watcher:
         v = {}
         with self.lock:
             for o in self.lines:
-                if o["kind"] == "heartbeat":
+                if o["kind"] not in ("snapshot", "update"):
                     continue
                 p = o["period"]
                 v[(o["level"], o["code"], p["granularity"], p["bucket"])] = o
@@ -103,7 +108,7 @@ class Watcher:
             for o in self.lines:
                 if o["kind"] == "snapshot" and prev != "snapshot":
                     n += 1
-                if o["kind"] != "heartbeat":
+                if o["kind"] in ("snapshot", "update"):
                     prev = o["kind"]
         return n
 

@@ -13,3 +13,6 @@ zt_unit_test(test_store_ops ${CMAKE_CURRENT_LIST_DIR}/test_store_ops.c zt_store)
 target_compile_definitions(test_store_ops PRIVATE
   ZT_ZONES_CSV="${CMAKE_CURRENT_LIST_DIR}/../../data/zones.csv")
 zt_unit_test(test_store_shared ${CMAKE_CURRENT_LIST_DIR}/test_store_shared.c zt_store)
+zt_unit_test(test_store_readers ${CMAKE_CURRENT_LIST_DIR}/test_store_readers.c zt_store)
+target_compile_definitions(test_store_readers PRIVATE
+  ZT_ZONES_CSV="${CMAKE_CURRENT_LIST_DIR}/../../data/zones.csv")

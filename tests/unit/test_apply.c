@@ -602,6 +602,136 @@ test_pruning_old_layout(void **state)
 	opts.dedup_window_days = 35;
 }
 
+/* The nation-wide all-time number of events. */
+static int64_t
+nation_events(void)
+{
+	return get(0, 0, ZT_GRAN_ALL, 0, 0, 0).events;
+}
+
+/*
+ * Counts three events of 2022-11-06, one of 11-09 and one of 11-11 with a 35-day window,
+ * then commits once with a 2-day window, which prunes the 11-06 records (the cutoff is
+ * 11-09), and restores the 35-day window.
+ */
+static void
+prune_with_narrow_window(struct zt_entry old[3], struct zt_entry *kept)
+{
+	struct zt_entry e[5];
+	for (uint32_t i = 0; i < 3; i++)
+		e[i] = old[i] = ev(10 + i, 330100, 2, 1, 7, 1, T0 - 5 * DAY + i);
+	e[3] = *kept = ev(20, 330100, 2, 1, 7, 1, T0 - 2 * DAY);
+	e[4] = ev(21, 330100, 2, 1, 7, 1, T0);
+	apply(e, 5, NULL);
+	assert_int_equal(nation_events(), 5);
+	opts.dedup_window_days = 2;
+	struct zt_entry today = ev(22, 330100, 2, 1, 7, 1, T0);
+	struct zt_apply_result r;
+	apply(&today, 1, &r);
+	assert_int_equal(r.pruned, 3);
+	opts.dedup_window_days = 35;
+}
+
+/* Narrowing the window for one commit and restoring it must not let a resend of an event
+ * whose record that commit pruned count again (issue 13, hole 1: 1,000 became 2,000). */
+static void
+test_horizon_after_narrow_window(void **state)
+{
+	(void)state;
+	struct zt_entry old[3], kept;
+	prune_with_narrow_window(old, &kept);
+	uint32_t h;
+	assert_int_equal(zt_store_dedup_horizon(s, &h), 0);
+	assert_int_equal(h, 20221107); /* the day after the last one pruned from */
+	struct zt_apply_result r;
+	apply(old, 3, &r);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(old[i].reason, ZT_REJECT_TOO_OLD);
+	assert_int_equal(r.accepted, 0);
+	apply(&kept, 1, &r); /* its record was kept: still a duplicate */
+	assert_int_equal(kept.outcome, ZT_OUT_DUPLICATE);
+	assert_int_equal(nation_events(), 6);
+	/* the 35-day window admits new events from the horizon on, not before it */
+	struct zt_entry fresh[2] = {
+	    ev(30, 330100, 2, 1, 7, 1, T0 - 4 * DAY), ev(31, 330100, 2, 1, 7, 1, T0 - 6 * DAY)};
+	apply(fresh, 2, NULL);
+	assert_int_equal(fresh[0].outcome, ZT_OUT_ACCEPTED);
+	assert_int_equal(fresh[1].reason, ZT_REJECT_TOO_OLD);
+	/* across a reopen, too */
+	s = zt_store_free(s);
+	assert_int_equal(zt_store_open(dir, 0, 0, &s), 0);
+	apply(old, 1, NULL);
+	assert_int_equal(old[0].reason, ZT_REJECT_TOO_OLD);
+	assert_int_equal(nation_events(), 7);
+}
+
+/* Deletes the dedup_horizon key, as in a store written before it existed. */
+static void
+drop_horizon_key(void)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi meta;
+	s = zt_store_free(s);
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(env, 8), 0);
+	assert_int_equal(mdb_env_open(env, dir, 0, 0600), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+	char name[] = "dedup_horizon";
+	MDB_val k = {sizeof(name) - 1, name};
+	assert_int_equal(mdb_del(txn, meta, &k, NULL), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+	assert_int_equal(zt_store_open(dir, 0, 0, &s), 0);
+}
+
+/* A store written before the horizon key that has pruned derives a safe one: the day after
+ * the oldest day left, since that day may have lost records too. */
+static void
+test_horizon_old_store_pruned(void **state)
+{
+	(void)state;
+	struct zt_entry old[3], kept;
+	prune_with_narrow_window(old, &kept);
+	drop_horizon_key();
+	uint32_t h;
+	assert_int_equal(zt_store_dedup_horizon(s, &h), 0);
+	assert_int_equal(h, 20221110); /* the oldest day left is 11-09 */
+	apply(old, 3, NULL);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(old[i].reason, ZT_REJECT_TOO_OLD);
+	apply(&kept, 1, NULL);
+	assert_int_equal(kept.reason, ZT_REJECT_TOO_OLD);
+	assert_int_equal(nation_events(), 6);
+	/* those commits stored what they derived, and pruned the 11-09 record it refuses: a
+	   derivation now would give 11-12, the day after the oldest day left */
+	assert_int_equal(zt_store_dedup_horizon(s, &h), 0);
+	assert_int_equal(h, 20221110);
+	drop_horizon_key();
+	assert_int_equal(zt_store_dedup_horizon(s, &h), 0);
+	assert_int_equal(h, 20221112);
+}
+
+/* One that never pruned (as many dedup_age keys as accepted events) derives none. */
+static void
+test_horizon_old_store_unpruned(void **state)
+{
+	(void)state;
+	struct zt_entry e[2] = {
+	    ev(1, 330100, 2, 1, 7, 1, T0 - 30 * DAY), ev(2, 330100, 2, 1, 7, 1, T0)};
+	apply(e, 2, NULL);
+	drop_horizon_key();
+	uint32_t h = 1;
+	assert_int_equal(zt_store_dedup_horizon(s, &h), 0);
+	assert_int_equal(h, 0);
+	apply(e, 1, NULL);
+	assert_int_equal(e[0].outcome, ZT_OUT_DUPLICATE);
+	struct zt_entry older = ev(3, 330100, 2, 1, 7, 1, T0 - 31 * DAY);
+	apply(&older, 1, NULL);
+	assert_int_equal(older.outcome, ZT_OUT_ACCEPTED);
+}
+
 static void
 test_map_full_growth(void **state)
 {
@@ -633,6 +763,184 @@ test_map_full_growth(void **state)
 	assert_int_equal(t.value_fen, 2 * B * R);
 }
 
+/*
+ * Work per batch, counted rather than timed: the batch's lookups into itself must take
+ * O(n log n) steps for every shape of batch (issue 13, hole 4: a batch of 100,000 reversals
+ * of unknown ids scanned the rest of the batch for each, 5 x 10^9 steps, 22 s).
+ */
+enum {
+	HOSTILE_N = 100000
+};
+
+static struct zt_entry *
+hostile_batch(void)
+{
+	struct zt_entry *e = calloc(HOSTILE_N, sizeof(*e));
+	assert_non_null(e);
+	return e;
+}
+
+/* Applies the batch; its lookup steps stay within 3 x 48 (an event's totals, found and
+ * written) + 8 (log2 n + 1) per entry. */
+static void
+apply_bounded(struct zt_entry *e, size_t n, const char *shape)
+{
+	struct zt_apply_result r;
+	apply(e, n, &r);
+	uint64_t log2n = 0;
+	while ((1ull << log2n) < n)
+		log2n++;
+	uint64_t bound = (3 * 48 + 8 * (log2n + 1)) * n;
+	print_message("%s: %zu entries, %llu lookup steps (bound %llu)\n", shape, n,
+	    (unsigned long long)r.batch_steps, (unsigned long long)bound);
+	assert_true(r.batch_steps <= bound);
+}
+
+static void
+test_steps_unknown_reversals(void **state)
+{
+	(void)state;
+	struct zt_entry *e = hostile_batch();
+	for (uint32_t i = 0; i < HOSTILE_N; i++) {
+		struct zt_entry o = ev(i, 330100, 2, 1, 5, 1, T0);
+		e[i] = reversal(HOSTILE_N + i, &o);
+	}
+	apply_bounded(e, HOSTILE_N, "reversals of unknown ids");
+	for (uint32_t i = 0; i < HOSTILE_N; i++)
+		assert_int_equal(e[i].reason, ZT_REJECT_REVERSAL_UNKNOWN);
+	free(e);
+}
+
+/* Reversals ahead of their originals (all deferred), then behind them (none deferred). */
+static void
+test_steps_reversals_in_batch(void **state)
+{
+	(void)state;
+	struct zt_entry *e = hostile_batch();
+	const uint32_t half = HOSTILE_N / 2;
+	for (uint32_t i = 0; i < half; i++) {
+		e[half + i] = ev(i, 330100, 2, 1, 5, 1, T0);
+		e[i] = reversal(HOSTILE_N + i, &e[half + i]);
+	}
+	apply_bounded(e, HOSTILE_N, "reversals before their originals");
+	for (uint32_t i = 0; i < HOSTILE_N; i++)
+		assert_int_equal(e[i].outcome, ZT_OUT_ACCEPTED);
+	for (uint32_t i = 0; i < half; i++) {
+		e[i] = ev(2 * HOSTILE_N + i, 330100, 2, 1, 5, 1, T0);
+		e[half + i] = reversal(3 * HOSTILE_N + i, &e[i]);
+	}
+	apply_bounded(e, HOSTILE_N, "reversals after their originals");
+	for (uint32_t i = 0; i < HOSTILE_N; i++)
+		assert_int_equal(e[i].outcome, ZT_OUT_ACCEPTED);
+	struct zt_totals t = get(0, 0, ZT_GRAN_ALL, 0, 0, 0);
+	assert_int_equal(t.events, 0);
+	assert_int_equal(t.reversals, HOSTILE_N);
+	free(e);
+}
+
+/* One id resent n times; then n distinct ids whose two halves are equal. */
+static void
+test_steps_same_and_mirrored_ids(void **state)
+{
+	(void)state;
+	struct zt_entry *e = hostile_batch();
+	for (uint32_t i = 0; i < HOSTILE_N; i++)
+		e[i] = ev(7, 330100, 2, 1, 5, 1, T0);
+	apply_bounded(e, HOSTILE_N, "one id resent");
+	assert_int_equal(e[0].outcome, ZT_OUT_ACCEPTED);
+	for (uint32_t i = 1; i < HOSTILE_N; i++)
+		assert_int_equal(e[i].outcome, ZT_OUT_DUPLICATE);
+	for (uint32_t i = 0; i < HOSTILE_N; i++) {
+		e[i] = ev(0, 330100, 2, 1, 5, 1, T0);
+		for (int b = 0; b < 4; b++)
+			e[i].ev.id[4 + b] = e[i].ev.id[12 + b] = (uint8_t)(i >> (8 * b));
+		e[i].ev.id[8] = e[i].ev.id[0];
+	}
+	apply_bounded(e, HOSTILE_N, "ids with equal halves");
+	for (uint32_t i = 0; i < HOSTILE_N; i++)
+		assert_int_equal(e[i].outcome, ZT_OUT_ACCEPTED);
+	assert_int_equal(nation_events(), HOSTILE_N + 1);
+	free(e);
+}
+
+/* Every event in another zone and day; then one event, which must not pay for the tables
+ * that the large batch grew (their slots are listed, not scanned). */
+static void
+test_steps_after_a_wide_batch(void **state)
+{
+	(void)state;
+	enum {
+		WIDE = 20000
+	};
+	struct zt_entry *e = hostile_batch();
+	for (uint32_t i = 0; i < WIDE; i++)
+		e[i] = ev(i, 100000 + (i / 35) * 100, 2, 1, 5, 1, T0 - (int64_t)(i % 35) * DAY);
+	apply_bounded(e, WIDE, "every event in another zone and day");
+	e[0] = ev(WIDE, 330100, 2, 1, 5, 1, T0);
+	apply_bounded(e, 1, "one event after it");
+	for (uint32_t i = 0; i < WIDE; i++)
+		e[i] = ev(2 * WIDE + i, 100000 + (i / 35) * 100, 2, 1, 5, 1, T0);
+	/* no coalescing: each event reads its 48 totals, and all but the first overflow */
+	e[0].ev.value_fen = INT64_MAX - 5 * (WIDE + 1);
+	apply_bounded(e, WIDE, "every event in another zone, one at a time");
+	assert_int_equal(e[0].outcome, ZT_OUT_ACCEPTED);
+	assert_int_equal(e[WIDE - 1].reason, ZT_REJECT_OVERFLOW);
+	assert_int_equal(nation_events(), WIDE + 2);
+	free(e);
+}
+
+/* FNV-1a of str, the publisher table's hash before it was keyed. */
+static uint32_t
+fnv1a(const char *str)
+{
+	uint32_t h = 2166136261u;
+	for (; *str; str++)
+		h = (h ^ (uint8_t)*str) * 16777619u;
+	return h;
+}
+
+/*
+ * Writes into id a publisher id "c<i>" plus three bytes whose FNV-1a hash is 0 in its low
+ * 18 bits: the one table slot of every such id, up to 2^17 publishers. The low bits of
+ * FNV-1a depend only on the low bits of its state; the hash is (state ^ last byte) x an odd
+ * prime, 0 when the state before the last byte equals that byte: two free bytes before it
+ * bring bits 8..17 of the state to 0 (about 1,024 tries) and the last byte matches bits 0..7.
+ */
+static void
+colliding_id(uint32_t i, char id[16])
+{
+	const uint32_t mask = (1u << 18) - 1;
+	int n = snprintf(id, 16, "c%u", i);
+	for (unsigned c = 0x0101; c <= 0xffff; c++) {
+		id[n] = (char)(c >> 8), id[n + 1] = (char)c, id[n + 2] = 0;
+		uint32_t x = fnv1a(id) & mask;
+		if ((c & 0xff) != 0 && x >> 8 == 0 && x != 0) {
+			id[n + 2] = (char)x, id[n + 3] = 0;
+			assert_int_equal(fnv1a(id) & mask, 0);
+			return;
+		}
+	}
+	fail_msg("no colliding id for %u", i);
+}
+
+/* 100,000 publishers of one batch, each with an id that FNV-1a puts in one slot. */
+static void
+test_steps_colliding_publishers(void **state)
+{
+	(void)state;
+	struct zt_entry *e = hostile_batch();
+	for (uint32_t i = 0; i < HOSTILE_N; i++) {
+		e[i] = ev(i, 330100, 2, 1, 5, 1, T0);
+		colliding_id(i, e[i].ev.publisher);
+		e[i].ev.sequence = 1;
+		e[i].has_seq = true;
+	}
+	apply_bounded(e, HOSTILE_N, "publisher ids colliding under FNV-1a");
+	for (uint32_t i = 0; i < HOSTILE_N; i++)
+		assert_int_equal(e[i].outcome, ZT_OUT_ACCEPTED);
+	free(e);
+}
+
 int
 main(void)
 {
@@ -652,6 +960,14 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_resend_is_not_regression, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pruning, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_map_full_growth, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_horizon_after_narrow_window, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_horizon_old_store_pruned, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_horizon_old_store_unpruned, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_steps_unknown_reversals, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_steps_reversals_in_batch, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_steps_same_and_mirrored_ids, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_steps_colliding_publishers, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_steps_after_a_wide_batch, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

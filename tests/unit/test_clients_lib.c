@@ -265,6 +265,10 @@ yuan(void **state)
 	assert_string_equal(b, "1,000");
 	zt_fmt_count(999, b);
 	assert_string_equal(b, "999");
+	zt_fmt_ucount(UINT64_MAX, b); /* a u64 counter is never shown negative */
+	assert_string_equal(b, "18,446,744,073,709,551,615");
+	zt_fmt_ucount(0, b);
+	assert_string_equal(b, "0");
 }
 
 static void
@@ -276,6 +280,17 @@ widths(void **state)
 	assert_int_equal(zt_fmt_width("海南岛(全岛)"), 12);
 	assert_int_equal(zt_fmt_width("海南岛（全岛）"), 14);
 	assert_int_equal(zt_fmt_width(""), 0);
+	/* a name wider than its column is cut with an ellipsis, never inside a character */
+	char out[64];
+	assert_int_equal(zt_fmt_fit("Hangzhou", 8, out, sizeof(out)), 8);
+	assert_string_equal(out, "Hangzhou");
+	assert_int_equal(zt_fmt_fit("Hangzhou", 5, out, sizeof(out)), 5);
+	assert_string_equal(out, "Hang\u2026");
+	assert_int_equal(zt_fmt_fit("杭州市", 4, out, sizeof(out)), 3);
+	assert_string_equal(out, "杭\u2026");
+	/* a wide character that does not fit whole leaves its column empty */
+	assert_int_equal(zt_fmt_fit("Xilingol League 锡林郭勒盟", 20, out, sizeof(out)), 19);
+	assert_string_equal(out, "Xilingol League 锡\u2026");
 }
 
 static void

@@ -67,6 +67,10 @@ test_defaults(void **state)
 	assert_int_equal(c.feed_max_watchers, 64);
 	assert_true(c.feed_watcher_max_bytes == 16u << 20);
 	assert_int_equal(c.feed_watcher_timeout_ms, 10000);
+	assert_int_equal(c.reader_warn_s, 300); /* issue 14 */
+	assert_int_equal(c.http_max_connections, 256);
+	assert_int_equal(c.http_max_per_address, 16);
+	assert_int_equal(c.http_header_timeout_s, 5);
 	assert_int_equal(zt_config_validate(&c, err, sizeof(err)), 0);
 	zt_config_done(&c);
 	zt_config_done(&c); /* idempotent */
@@ -219,6 +223,13 @@ test_validate(void **state)
 	zt_config_done(&c);
 	expect_error("[feed]\nmax_watchers = 0\n", 2, "max_watchers");
 	expect_error("[feed]\nwatcher_max_bytes = 1024\n", 2, "watcher_max_bytes");
+	/* issue 14: more per address than in all would make the per-address limit a lie */
+	assert_int_equal(load(&c, "[metrics]\nhttp_max_connections = 8\nhttp_max_per_address = 9\n",
+	                     err, sizeof(err)),
+	    0);
+	assert_int_equal(zt_config_validate(&c, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "http_max_per_address"));
+	zt_config_done(&c);
 }
 
 static void
