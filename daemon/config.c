@@ -70,7 +70,7 @@ static const struct key keys[] = {
     {"feed", "heartbeat_ms", T_U32, F(feed_heartbeat_ms), 0, 10, 60000, "1000", false},
     {"feed", "sndhwm", T_U32, F(feed_sndhwm), 0, 0, INT32_MAX, "100000", false},
     {"feed", "max_watchers", T_U32, F(feed_max_watchers), 0, 1, 65536, "64", true},
-    {"feed", "watcher_max_bytes", T_U64, F(feed_watcher_max_bytes), 0, 65536, 1LL << 30, "16777216",
+    {"feed", "watcher_max_bytes", T_U64, F(feed_watcher_max_bytes), 0, 65536, 1 << 30, "16777216",
         false},
     {"feed", "watcher_timeout_ms", T_U32, F(feed_watcher_timeout_ms), 0, 1000, 3600000, "10000",
         false},
