@@ -69,9 +69,16 @@ static const struct key keys[] = {
     {"feed", "bind", T_STRING, F(feed_bind), 0, 0, 0, "tcp://127.0.0.1:7603", false},
     {"feed", "heartbeat_ms", T_U32, F(feed_heartbeat_ms), 0, 10, 60000, "1000", false},
     {"feed", "sndhwm", T_U32, F(feed_sndhwm), 0, 0, INT32_MAX, "100000", false},
+    {"feed", "max_watchers", T_U32, F(feed_max_watchers), 0, 1, 65536, "64", true},
+    {"feed", "watcher_max_bytes", T_U64, F(feed_watcher_max_bytes), 0, 65536, 1 << 30, "16777216",
+        false},
+    {"feed", "watcher_timeout_ms", T_U32, F(feed_watcher_timeout_ms), 0, 1000, 3600000, "10000",
+        false},
     {"query", "bind", T_STRING, F(query_bind), 0, 0, 0, "tcp://127.0.0.1:7604", false},
     {"query", "max_request_bytes", T_U32, F(query_max_request_bytes), 0, 16, 1 << 20, "4096",
         false},
+    {"query", "max_pending", T_U32, F(query_max_pending), 0, 1, 65536, "256", false},
+    {"query", "max_per_client", T_U32, F(query_max_per_client), 0, 1, 65536, "16", true},
     {"security", "curve_secret_key_file", T_STRING, F(curve_secret_key_file), 0, 0, 0, "", false},
     {"security", "authorized_dir", T_STRING, F(authorized_dir), 0, 0, 0, "authorized_publishers.d",
         true},
@@ -399,6 +406,8 @@ zt_config_validate(const struct zt_config *c, char *err, size_t errlen)
 			bad = "[ingest] sub_connect: an endpoint is not transport://address";
 	if (bad == NULL && !listen_ok(c->metrics_listen))
 		bad = "[metrics] listen: expected IPV4:PORT, or off";
+	if (bad == NULL && c->query_max_per_client > c->query_max_pending)
+		bad = "[query] max_per_client: must not exceed max_pending";
 	if (bad == NULL && c->http_max_per_address > c->http_max_connections)
 		bad = "[metrics] http_max_per_address: must not exceed http_max_connections";
 	if (bad == NULL)

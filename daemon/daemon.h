@@ -5,6 +5,7 @@
 #ifndef ZT_DAEMON_H
 #define ZT_DAEMON_H
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -271,6 +272,11 @@ struct feed {
 	struct feed_topic *topics; /* sorted by code */
 	size_t n_topics;
 	struct sse *sse; /* issue 8: the HTTP stream's history, or NULL */
+	/* issue 14: held by feed_publish() while it counts topic_seq, and by feed_view_sync()
+	 * (the query thread) while it copies them */
+	pthread_mutex_t lock;
+	bool lock_ok;
+	uint32_t sndhwm; /* the SNDHWM set: min(sndhwm, watcher_max_bytes / feed_msg_max()) */
 };
 
 int feed_open(struct feed *f, void *zctx, const struct zt_config *c, const struct decode_opts *o,
@@ -280,30 +286,56 @@ struct feed_topic *feed_topic(const struct feed *f, uint32_t code);
 int feed_publish(struct feed *f, const struct zt_store *s, uint64_t feed_seq);
 int feed_wait_ms(const struct feed *f, int64_t now_ms);
 int feed_tick(struct feed *f, int64_t now_ms);
+int feed_view_init(struct feed *view, const struct feed *f);
+size_t feed_msg_max(size_t n_topics);
+void feed_view_sync(struct feed *live, struct feed *view);
 
 /* query.c */
 
+struct qstate;
 struct query {
 	void *router; /* NULL: the query socket is off */
 	char bound[ZT_ENDPOINT_MAX];
-	struct zt_store *store; /* read-only handle on the writer's environment */
-	const struct feed *feed;
+	struct zt_store *store;  /* read-only handle on the writer's environment */
+	const struct feed *feed; /* what query_handle() reads: codes, epoch, endpoint, topic_seq */
+	/* issue 14: the main thread's feed, or NULL (HTTP threads, fuzz target): a snapshot
+	 * copies its topic_seq into view under its mutex before the read transaction */
+	struct feed *live;
+	struct feed view;
 	uint32_t max_request;
 	uint64_t served;
 	uint64_t errors;
+	/* query_thread.c: the thread that owns router and store once query_start() ran */
+	pthread_t thread;
+	bool started;
+	struct qstate *state;       /* the thread's queue */
+	int stop_pipe[2];           /* main -> thread: a byte means stop */
+	uint32_t max_pending;       /* requests queued, all clients (at start) */
+	atomic_uint max_per_client; /* requests queued per routing id (reloadable) */
 };
 
-/* One zone of a `top` answer while it is ranked. */
+/* One zone of a `top` answer while it is ranked, with the keys it is ranked by. */
 struct query_rank {
 	uint32_t code;
+	int64_t value_fen; /* of the requested direction, all modes */
+	int64_t events;
 	struct zt_totals_block b;
 };
 
+#define QUERY_BUSY_TEXT "busy: too many requests queued; retry later"
+
 int query_open(struct query *q, void *zctx, const struct zt_config *c, struct zt_store *owner,
-    const struct feed *f, char *err, size_t errlen);
+    struct feed *f, char *err, size_t errlen);
 void query_close(struct query *q);
-int query_serve(struct query *q);
 uint8_t *query_handle(struct query *q, const void *body, size_t len, size_t *ret_len);
+uint8_t *query_error_reply(
+    struct query *q, const void *body, size_t len, const char *text, size_t *ret_len);
+
+/* query_thread.c */
+int query_start(struct query *q);
+void query_stop(struct query *q);
+void query_limits(struct query *q, const struct zt_config *c);
+void query_counts(uint64_t *ret_served, uint64_t *ret_busy); /* any thread */
 
 /* loop.c */
 
@@ -407,15 +439,21 @@ void reload_run(struct daemon *d);
 
 /* zap.c */
 #define ZT_ZAP_PUBLISHERS "publishers" /* ZAP domain of the ingest sockets */
-#define ZT_ZAP_READERS    "readers"    /* ZAP domain of the query and feed sockets */
+#define ZT_ZAP_READERS    "readers"    /* ZAP domain of the query socket */
+#define ZT_ZAP_FEED       "feed"       /* ZAP domain of the feed (readers' keys; counted) */
 
 int zap_start(
     void *zctx, struct zt_allowlist *pubs, struct zt_allowlist *readers, char *err, size_t errlen);
 void zap_swap(struct zt_allowlist *pubs, struct zt_allowlist *readers);
 const struct zt_allowlist *zap_publishers(void); /* main thread only: it alone swaps */
 const struct zt_allowlist *zap_readers(void);    /* main thread only */
+bool zap_reader_known(const char *name);         /* any thread */
 void zap_stop(void);
 void zap_counts(uint64_t *ret_admitted, uint64_t *ret_refused); /* any thread */
+int zap_feed_start(void *zctx, uint32_t max_watchers, char *err, size_t errlen);
+void zap_feed_limit(uint32_t max_watchers);
+void zap_feed_attach(void *monitor);
+void zap_feed_counts(uint64_t *ret_watchers, uint64_t *ret_refused); /* any thread */
 
 /* curve.c */
 struct zmq_msg_t;

@@ -8,6 +8,7 @@
  * update received means that update was dropped (high-water mark) on the way.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +20,15 @@
 #include "daemon.h"
 #include "zonetally.pb-c.h"
 
-#define TOPIC_LEN 16
+#define TOPIC_LEN          16
+#define FEED_SNDBUF        (256 << 10) /* SO_SNDBUF of each watcher's TCP connection */
+/* What one queued message costs beyond its body: the topic frame and the body's zmq_msg_t
+ * (64 bytes each in the pipe), the body's heap header and the allocator's rounding. */
+#define FEED_MSG_OVERHEAD  256
+/* The largest TotalsUpdate body: 18 totals of 6 varint fields (at most 48 bytes with their
+ * tags, +2 for the total's own tag and length), the block's key and the update's header. */
+#define FEED_UPDATE_MAX    (ZT_DIR__COUNT * ZT_MODE__COUNT * 50 + 64 + 64)
+#define FEED_TOPIC_SEQ_MAX 20 /* one TopicSeq of a heartbeat: code and seq varints, tags */
 
 static int
 code_cmp(const void *a, const void *b)
@@ -71,6 +80,71 @@ new_epoch(void)
 	    ((uint64_t)getpid() << 48);
 }
 
+/* The largest message the feed sends (bytes, with its queue overhead): an update or the
+ * heartbeat, which lists every topic. */
+size_t
+feed_msg_max(size_t n_topics)
+{
+	size_t hb = n_topics * FEED_TOPIC_SEQ_MAX + 64;
+
+	return (hb > FEED_UPDATE_MAX ? hb : FEED_UPDATE_MAX) + FEED_MSG_OVERHEAD;
+}
+
+/*
+ * Bounds what one watcher costs: a send queue of at most watcher_max_bytes (SNDHWM in
+ * messages = the bytes over the largest message, at most sndhwm), a fixed SO_SNDBUF, and
+ * ZMTP heartbeats that drop a watcher which has not answered within watcher_timeout_ms (a
+ * stopped or stuck one: its queue is freed, it reconnects and re-snapshots). The feed's
+ * ZAP domain makes the handler count it against max_watchers.
+ */
+static int
+bound_watchers(struct feed *f, const struct zt_config *c)
+{
+	size_t per = c->feed_watcher_max_bytes / feed_msg_max(f->n_topics);
+	/* sndhwm 0 is libzmq's "no limit": the byte bound alone applies */
+	if (c->feed_sndhwm != 0 && c->feed_sndhwm < per)
+		per = c->feed_sndhwm;
+	int hwm = (int)per, sndbuf = FEED_SNDBUF;
+	int ivl = (int)c->feed_watcher_timeout_ms / 2, ttl = (int)c->feed_watcher_timeout_ms;
+
+	if (hwm < 1)
+		hwm = 1;
+	f->sndhwm = (uint32_t)hwm;
+	log_info("feed: %zu topics; each watcher queues at most %d messages of at most %zu bytes",
+	    f->n_topics, hwm, feed_msg_max(f->n_topics));
+	if (zmq_setsockopt(f->pub, ZMQ_SNDHWM, &hwm, sizeof(hwm)) < 0 ||
+	    zmq_setsockopt(f->pub, ZMQ_SNDBUF, &sndbuf, sizeof(sndbuf)) < 0 ||
+	    zmq_setsockopt(f->pub, ZMQ_HEARTBEAT_IVL, &ivl, sizeof(ivl)) < 0 ||
+	    zmq_setsockopt(f->pub, ZMQ_HEARTBEAT_TIMEOUT, &ttl, sizeof(ttl)) < 0 ||
+	    zmq_setsockopt(f->pub, ZMQ_TCP_MAXRT, &ttl, sizeof(ttl)) < 0 ||
+	    zmq_setsockopt(f->pub, ZMQ_ZAP_DOMAIN, ZT_ZAP_FEED, strlen(ZT_ZAP_FEED)) < 0)
+		return -errno;
+	return 0;
+}
+
+/* Opens the monitor of the feed's connections (accepted, disconnected, with their fds) and
+ * hands its reading end to the ZAP handler, which counts them. Before bind: no event lost. */
+static int
+open_monitor(struct feed *f, void *zctx)
+{
+	char ep[64];
+	int hwm = 100000; /* events waiting between two ZAP requests; none may be dropped */
+	void *pair;
+
+	(void)snprintf(ep, sizeof(ep), "inproc://zt-feed-monitor-%p", (void *)f);
+	if (zmq_socket_monitor(f->pub, ep, ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED) < 0)
+		return -errno;
+	if ((pair = zmq_socket(zctx, ZMQ_PAIR)) == NULL)
+		return -errno;
+	if (zmq_setsockopt(pair, ZMQ_RCVHWM, &hwm, sizeof(hwm)) < 0 || zmq_connect(pair, ep) < 0) {
+		int r = -errno;
+		(void)zmq_close(pair);
+		return r;
+	}
+	zap_feed_attach(pair);
+	return 0;
+}
+
 /*
  * Creates and binds the PUB socket (unless bind is ""), and records the resolved endpoint.
  * @param[in] feed_seq the store's feed_seq at start: the feed continues from it
@@ -80,25 +154,34 @@ int
 feed_open(struct feed *f, void *zctx, const struct zt_config *c, const struct decode_opts *o,
     uint64_t feed_seq, char *err, size_t errlen)
 {
-	int hwm = (int)c->feed_sndhwm, linger = 0;
+	int linger = 0;
 	size_t len = sizeof(f->bound);
 
 	memset(f, 0, sizeof(*f));
 	f->epoch = new_epoch();
 	f->last_feed_seq = feed_seq;
 	f->heartbeat_ms = c->feed_heartbeat_ms;
+	if (pthread_mutex_init(&f->lock, NULL) != 0) {
+		(void)snprintf(err, errlen, "feed: cannot create its mutex");
+		return -ENOMEM;
+	}
+	f->lock_ok = true;
 	if (topics_init(f, o) < 0) {
 		(void)snprintf(err, errlen, "feed: out of memory");
 		return -ENOMEM;
 	}
 	if (c->feed_bind[0] == '\0')
 		return 0;
+	int r = zap_feed_start(zctx, c->feed_max_watchers, err, errlen);
+	if (r < 0)
+		return r;
 	f->pub = zmq_socket(zctx, ZMQ_PUB);
-	if (f->pub == NULL || zmq_setsockopt(f->pub, ZMQ_SNDHWM, &hwm, sizeof(hwm)) < 0 ||
+	if (f->pub == NULL || bound_watchers(f, c) < 0 ||
 	    zmq_setsockopt(f->pub, ZMQ_LINGER, &linger, sizeof(linger)) < 0 ||
-	    curve_server(f->pub, ZT_ZAP_READERS) < 0 || zmq_bind(f->pub, c->feed_bind) < 0 ||
+	    curve_server(f->pub, ZT_ZAP_FEED) < 0 || open_monitor(f, zctx) < 0 ||
+	    zmq_bind(f->pub, c->feed_bind) < 0 ||
 	    zmq_getsockopt(f->pub, ZMQ_LAST_ENDPOINT, f->bound, &len) < 0) {
-		int r = -errno;
+		r = -errno;
 		(void)snprintf(
 		    err, errlen, "feed: cannot bind '%s': %s", c->feed_bind, zmq_strerror(errno));
 		return r;
@@ -106,7 +189,7 @@ feed_open(struct feed *f, void *zctx, const struct zt_config *c, const struct de
 	return 0;
 }
 
-/* Closes the socket and frees the topic table. Idempotent. */
+/* Closes the socket, frees the topic table and the mutex (of a feed or a view). Idempotent. */
 void
 feed_close(struct feed *f)
 {
@@ -116,6 +199,49 @@ feed_close(struct feed *f)
 	free(f->topics);
 	f->topics = NULL;
 	f->n_topics = 0;
+	if (f->lock_ok)
+		(void)pthread_mutex_destroy(&f->lock);
+	f->lock_ok = false;
+}
+
+/*
+ * Makes view another thread's copy of what the query code reads of the feed: the topic
+ * codes (their seq 0 until feed_view_sync()), the epoch and the endpoint; no socket.
+ * @return 0 or -ENOMEM. @note free the view with feed_close(); f is only read (its codes and
+ *     epoch never change after feed_open()).
+ */
+int
+feed_view_init(struct feed *view, const struct feed *f)
+{
+	memset(view, 0, sizeof(*view));
+	view->epoch = f->epoch;
+	view->last_feed_seq = f->last_feed_seq;
+	(void)snprintf(view->bound, sizeof(view->bound), "%s", f->bound);
+	view->topics = calloc(f->n_topics ? f->n_topics : 1, sizeof(*view->topics));
+	if (view->topics == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < f->n_topics; i++)
+		view->topics[i].code = f->topics[i].code;
+	view->n_topics = f->n_topics;
+	return 0;
+}
+
+/*
+ * Copies the live feed's topic sequences and last feed_seq into view, under the feed's
+ * mutex, between two publications: every update they count belongs to a commit already in
+ * the store. So a read transaction begun after this call sees at least those commits, and a
+ * snapshot that pairs them with its totals never names an update its totals lack (it may
+ * name fewer: the watcher skips those updates by feed_seq). Any thread; holds the mutex for
+ * one copy of the table.
+ */
+void
+feed_view_sync(struct feed *live, struct feed *view)
+{
+	(void)pthread_mutex_lock(&live->lock);
+	for (size_t i = 0; i < view->n_topics && i < live->n_topics; i++)
+		view->topics[i].seq = live->topics[i].seq;
+	view->last_feed_seq = live->last_feed_seq;
+	(void)pthread_mutex_unlock(&live->lock);
 }
 
 /* Sends topic + packed message; a watcher beyond its HWM loses it (and will see the gap). */
@@ -231,15 +357,20 @@ feed_publish(struct feed *f, const struct zt_store *s, uint64_t feed_seq)
 	int64_t now = now_wall_ms();
 
 	if ((f->pub == NULL && f->sse == NULL) || feed_seq <= f->last_feed_seq) {
+		(void)pthread_mutex_lock(&f->lock);
 		f->last_feed_seq = feed_seq > f->last_feed_seq ? feed_seq : f->last_feed_seq;
+		(void)pthread_mutex_unlock(&f->lock);
 		return 0;
 	}
 	for (int gr = 0; gr < ZT_GRAN__COUNT; gr++)
 		g.cur[gr] = zt_bucket_of(gr, now);
+	/* the query thread copies the sequences between two publications, never inside one */
+	(void)pthread_mutex_lock(&f->lock);
 	int r = zt_store_changed(s, gather_fn, &g);
 	flush_block(&g);
-	sse_commit(f->sse, feed_seq);
 	f->last_feed_seq = feed_seq;
+	(void)pthread_mutex_unlock(&f->lock);
+	sse_commit(f->sse, feed_seq);
 	return r < 0 ? r : g.err;
 }
 

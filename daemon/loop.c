@@ -1,6 +1,7 @@
 /*
- * loop.c: the main thread's event loop and group commit. It owns every socket: it polls the
- * SUB socket, the writer's PAIR socket and a signal self-pipe; decodes messages into the
+ * loop.c: the main thread's event loop and group commit. It owns the ingest sockets and the
+ * feed (the query socket is the query thread's, issue 14): it polls the SUB and ROUTER
+ * sockets, the writer's PAIR socket and a signal self-pipe; decodes messages into the
  * batch being filled; hands a batch to the writer when it is due and the writer is idle;
  * and on SIGTERM/SIGINT stops reading, commits what is buffered and returns.
  */
@@ -213,23 +214,18 @@ log_stats(struct daemon *d, int64_t *last_ms, uint64_t *last_received)
 static int
 loop_once(struct daemon *d, struct batch **spare)
 {
-	zmq_pollitem_t items[5] = {
+	zmq_pollitem_t items[4] = {
 	    {.socket = d->w.pair, .events = ZMQ_POLLIN},
 	    {.fd = d->sigpipe[0], .events = ZMQ_POLLIN},
 	};
-	int nitems = 2, at_query = -1;
-	/* At the cap, stop reading input: ZeroMQ queues and TCP back-pressure hold the rest.
-	 * Queries are answered from the store whatever the ingest backlog. */
+	int nitems = 2;
+	/* At the cap, stop reading input: ZeroMQ queues and TCP back-pressure hold the rest. */
 	bool reading = d->fill->n < d->fill->cap;
 	if (reading) {
 		items[nitems++] = (zmq_pollitem_t){.socket = d->in.sub, .events = ZMQ_POLLIN};
 		if (d->rt.sock != NULL)
 			items[nitems++] =
 			    (zmq_pollitem_t){.socket = d->rt.sock, .events = ZMQ_POLLIN};
-	}
-	if (d->query.router != NULL) {
-		at_query = nitems;
-		items[nitems++] = (zmq_pollitem_t){.socket = d->query.router, .events = ZMQ_POLLIN};
 	}
 	long timeout = d->w.busy
 	    ? STATS_EVERY_MS
@@ -246,8 +242,6 @@ loop_once(struct daemon *d, struct batch **spare)
 	if (zmq_poll(items, nitems, timeout) < 0)
 		return errno == EINTR ? 0 : -errno;
 	(void)feed_tick(&d->feed, now_monotonic_ms());
-	if (at_query >= 0 && (items[at_query].revents & ZMQ_POLLIN) && query_serve(&d->query) < 0)
-		log_warn("query socket");
 	if (items[1].revents & ZMQ_POLLIN) {
 		char buf[16];
 		while (read(d->sigpipe[0], buf, sizeof(buf)) > 0)

@@ -515,6 +515,9 @@ start(struct daemon *d, struct zt_store *s, void **zctx)
 			fatalx("out of memory for the batch buffers");
 	if (metrics_new(c, d->web, &d->metrics, err, sizeof(err)) < 0)
 		fatalx("%s", err);
+	/* issue 14: from here on the query socket is the query thread's, not the loop's */
+	if ((r = query_start(&d->query)) < 0)
+		fatalx("cannot start the query thread: %s", strerror(-r));
 	d->in.metrics_bound = metrics_bound(d->metrics);
 	char extra[2 * ZT_ENDPOINT_MAX + 32] = "";
 	if (d->feed.pub != NULL || d->query.router != NULL)
@@ -569,6 +572,7 @@ main(int argc, char **argv)
 	reload_files_remove(conf.state_dir);
 	if (r < 0)
 		fatalx("stopping on a store failure: %s", zt_strerror(r));
+	query_stop(&d.query); /* before the writer's store and the feed go */
 	writer_stop(&d.w);
 	web_stop(d.web); /* open event streams end, so the HTTP server can join their threads */
 	d.metrics = metrics_free(d.metrics);

@@ -247,6 +247,25 @@ render_zap(struct sbuf *b)
 	sb_printf(b, "zonetally_zap_handshakes_total{result=\"refused\"} %" PRIu64 "\n", refused);
 }
 
+/* Issue 14: the readers' bounded shares (query thread, feed watchers). */
+static void
+render_readers(struct sbuf *b)
+{
+	uint64_t served, busy, watchers, refused;
+
+	query_counts(&served, &busy);
+	zap_feed_counts(&watchers, &refused);
+	header(b, "zonetally_query_requests_total", "counter",
+	    "Query socket requests by result since start: answered, or refused busy (queue full).");
+	sb_printf(b, "zonetally_query_requests_total{result=\"answered\"} %" PRIu64 "\n", served);
+	sb_printf(b, "zonetally_query_requests_total{result=\"busy\"} %" PRIu64 "\n", busy);
+	gauge(b, "zonetally_feed_watchers", "Feed connections open (handshaking or watching).",
+	    (double)watchers);
+	header(b, "zonetally_feed_watchers_refused_total", "counter",
+	    "Feed handshakes refused since start because [feed] max_watchers were connected.");
+	sb_printf(b, "zonetally_feed_watchers_refused_total %" PRIu64 "\n", refused);
+}
+
 /* Issue 14: the HTTP listener's own shares (read without m->mu: each has its own lock). */
 static void
 render_http(struct sbuf *b, struct metrics *m)
@@ -282,6 +301,7 @@ render(struct metrics *m, size_t *ret_len)
 	render_publishers(&b, &m->s);
 	render_gauges(&b, &m->s);
 	render_zap(&b);
+	render_readers(&b);
 	(void)pthread_mutex_unlock(&m->mu);
 	render_http(&b, m);
 	if (b.oom || b.p == NULL) {

@@ -1,11 +1,12 @@
 /*
  * query.c: the query socket, a ROUTER answering QueryRequest with QueryResponse: get, top,
  * provinces, zones, stats and snapshot, each read in one LMDB read transaction of a
- * read-only handle shared with the writer's environment. Served by the main thread between
- * polls, so that a snapshot and the feed's topic sequences describe the same commits: every
- * update published so far belongs to a commit the snapshot's transaction sees. A request
- * that is oversize, malformed or unknown gets an error reply; nothing a client sends can
- * stop the daemon.
+ * read-only handle shared with the writer's environment. Served by its own thread
+ * (query_thread.c), never by the main thread, so that no reader takes the ingest path's
+ * time. A snapshot copies the feed's topic sequences (under the feed's mutex) before its
+ * read transaction begins: every update they count belongs to a commit the transaction
+ * sees. A request that is oversize, malformed or unknown gets an error reply; nothing a
+ * client sends can stop the daemon.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -18,8 +19,8 @@
 #include "query_stats.h"
 #include "zonetally.pb-c.h"
 
-#define QUERY_BURST 64      /* requests answered per poll wake-up */
-#define TOP_MAX     100000u /* largest limit a top request may ask */
+#define TOP_MAX   100000u /* largest limit a top request may ask */
+#define QUERY_HWM 64      /* messages queued per client in the ROUTER, each way */
 
 typedef Zonetally__V1__QueryResponse Resp;
 typedef Zonetally__V1__QueryRequest Req;
@@ -170,19 +171,16 @@ op_get(struct query *q, const Req *rq, struct rbuf *r)
 	return read_block(q, r, &k);
 }
 
-static int by_dir; /* qsort has no argument: the direction top ranks by */
-
+/* Ranks by value, then events (both of the requested direction), then code. */
 static int
 rank_cmp(const void *a, const void *b)
 {
 	const struct query_rank *x = a, *y = b;
-	const struct zt_totals *tx = &x->b.t[by_dir][ZT_MODE_ALL],
-	                       *ty = &y->b.t[by_dir][ZT_MODE_ALL];
 
-	if (tx->value_fen != ty->value_fen)
-		return tx->value_fen > ty->value_fen ? -1 : 1;
-	if (tx->events != ty->events)
-		return tx->events > ty->events ? -1 : 1;
+	if (x->value_fen != y->value_fen)
+		return x->value_fen > y->value_fen ? -1 : 1;
+	if (x->events != y->events)
+		return x->events > y->events ? -1 : 1;
 	return x->code < y->code ? -1 : x->code > y->code;
 }
 
@@ -211,11 +209,14 @@ op_top(struct query *q, const Req *rq, struct rbuf *r)
 		v[n].code = zones[i].code;
 		rc = zt_store_get_block(q->store, &k, &v[n].b);
 		const struct zt_totals *t = &v[n].b.t[ZT_DIR_ALL][ZT_MODE_ALL];
+		/* the sort keys ride in the element: qsort has no argument, and a static one
+		 * would race between the query thread and the HTTP threads */
+		v[n].value_fen = v[n].b.t[rq->by_direction][ZT_MODE_ALL].value_fen;
+		v[n].events = v[n].b.t[rq->by_direction][ZT_MODE_ALL].events;
 		if (rc >= 0 && (t->events || t->value_fen || t->items || t->reversals))
 			n++;
 		rc = rc < 0 ? rc : 0;
 	}
-	by_dir = (int)rq->by_direction;
 	qsort(v, n, sizeof(*v), rank_cmp);
 	if (n > limit)
 		n = limit;
@@ -397,6 +398,10 @@ static int
 answer(struct query *q, const Req *rq, Resp *resp, struct rbuf *r)
 {
 	struct zt_counters c;
+
+	/* before the transaction: the sequences must never run ahead of the totals it sees */
+	if (q->live != NULL && rq->op == ZONETALLY__V1__QUERY_OP__QUERY_SNAPSHOT)
+		feed_view_sync(q->live, &q->view);
 	int rc = zt_store_read_begin(q->store);
 
 	if (rc < 0)
@@ -434,29 +439,67 @@ answer(struct query *q, const Req *rq, Resp *resp, struct rbuf *r)
 	return rc;
 }
 
+/* Packs resp into a new buffer. @return it (caller frees) or NULL when out of memory. */
+static uint8_t *
+pack(const Resp *resp, size_t *ret_len)
+{
+	size_t n = zonetally__v1__query_response__get_packed_size(resp);
+	uint8_t *out = malloc(n ? n : 1);
+
+	if (out != NULL)
+		*ret_len = zonetally__v1__query_response__pack(resp, out);
+	return out;
+}
+
+/* The reply that says only `text`, echoing the request's id (has_id false: none known). */
+static uint8_t *
+error_reply(struct query *q, bool has_id, uint64_t id, const char *text, size_t *ret_len)
+{
+	Resp e = ZONETALLY__V1__QUERY_RESPONSE__INIT;
+
+	e.has_request_id = has_id;
+	e.request_id = id;
+	e.error = (char *)(uintptr_t)text;
+	e.has_epoch = 1;
+	e.epoch = q->feed->epoch;
+	e.feed_endpoint = (char *)(uintptr_t)q->feed->bound;
+	q->errors++;
+	return pack(&e, ret_len);
+}
+
+/* Decodes body into *ret, or says in err why it cannot. */
+static Req *
+decode(const struct query *q, const void *body, size_t len, char *err, size_t errlen)
+{
+	Req *rq = NULL;
+
+	if (body == NULL)
+		(void)snprintf(err, errlen, "malformed request: expected one body frame");
+	else if (len > q->max_request)
+		(void)snprintf(err, errlen, "request of %zu bytes exceeds %u", len, q->max_request);
+	else if ((rq = zonetally__v1__query_request__unpack(NULL, len, body)) == NULL)
+		(void)snprintf(err, errlen, "malformed request: not a QueryRequest");
+	return rq;
+}
+
 /*
  * Decodes, answers and packs one request body (NULL: the envelope had no single body).
- * Exported for the fuzz target, which drives it without a socket.
+ * Exported for the fuzz target, which drives it without a socket, and for the HTTP threads.
  * @param[out] ret_len the reply's length, set only when a reply is returned
  * @return the packed QueryResponse (caller frees), or NULL when out of memory.
+ * @note one caller at a time per q: it owns q's store handle and feed view.
  */
 uint8_t *
 query_handle(struct query *q, const void *body, size_t len, size_t *ret_len)
 {
 	Resp resp = ZONETALLY__V1__QUERY_RESPONSE__INIT;
 	struct rbuf r = {0};
-	Req *rq = NULL;
+	Req *rq = decode(q, body, len, r.err, sizeof(r.err));
+	uint8_t *out;
 
 	resp.has_epoch = 1;
 	resp.epoch = q->feed->epoch;
 	resp.feed_endpoint = (char *)(uintptr_t)q->feed->bound;
-	if (body == NULL)
-		(void)snprintf(r.err, sizeof(r.err), "malformed request: expected one body frame");
-	else if (len > q->max_request)
-		(void)snprintf(
-		    r.err, sizeof(r.err), "request of %zu bytes exceeds %u", len, q->max_request);
-	else if ((rq = zonetally__v1__query_request__unpack(NULL, len, body)) == NULL)
-		(void)snprintf(r.err, sizeof(r.err), "malformed request: not a QueryRequest");
 	if (rq != NULL) {
 		resp.has_request_id = rq->has_request_id;
 		resp.request_id = rq->request_id;
@@ -464,115 +507,47 @@ query_handle(struct query *q, const void *body, size_t len, size_t *ret_len)
 		if (rc < 0 && r.err[0] == '\0')
 			(void)snprintf(r.err, sizeof(r.err), "%s", zt_strerror(rc));
 	}
-	if (r.err[0] != '\0') {
-		Resp e = ZONETALLY__V1__QUERY_RESPONSE__INIT;
-		e.has_request_id = resp.has_request_id;
-		e.request_id = resp.request_id;
-		e.error = r.err;
-		e.has_epoch = 1;
-		e.epoch = resp.epoch;
-		e.feed_endpoint = resp.feed_endpoint;
-		resp = e;
-		q->errors++;
-	}
-	size_t n = zonetally__v1__query_response__get_packed_size(&resp);
-	uint8_t *out = malloc(n ? n : 1);
-	if (out != NULL)
-		*ret_len = zonetally__v1__query_response__pack(&resp, out);
+	if (r.err[0] != '\0')
+		out = error_reply(q, resp.has_request_id, resp.request_id, r.err, ret_len);
+	else
+		out = pack(&resp, ret_len);
 	zonetally__v1__query_request__free_unpacked(rq, NULL);
 	rbuf_done(&r);
 	q->served++;
 	return out;
 }
 
-/* Receives every frame of one message; frames[0..n) are initialised (caller closes). */
-static int
-recv_frames(void *sock, zmq_msg_t *frames, size_t max, size_t *ret_n)
+/*
+ * The reply that refuses a request with `text` (QUERY_BUSY_TEXT) without reading the
+ * store; it echoes the request's id when the body decodes, so that the client matches it.
+ * @return the packed QueryResponse (caller frees), or NULL when out of memory.
+ */
+uint8_t *
+query_error_reply(struct query *q, const void *body, size_t len, const char *text, size_t *ret_len)
 {
-	size_t n = 0;
-	int more = 1;
+	char err[160];
+	Req *rq = decode(q, body, len, err, sizeof(err));
+	uint8_t *out = error_reply(q, rq != NULL && rq->has_request_id,
+	    rq != NULL ? rq->request_id : 0, rq != NULL ? text : err, ret_len);
 
-	while (more) {
-		zmq_msg_t tmp;
-		zmq_msg_t *f = n < max ? &frames[n] : &tmp;
-		zmq_msg_init(f);
-		if (zmq_msg_recv(f, sock, n == 0 ? ZMQ_DONTWAIT : 0) < 0) {
-			int r = errno;
-			zmq_msg_close(f);
-			*ret_n = n < max ? n : max;
-			return n == 0 && r == EAGAIN ? 0 : -r;
-		}
-		more = zmq_msg_more(f);
-		if (f == &tmp)
-			zmq_msg_close(f);
-		n++;
-	}
-	*ret_n = n < max ? n : max;
-	return n > max ? 2 : 1; /* 2: more frames than an envelope has */
-}
-
-/* Answers one waiting request. @return 1 served, 0 none waiting, or a negative errno. */
-static int
-serve_one(struct query *q)
-{
-	zmq_msg_t fr[3];
-	size_t n = 0, len = 0;
-	int r = recv_frames(q->router, fr, 3, &n);
-
-	if (r <= 0)
-		return r;
-	/* a reader whose key was revoked since its handshake gets no answer at all; the
-	 * ROUTER's own identity frame carries no connection metadata, the received ones do */
-	if (!curve_reader_ok(&fr[n - 1])) {
-		for (size_t i = 0; i < n; i++)
-			zmq_msg_close(&fr[i]);
-		return 1;
-	}
-	/* [identity, body] from a DEALER, [identity, "", body] from a REQ */
-	bool delim = n >= 3 && zmq_msg_size(&fr[1]) == 0;
-	bool envelope_ok = r == 1 && (n == 2 || (n == 3 && delim));
-	const void *body = envelope_ok ? zmq_msg_data(&fr[n - 1]) : NULL;
-	size_t blen = envelope_ok ? zmq_msg_size(&fr[n - 1]) : 0;
-	uint8_t *out = n >= 1 ? query_handle(q, body, blen, &len) : NULL;
-	if (out != NULL) {
-		/* a client gone meanwhile is not an error: the reply is dropped */
-		(void)zmq_send(q->router, zmq_msg_data(&fr[0]), zmq_msg_size(&fr[0]),
-		    ZMQ_SNDMORE | ZMQ_DONTWAIT);
-		if (delim)
-			(void)zmq_send(q->router, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT);
-		(void)zmq_send(q->router, out, len, ZMQ_DONTWAIT);
-	}
-	free(out);
-	for (size_t i = 0; i < n; i++)
-		zmq_msg_close(&fr[i]);
-	return 1;
-}
-
-/* Answers up to a burst of waiting requests without blocking. @return 0 or a -errno. */
-int
-query_serve(struct query *q)
-{
-	if (q->router == NULL)
-		return 0;
-	for (int i = 0; i < QUERY_BURST; i++) {
-		int r = serve_one(q);
-		if (r <= 0)
-			return r == -EINTR || r == -EAGAIN ? 0 : r;
-	}
-	return 0;
+	zonetally__v1__query_request__free_unpacked(rq, NULL);
+	return out;
 }
 
 /*
- * Binds the ROUTER (unless bind is "") and opens a read-only handle on the owner's store.
- * ZMQ_MAXMSGSIZE is far above max_request_bytes: an oversize request gets an error reply,
- * only an absurd one is cut off by the socket.
+ * Binds the ROUTER (unless bind is "") and opens a read-only handle on the owner's store,
+ * and a view of the feed f for the query thread. ZMQ_MAXMSGSIZE is far above
+ * max_request_bytes: an oversize request gets an error reply, only an absurd one is cut off
+ * by the socket. QUERY_HWM bounds what one client holds in the socket each way.
+ * @param[in] f the main thread's feed: its codes and epoch are copied, its topic_seq read
+ *     under its mutex by each snapshot; it must outlive query_close()
  * @return 0 or a negative errno (err says why).
  */
 int
 query_open(struct query *q, void *zctx, const struct zt_config *c, struct zt_store *owner,
-    const struct feed *f, char *err, size_t errlen)
+    struct feed *f, char *err, size_t errlen)
 {
-	int linger = 0;
+	int linger = 0, hwm = QUERY_HWM;
 	int64_t maxsize = (int64_t)c->query_max_request_bytes * 16 + 65536;
 	size_t len = sizeof(q->bound);
 
@@ -580,12 +555,19 @@ query_open(struct query *q, void *zctx, const struct zt_config *c, struct zt_sto
 	if (maxsize < ZT_SOCKET_MSG_FLOOR)
 		maxsize = ZT_SOCKET_MSG_FLOOR;
 	memset(q, 0, sizeof(*q));
-	q->feed = f;
+	q->stop_pipe[0] = q->stop_pipe[1] = -1;
 	q->max_request = c->query_max_request_bytes;
+	query_limits(q, c);
+	q->live = f;
+	q->feed = &q->view;
+	int r = feed_view_init(&q->view, f);
+	if (r < 0) {
+		(void)snprintf(err, errlen, "query: out of memory");
+		return r;
+	}
 	if (c->query_bind[0] == '\0')
 		return 0;
-	int r = zt_store_open_shared(owner, &q->store);
-	if (r < 0) {
+	if ((r = zt_store_open_shared(owner, &q->store)) < 0) {
 		(void)snprintf(err, errlen, "query: %s", zt_strerror(r));
 		return r;
 	}
@@ -593,6 +575,8 @@ query_open(struct query *q, void *zctx, const struct zt_config *c, struct zt_sto
 	if (q->router == NULL ||
 	    zmq_setsockopt(q->router, ZMQ_LINGER, &linger, sizeof(linger)) < 0 ||
 	    zmq_setsockopt(q->router, ZMQ_MAXMSGSIZE, &maxsize, sizeof(maxsize)) < 0 ||
+	    zmq_setsockopt(q->router, ZMQ_SNDHWM, &hwm, sizeof(hwm)) < 0 ||
+	    zmq_setsockopt(q->router, ZMQ_RCVHWM, &hwm, sizeof(hwm)) < 0 ||
 	    curve_server(q->router, ZT_ZAP_READERS) < 0 || zmq_bind(q->router, c->query_bind) < 0 ||
 	    zmq_getsockopt(q->router, ZMQ_LAST_ENDPOINT, q->bound, &len) < 0) {
 		r = -errno;
@@ -603,12 +587,15 @@ query_open(struct query *q, void *zctx, const struct zt_config *c, struct zt_sto
 	return 0;
 }
 
-/* Closes the socket and the shared store handle. Idempotent. */
+/* Stops the thread (if started), closes the socket, the store handle and the view.
+ * Idempotent; call before feed_close() of the feed given to query_open(). */
 void
 query_close(struct query *q)
 {
+	query_stop(q);
 	if (q->router != NULL)
 		(void)zmq_close(q->router);
 	q->router = NULL;
 	q->store = zt_store_free(q->store);
+	feed_close(&q->view);
 }

@@ -100,6 +100,8 @@ apply_live(struct daemon *d)
 	d->w.opts.future_tolerance_ms = (int64_t)c->future_tolerance_s * 1000;
 	d->w.opts.dedup_window_days = c->dedup_window_days;
 	d->w.opts.rejects_max = c->rejects_max;
+	query_limits(&d->query, c);
+	zap_feed_limit(c->feed_max_watchers);
 	metrics_set_reader_warn(d->metrics, c->reader_warn_s);
 }
 

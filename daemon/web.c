@@ -44,21 +44,6 @@ load_token(struct web *w, const char *path, char *err, size_t errlen)
 	return zt_token_load(path, w->token, sizeof(w->token), &w->token_len, err, errlen);
 }
 
-/* Gives the HTTP threads their own view of what query_handle() reads of the feed. */
-static int
-copy_feed(struct web *w, const struct feed *f)
-{
-	w->feed = *f;
-	w->feed.pub = NULL;
-	w->feed.sse = NULL;
-	w->feed.topics = calloc(f->n_topics ? f->n_topics : 1, sizeof(*f->topics));
-	if (w->feed.topics == NULL)
-		return -ENOMEM;
-	for (size_t i = 0; i < f->n_topics; i++)
-		w->feed.topics[i].code = f->topics[i].code; /* seq: the main thread's, not ours */
-	return 0;
-}
-
 /*
  * Prepares what the HTTP threads serve; call before the writer owns the store.
  * @param[in] config_path the configuration file (absolute) or NULL: relative paths start there
@@ -84,7 +69,7 @@ web_new(const struct zt_config *c, struct zt_store *owner, const struct feed *f,
 	w->q.feed = &w->feed;
 	w->q.max_request = c->query_max_request_bytes;
 	(void)snprintf(w->dir, sizeof(w->dir), "%s", c->dashboard_dir);
-	if (copy_feed(w, f) < 0 || sse_new(HISTORY, f->last_feed_seq, &w->sse) < 0 ||
+	if (feed_view_init(&w->feed, f) < 0 || sse_new(HISTORY, f->last_feed_seq, &w->sse) < 0 ||
 	    zt_store_open_shared(owner, &w->q.store) < 0)
 		goto fail;
 	if (c->api_token_file[0] != '\0' &&
@@ -106,7 +91,7 @@ web_free(struct web *w)
 		return NULL;
 	w->q.store = zt_store_free(w->q.store);
 	w->sse = sse_free(w->sse);
-	free(w->feed.topics);
+	feed_close(&w->feed);
 	explicit_bzero(w->token, sizeof(w->token));
 	(void)pthread_mutex_destroy(&w->mu);
 	free(w);

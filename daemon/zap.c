@@ -9,12 +9,22 @@
  * ("publishers" or "readers") and answers with User-Id = the key's NAME, which every message
  * of that connection then carries (curve.c authorises zones by it). The lists are swapped
  * whole on reload under a mutex; the ZAP thread holds the mutex only while it looks a key up.
+ *
+ * Issue 14: the feed's PUB socket has the ZAP domain "feed" whatever its mechanism (libzmq
+ * 4.3 asks ZAP about a NULL-mechanism connection when a handler is bound and the socket has
+ * a domain; without a domain it does not, so the other plaintext sockets are never asked).
+ * A feed connection is admitted only while at most [feed] max_watchers are connected, itself
+ * included: this thread reads the feed socket's monitor (accepted and disconnected, each
+ * with its fd) and keeps the set of open feed connections. It drains the monitor before
+ * each feed decision: libzmq's I/O thread sends a connection's ACCEPTED event before its
+ * ZAP request, so the count always includes the connection asking.
  */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -35,6 +45,13 @@ static struct {
 	bool started;
 	atomic_ullong admitted; /* handshakes, for metrics (read from the metrics thread) */
 	atomic_ullong refused;
+	_Atomic(void *) monitor_in; /* the feed's monitor PAIR, handed over by feed_open() */
+	void *monitor;              /* this thread's once taken */
+	int *fds;                   /* open feed connections (this thread) */
+	size_t n_fds, cap_fds;
+	atomic_uint watchers;       /* n_fds, for metrics */
+	atomic_uint max_watchers;   /* [feed] max_watchers (reloadable) */
+	atomic_ullong feed_refused; /* feed handshakes refused because watchers were at max */
 } zap = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 /* One request, each frame copied (and cut at ZAP_FRAME_MAX). */
@@ -115,8 +132,8 @@ domain_index(const char *domain)
 {
 	if (strcmp(domain, ZT_ZAP_PUBLISHERS) == 0)
 		return 0;
-	if (strcmp(domain, ZT_ZAP_READERS) == 0)
-		return 1;
+	if (strcmp(domain, ZT_ZAP_READERS) == 0 || strcmp(domain, ZT_ZAP_FEED) == 0)
+		return 1; /* feed watchers are readers */
 	return -1;
 }
 
@@ -140,12 +157,90 @@ admit(const struct request *q, char *user, size_t size)
 	return ok;
 }
 
+/* Adds or removes one feed connection's fd. */
+static void
+track(uint16_t event, int fd)
+{
+	if (event == ZMQ_EVENT_DISCONNECTED) {
+		for (size_t i = 0; i < zap.n_fds; i++)
+			if (zap.fds[i] == fd) {
+				zap.fds[i] = zap.fds[--zap.n_fds];
+				break;
+			}
+		return;
+	}
+	if (zap.n_fds == zap.cap_fds) {
+		size_t cap = zap.cap_fds ? 2 * zap.cap_fds : 64;
+		int *p = realloc(zap.fds, cap * sizeof(*p));
+		if (p == NULL) {
+			log_warnx("zap: out of memory to count a feed connection, ignoring");
+			return;
+		}
+		zap.fds = p;
+		zap.cap_fds = cap;
+	}
+	zap.fds[zap.n_fds++] = fd;
+}
+
+/* Reads every waiting monitor event of the feed socket into the set of connections. The
+ * set holds one int per open connection: the process's open files bound it. */
+static void
+drain_monitor(void)
+{
+	if (zap.monitor == NULL)
+		zap.monitor = atomic_exchange(&zap.monitor_in, NULL);
+	while (zap.monitor != NULL) {
+		zmq_msg_t ev, addr;
+		zmq_msg_init(&ev);
+		zmq_msg_init(&addr);
+		int r = zmq_msg_recv(&ev, zap.monitor, ZMQ_DONTWAIT);
+		if (r >= 0 && zmq_msg_more(&ev))
+			(void)zmq_msg_recv(&addr, zap.monitor, 0);
+		if (r == 6) { /* uint16_t event, uint32_t value (the fd) */
+			uint16_t event;
+			uint32_t fd;
+			memcpy(&event, zmq_msg_data(&ev), sizeof(event));
+			memcpy(&fd, (const uint8_t *)zmq_msg_data(&ev) + 2, sizeof(fd));
+			track(event, (int)fd);
+		}
+		zmq_msg_close(&ev);
+		zmq_msg_close(&addr);
+		if (r < 0)
+			break;
+	}
+	atomic_store(&zap.watchers, (unsigned)zap.n_fds);
+}
+
+/* True if the asking connection fits (it is counted); counts a refusal, logs it. */
+static bool
+watcher_room(const struct request *q)
+{
+	drain_monitor();
+	unsigned n = (unsigned)zap.n_fds, max = atomic_load(&zap.max_watchers);
+
+	if (n <= max)
+		return true;
+	atomic_fetch_add(&zap.feed_refused, 1);
+	if (log_allowed())
+		log_warnx("zap: refused a feed watcher from %s: %u connections, max_watchers %u",
+		    q->f[3], n - 1, max);
+	return false;
+}
+
 /* Answers one request and logs the verdict. */
 static void
 handle(void *rep, const struct request *q)
 {
 	char user[ZT_KEY_NAME_MAX + 1] = "", key[ZT_KEY_Z85_LEN + 1] = "?";
+	bool feed = q->frames > 2 && strcmp(q->f[2], ZT_ZAP_FEED) == 0;
 
+	/* plaintext (NULL mechanism): only the feed has a domain, and only its count decides */
+	if (q->frames == ZAP_FRAMES - 1 && strcmp(q->f[0], "1.0") == 0 &&
+	    strcmp(q->f[5], "NULL") == 0) {
+		bool ok = !feed || watcher_room(q);
+		send_reply(rep, q, ok ? "200" : "400", ok ? "OK" : "too many watchers", "");
+		return;
+	}
 	if (q->frames != ZAP_FRAMES || strcmp(q->f[0], "1.0") != 0) {
 		send_reply(rep, q, "500", "malformed ZAP request", "");
 		atomic_fetch_add(&zap.refused, 1);
@@ -153,6 +248,10 @@ handle(void *rep, const struct request *q)
 		return;
 	}
 	if (admit(q, user, sizeof(user))) {
+		if (feed && !watcher_room(q)) {
+			send_reply(rep, q, "400", "too many watchers", "");
+			return;
+		}
 		send_reply(rep, q, "200", "OK", user);
 		atomic_fetch_add(&zap.admitted, 1);
 		if (log_allowed())
@@ -168,7 +267,27 @@ handle(void *rep, const struct request *q)
 		    q->f[2], key, q->f[5], q->f[3]);
 }
 
-/* The thread: answers until the context terminates, then closes its socket. */
+/* Waits for a request, reading the feed's monitor meanwhile (so that its queue stays short).
+ * @return 0 when a request waits, -ETERM at shutdown, or another -errno. */
+static int
+wait_request(void *rep)
+{
+	for (;;) {
+		zmq_pollitem_t items[2] = {
+		    {.socket = rep, .events = ZMQ_POLLIN},
+		    {.socket = zap.monitor, .events = ZMQ_POLLIN},
+		};
+		/* until the feed hands its monitor over, look for it every 100 ms */
+		if (zmq_poll(items, zap.monitor != NULL ? 2 : 1, zap.monitor != NULL ? -1 : 100) <
+		    0)
+			return errno == EINTR ? 0 : -errno;
+		drain_monitor();
+		if (items[0].revents & ZMQ_POLLIN)
+			return 0;
+	}
+}
+
+/* The thread: answers until the context terminates, then closes its sockets. */
 static void *
 run(void *arg)
 {
@@ -176,7 +295,9 @@ run(void *arg)
 	struct request q;
 
 	for (;;) {
-		int r = recv_request(rep, &q);
+		int r = wait_request(rep);
+		if (r == 0)
+			r = recv_request(rep, &q);
 		if (r == -ETERM)
 			break;
 		if (r == 0)
@@ -185,6 +306,13 @@ run(void *arg)
 			log_warnx("zap: receive: %s", zmq_strerror(-r));
 	}
 	(void)zmq_close(rep);
+	drain_monitor(); /* takes a monitor handed over late, to close it */
+	if (zap.monitor != NULL)
+		(void)zmq_close(zap.monitor);
+	zap.monitor = NULL;
+	free(zap.fds);
+	zap.fds = NULL;
+	zap.n_fds = zap.cap_fds = 0;
 	return NULL;
 }
 
@@ -192,6 +320,10 @@ int
 zap_start(
     void *zctx, struct zt_allowlist *pubs, struct zt_allowlist *readers, char *err, size_t errlen)
 {
+	if (zap.started) { /* the feed's count started it before CURVE: only the lists change */
+		zap_swap(pubs, readers);
+		return 0;
+	}
 	int linger = 0;
 	void *rep = zmq_socket(zctx, ZMQ_REP);
 
@@ -248,6 +380,17 @@ zap_readers(void)
 	return zap.lists[1]; /* as zap_publishers() */
 }
 
+/* True if name is on the readers' allowlist now. Any thread (the query thread): it looks
+ * the name up under the mutex that the main thread's swap takes. */
+bool
+zap_reader_known(const char *name)
+{
+	(void)pthread_mutex_lock(&zap.lock);
+	bool ok = zt_allowlist_by_name(zap.lists[1], name) != NULL;
+	(void)pthread_mutex_unlock(&zap.lock);
+	return ok;
+}
+
 void
 zap_stop(void)
 {
@@ -262,4 +405,37 @@ zap_counts(uint64_t *ret_admitted, uint64_t *ret_refused)
 {
 	*ret_admitted = atomic_load(&zap.admitted);
 	*ret_refused = atomic_load(&zap.refused);
+}
+
+/*
+ * Starts the handler (without lists) if CURVE did not, so that the feed's plaintext
+ * connections are counted; sets the bound. Call before the feed binds.
+ * @return 0 or a negative errno (err says why).
+ */
+int
+zap_feed_start(void *zctx, uint32_t max_watchers, char *err, size_t errlen)
+{
+	atomic_store(&zap.max_watchers, max_watchers);
+	return zap.started ? 0 : zap_start(zctx, NULL, NULL, err, errlen);
+}
+
+void
+zap_feed_limit(uint32_t max_watchers)
+{
+	atomic_store(&zap.max_watchers, max_watchers);
+}
+
+/* Hands the feed monitor's PAIR (connected, not used since) to the ZAP thread, which owns
+ * it from now on; the atomic exchange is the memory barrier libzmq asks for. */
+void
+zap_feed_attach(void *monitor)
+{
+	atomic_store(&zap.monitor_in, monitor);
+}
+
+void
+zap_feed_counts(uint64_t *ret_watchers, uint64_t *ret_refused)
+{
+	*ret_watchers = atomic_load(&zap.watchers);
+	*ret_refused = atomic_load(&zap.feed_refused);
 }

@@ -65,10 +65,15 @@ struct zt_config {
 	char *feed_bind;            /* PUB of totals updates; "" disables the feed */
 	uint32_t feed_heartbeat_ms; /* a heartbeat at least this often */
 	uint32_t feed_sndhwm;       /* per-watcher queue; a slow watcher loses updates beyond */
+	uint32_t feed_max_watchers; /* issue 14: connected watchers; the ZAP handler refuses more */
+	uint64_t feed_watcher_max_bytes;  /* issue 14: one watcher's send queue, at most */
+	uint32_t feed_watcher_timeout_ms; /* issue 14: a watcher silent this long is dropped */
 
 	/* [query] */
 	char *query_bind;                 /* ROUTER answering QueryRequest; "" disables */
 	uint32_t query_max_request_bytes; /* larger requests get an error reply */
+	uint32_t query_max_pending;       /* issue 14: requests queued, all clients together */
+	uint32_t query_max_per_client;    /* issue 14: requests queued per client; then busy */
 
 	/* [security] (issue 6); relative paths are relative to the configuration file's dir */
 	char *curve_secret_key_file; /* the daemon's NAME.key; "" = plaintext (the default) */

@@ -62,6 +62,11 @@ test_defaults(void **state)
 	assert_true(c.max_value_fen == 100000000000LL);
 	assert_int_equal(c.map_size_mb, 1024);
 	assert_int_equal(c.rejects_max, 10000);
+	assert_int_equal(c.query_max_pending, 256); /* issue 14: the readers' bounded shares */
+	assert_int_equal(c.query_max_per_client, 16);
+	assert_int_equal(c.feed_max_watchers, 64);
+	assert_true(c.feed_watcher_max_bytes == 16u << 20);
+	assert_int_equal(c.feed_watcher_timeout_ms, 10000);
 	assert_int_equal(c.reader_warn_s, 300); /* issue 14 */
 	assert_int_equal(c.http_max_connections, 256);
 	assert_int_equal(c.http_max_per_address, 16);
@@ -206,6 +211,18 @@ test_validate(void **state)
 	assert_non_null(strstr(err, "state_dir"));
 	zt_config_done(&c);
 
+	/* one client's share cannot exceed the whole queue */
+	assert_int_equal(
+	    load(&c, "[query]\nmax_pending = 8\nmax_per_client = 9\n", err, sizeof(err)), 0);
+	assert_int_equal(zt_config_validate(&c, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "[query] max_per_client: must not exceed max_pending"));
+	zt_config_done(&c);
+	assert_int_equal(
+	    load(&c, "[query]\nmax_pending = 8\nmax_per_client = 8\n", err, sizeof(err)), 0);
+	assert_int_equal(zt_config_validate(&c, err, sizeof(err)), 0);
+	zt_config_done(&c);
+	expect_error("[feed]\nmax_watchers = 0\n", 2, "max_watchers");
+	expect_error("[feed]\nwatcher_max_bytes = 1024\n", 2, "watcher_max_bytes");
 	/* issue 14: more per address than in all would make the per-address limit a lie */
 	assert_int_equal(load(&c, "[metrics]\nhttp_max_connections = 8\nhttp_max_per_address = 9\n",
 	                     err, sizeof(err)),
