@@ -19,10 +19,11 @@
 #include "zonetally.h"
 #include "zonetally.pb-c.h"
 
-#define BURST         4096 /* messages handled per shard and poll */
-#define HB_WINDOW     4    /* heartbeat intervals the period estimate looks at */
-#define HB_DEFAULT_MS 1000 /* period assumed before two heartbeats ([feed] heartbeat_ms default) \
-	                    */
+#define BURST     4096 /* messages handled per shard and poll */
+#define HB_WINDOW 4    /* heartbeat intervals the period estimate looks at */
+#define HB_DEFAULT_MS                                                              \
+	1000 /* period assumed before two heartbeats ([feed] heartbeat_ms default) \
+	      */
 
 enum sstate {
 	S_WAIT_HB = 0, /* subscribed; the next heartbeat triggers a snapshot */
