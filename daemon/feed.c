@@ -110,8 +110,6 @@ bound_watchers(struct feed *f, const struct zt_config *c)
 	if (hwm < 1)
 		hwm = 1;
 	f->sndhwm = (uint32_t)hwm;
-	log_info("feed: %zu topics; each watcher queues at most %d messages of at most %zu bytes",
-	    f->n_topics, hwm, feed_msg_max(f->n_topics));
 	if (zmq_setsockopt(f->pub, ZMQ_SNDHWM, &hwm, sizeof(hwm)) < 0 ||
 	    zmq_setsockopt(f->pub, ZMQ_SNDBUF, &sndbuf, sizeof(sndbuf)) < 0 ||
 	    zmq_setsockopt(f->pub, ZMQ_HEARTBEAT_IVL, &ivl, sizeof(ivl)) < 0 ||

@@ -564,6 +564,9 @@ main(int argc, char **argv)
 	if (ready_fd >= 0)
 		detach_done(ready_fd);
 	log_info("ready: %zu zones, state in '%s'", d.dopts.n_zones, conf.state_dir);
+	/* After the detach, so that a detached daemon says it in syslog, not on the terminal. */
+	log_info("feed: %zu topics; each watcher queues at most %u messages of at most %zu bytes",
+	    d.feed.n_topics, d.feed.sndhwm, feed_msg_max(d.feed.n_topics));
 	notify_ready(&d.notify, "ready; ingesting");
 
 	int r = loop_run(&d);
