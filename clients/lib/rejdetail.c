@@ -17,18 +17,25 @@ typedef Zonetally__V1__TradeEvent TradeEvent;
 static const char *const mode_names[] = {"unspecified", "9610", "9710", "9810", "1210", "1239"};
 static const char *const dir_names[] = {"unspecified", "IMPORT", "EXPORT"};
 
-/* "1700000000000 (2023-11-15 06:13:20 CST)" */
+/*
+ * "1700000000000 (2023-11-15 06:13:20 CST)"; a time outside years 1..9999 CST (a hostile
+ * INT64_MAX, say) is printed without a date, and nothing here can overflow.
+ */
 static void
 time_text(int64_t ms, char *buf, size_t len)
 {
-	int64_t cst = ms + ZT_CST_OFFSET_MS, s = cst / 1000;
-	uint32_t day = zt_cst_day(ms);
+	const int64_t day_ms = 86400000;
+	int64_t first = zt_cst_day_start_ms(10101), last = zt_cst_day_start_ms(99991231);
 
-	if (cst % 1000 < 0)
-		s--; /* floor, for times before 1970 */
-	int64_t sod = s % 86400;
-	if (sod < 0)
-		sod += 86400;
+	if (ms < first || ms - day_ms >= last) {
+		(void)snprintf(buf, len, "%" PRId64 " (outside years 1 to 9999)", ms);
+		return;
+	}
+	uint32_t day = zt_cst_day(ms);
+	int64_t r = ms % day_ms;
+	if (r < 0)
+		r += day_ms; /* floor, for times before 1970 */
+	int64_t sod = (r + ZT_CST_OFFSET_MS) % day_ms / 1000;
 	(void)snprintf(buf, len, "%" PRId64 " (%04u-%02u-%02u %02d:%02d:%02d CST)", ms, day / 10000,
 	    day / 100 % 100, day % 100, (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60));
 }

@@ -235,6 +235,49 @@ wire_pack_absent(void **state)
 	zonetally__v1__trade_event__free_unpacked(m, NULL);
 }
 
+/*
+ * A rejection's detail is derived from whatever a peer sent: every reason, with the extreme
+ * times and values a hostile event can carry, gives a terminated text and never overflows
+ * (UBSan found INT64_MAX + the CST offset here).
+ */
+static void
+reject_detail_extremes(void **state)
+{
+	const int64_t times[] = {INT64_MAX, INT64_MIN, INT64_MAX - 1, INT64_MIN + 1, 0, -1,
+	    1668155400000LL, 253402300799999LL, -62135596800001LL};
+	const int64_t values[] = {INT64_MAX, INT64_MIN, -1, 0};
+	const struct zt_reject_ctx ctx = {.watermark_ms = INT64_MAX,
+	    .dedup_window_days = 36600,
+	    .now_ms = INT64_MIN,
+	    .future_tolerance_ms = INT64_MAX,
+	    .max_value_fen = INT64_MAX};
+	char err[256], det[ZT_REJECT_DETAIL_LEN];
+	uint64_t seq = 1;
+	const uint8_t rnd[10] = {0};
+
+	(void)state;
+	for (size_t t = 0; t < sizeof(times) / sizeof(times[0]); t++)
+		for (size_t v = 0; v < sizeof(values) / sizeof(values[0]); v++) {
+			struct zt_wire w;
+			uint8_t buf[ZT_WIRE_MSG_MAX];
+			assert_int_equal(parse("{\"list_no\":\"290120221100000001\",\"zone_code\":"
+			                       "330100,\"declared_at_ms\":1668155400000}",
+			                     &w, err),
+			    1);
+			zt_wire_complete(&w, "pub-a", &seq, rnd);
+			w.declared_at_ms = times[t];
+			w.value_fen = values[v];
+			size_t n = zt_wire_pack(&w, buf);
+			for (int r = 0; r < ZT_REJECT__COUNT; r++) {
+				size_t len = zt_reject_detail(r, buf, n, n, &ctx, det, sizeof(det));
+				assert_int_equal(len, strlen(det));
+				(void)zt_reject_detail(r, buf, n, n, NULL, det, sizeof(det));
+			}
+		}
+	size_t len = zt_reject_detail(ZT_REJECT_TOO_OLD, NULL, 0, 0, &ctx, det, sizeof(det));
+	assert_int_equal(len, strlen(det));
+}
+
 /* ---- formatting and periods ---- */
 
 static void
@@ -481,6 +524,7 @@ main(void)
 	    cmocka_unit_test(ndjson_raw_values),
 	    cmocka_unit_test(ndjson_malformed),
 	    cmocka_unit_test(wire_pack_absent),
+	    cmocka_unit_test(reject_detail_extremes),
 	    cmocka_unit_test(yuan),
 	    cmocka_unit_test(widths),
 	    cmocka_unit_test(periods),
