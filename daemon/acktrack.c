@@ -118,6 +118,18 @@ acktrack_init(struct acktrack *t, uint32_t window)
 	return 0;
 }
 
+/*
+ * Keeps as many records between batches as one batch of batch_max entries can name (and at
+ * least ZT_ACK_PUBLISHERS): a working set of publishers that fits in one batch is never
+ * re-read from the store, and the peak, the kept records plus one batch's new ones, stays
+ * 2 x batch_max records. A lower value takes effect at the next acktrack_trim().
+ */
+void
+acktrack_keep(struct acktrack *t, size_t batch_max)
+{
+	t->max = batch_max > ZT_ACK_PUBLISHERS ? batch_max : ZT_ACK_PUBLISHERS;
+}
+
 /* Frees every record. Idempotent. */
 void
 acktrack_done(struct acktrack *t)

@@ -150,8 +150,9 @@ int writer_failing(void);
 
 /* acktrack.c */
 
-/* Publishers whose acknowledgement state is kept between batches (architecture.md,
- * "Per-publisher state"); the least recently active beyond it are dropped. */
+/* Publishers whose acknowledgement state is kept between batches, at least (architecture.md,
+ * "Per-publisher state"); the least recently active beyond it are dropped. The daemon keeps
+ * as many as one full batch can name (acktrack_keep()), if that is more. */
 #define ZT_ACK_PUBLISHERS 16384
 /* Ranges of out-of-order sequences remembered per publisher. */
 #define ACK_RANGES_MAX    16
@@ -175,7 +176,7 @@ struct acktrack {
 	void *root;                     /* tsearch tree of the records, by id */
 	struct ackpub *newest, *oldest; /* most and least recently marked */
 	size_t n;                       /* records */
-	size_t max;                     /* records kept between batches: ZT_ACK_PUBLISHERS */
+	size_t max;                     /* records kept between batches (acktrack_keep()) */
 	uint32_t bits;                  /* sequences remembered above each mark */
 	struct zt_store *store;         /* where marks are read; NULL: none (they start at 0) */
 	uint64_t dropped;               /* records dropped for the bound */
@@ -183,6 +184,7 @@ struct acktrack {
 
 int acktrack_init(struct acktrack *t, uint32_t window);
 void acktrack_done(struct acktrack *t);
+void acktrack_keep(struct acktrack *t, size_t batch_max);
 int acktrack_load(struct acktrack *t, struct zt_store *s);
 int acktrack_mark(struct acktrack *t, const char *id, uint64_t seq, uint64_t *ret_through);
 void acktrack_trim(struct acktrack *t);

@@ -491,6 +491,7 @@ start(struct daemon *d, struct zt_store *s, void **zctx)
 	if ((r = acktrack_init(&d->ack, c->router_window)) < 0 ||
 	    (r = acktrack_load(&d->ack, s)) < 0)
 		fatalx("cannot load the publishers' acknowledged sequences: %s", zt_strerror(r));
+	acktrack_keep(&d->ack, batch_cap(c));
 	struct zt_counters ctr;
 	if ((r = zt_store_counters(s, &ctr)) < 0)
 		fatalx("cannot read the store's counters: %s", zt_strerror(r));

@@ -103,6 +103,7 @@ apply_live(struct daemon *d)
 	query_limits(&d->query, c);
 	zap_feed_limit(c->feed_max_watchers);
 	metrics_set_reader_warn(d->metrics, c->reader_warn_s);
+	acktrack_keep(&d->ack, batch_cap(c));
 }
 
 /* Reads, validates and merges the new file; on any failure the running config stays. */
