@@ -30,7 +30,9 @@ import ztwatch as zw
 MAX = int(os.environ.get("ZT_WATCHERS_MAX", "6"))
 N_EVENTS = int(os.environ.get("ZT_WATCHERS_EVENTS", "100000"))
 WATCHER_BYTES = 1 << 20
-SLACK = 24 << 20  # allocator and ingest noise between two equal publications
+# allocator and ingest noise between two equal publications: the ASan build of CI has shown
+# 33 MiB (its allocator keeps more); the unfixed daemon grows by 77 MiB beyond MAX x 1 MiB
+SLACK = 40 << 20
 
 
 def publish(bins, d, n, seed):
